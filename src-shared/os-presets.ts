@@ -1,0 +1,206 @@
+// OS presets: what the new-VM wizard and `maru create --os` fill in, and the minimums a
+// guest needs (Windows 11's are checked by the readiness check).
+
+export const PRESET_IDS = [
+  'windows11',
+  'windows10',
+  'windows7',
+  'windowsxp',
+  'windows98',
+  'dos',
+  'linux64',
+  'linux32',
+  'other',
+] as const;
+export type PresetId = (typeof PRESET_IDS)[number];
+
+export type Chipset = 'q35' | 'pc';
+export type DiskBus = 'ahci' | 'ide' | 'virtio';
+export type NicModel = 'e1000e' | 'e1000' | 'rtl8139' | 'ne2k_pci' | 'virtio-net';
+export type VgaModel = 'std' | 'cirrus' | 'virtio' | 'vmware';
+export type Firmware = 'bios' | 'uefi';
+export type EnginePreference = 'qemu' | 'v86';
+
+export interface OsPreset {
+  readonly id: PresetId;
+  /** English label; the UI translates by id. */
+  readonly label: string;
+  readonly family: 'windows' | 'dos' | 'linux' | 'other';
+  /** Guest architecture: decides qemu-system-x86_64 vs qemu-system-i386, and whether v86 can run it. */
+  readonly arch: 'x86_64' | 'i386';
+  readonly cpus: number;
+  readonly memoryMiB: number;
+  readonly diskGiB: number;
+  readonly firmware: Firmware;
+  readonly secureBoot: boolean;
+  readonly tpm: boolean;
+  readonly chipset: Chipset;
+  readonly diskBus: DiskBus;
+  readonly nic: NicModel;
+  readonly vga: VgaModel;
+  /** Which engine `engine: auto` prefers for this guest when both can run it. */
+  readonly engine: EnginePreference;
+  /** Hard requirements of the guest OS (Windows 11's installer refuses less). */
+  readonly minimum?: { readonly cpus: number; readonly memoryMiB: number; readonly diskGiB: number };
+}
+
+export const OS_PRESETS: Readonly<Record<PresetId, OsPreset>> = {
+  windows11: {
+    id: 'windows11',
+    label: 'Windows 11',
+    family: 'windows',
+    arch: 'x86_64',
+    cpus: 2,
+    memoryMiB: 4096,
+    diskGiB: 64,
+    firmware: 'uefi',
+    secureBoot: true,
+    tpm: true,
+    chipset: 'q35',
+    diskBus: 'ahci',
+    nic: 'e1000e',
+    vga: 'std',
+    engine: 'qemu',
+    minimum: { cpus: 2, memoryMiB: 4096, diskGiB: 64 },
+  },
+  windows10: {
+    id: 'windows10',
+    label: 'Windows 10',
+    family: 'windows',
+    arch: 'x86_64',
+    cpus: 2,
+    memoryMiB: 4096,
+    diskGiB: 64,
+    firmware: 'uefi',
+    secureBoot: false,
+    tpm: false,
+    chipset: 'q35',
+    diskBus: 'ahci',
+    nic: 'e1000e',
+    vga: 'std',
+    engine: 'qemu',
+  },
+  windows7: {
+    id: 'windows7',
+    label: 'Windows 7',
+    family: 'windows',
+    arch: 'x86_64',
+    cpus: 1,
+    memoryMiB: 2048,
+    diskGiB: 32,
+    firmware: 'bios',
+    secureBoot: false,
+    tpm: false,
+    chipset: 'pc',
+    diskBus: 'ahci',
+    nic: 'e1000',
+    vga: 'std',
+    engine: 'qemu',
+  },
+  windowsxp: {
+    id: 'windowsxp',
+    label: 'Windows XP',
+    family: 'windows',
+    arch: 'i386',
+    cpus: 1,
+    memoryMiB: 512,
+    diskGiB: 10,
+    firmware: 'bios',
+    secureBoot: false,
+    tpm: false,
+    chipset: 'pc',
+    diskBus: 'ide',
+    nic: 'rtl8139',
+    vga: 'cirrus',
+    engine: 'qemu',
+  },
+  windows98: {
+    id: 'windows98',
+    label: 'Windows 98',
+    family: 'windows',
+    arch: 'i386',
+    cpus: 1,
+    memoryMiB: 128,
+    diskGiB: 2,
+    firmware: 'bios',
+    secureBoot: false,
+    tpm: false,
+    chipset: 'pc',
+    diskBus: 'ide',
+    nic: 'ne2k_pci',
+    vga: 'cirrus',
+    engine: 'v86',
+  },
+  dos: {
+    id: 'dos',
+    label: 'MS-DOS / FreeDOS',
+    family: 'dos',
+    arch: 'i386',
+    cpus: 1,
+    memoryMiB: 32,
+    diskGiB: 1,
+    firmware: 'bios',
+    secureBoot: false,
+    tpm: false,
+    chipset: 'pc',
+    diskBus: 'ide',
+    nic: 'ne2k_pci',
+    vga: 'std',
+    engine: 'v86',
+  },
+  linux64: {
+    id: 'linux64',
+    label: 'Linux (64-bit)',
+    family: 'linux',
+    arch: 'x86_64',
+    cpus: 2,
+    memoryMiB: 2048,
+    diskGiB: 20,
+    firmware: 'uefi',
+    secureBoot: false,
+    tpm: false,
+    chipset: 'q35',
+    diskBus: 'virtio',
+    nic: 'virtio-net',
+    vga: 'std',
+    engine: 'qemu',
+  },
+  linux32: {
+    id: 'linux32',
+    label: 'Linux (32-bit)',
+    family: 'linux',
+    arch: 'i386',
+    cpus: 1,
+    memoryMiB: 512,
+    diskGiB: 8,
+    firmware: 'bios',
+    secureBoot: false,
+    tpm: false,
+    chipset: 'pc',
+    diskBus: 'ide',
+    nic: 'e1000',
+    vga: 'std',
+    engine: 'qemu',
+  },
+  other: {
+    id: 'other',
+    label: 'Other',
+    family: 'other',
+    arch: 'x86_64',
+    cpus: 1,
+    memoryMiB: 1024,
+    diskGiB: 16,
+    firmware: 'bios',
+    secureBoot: false,
+    tpm: false,
+    chipset: 'pc',
+    diskBus: 'ide',
+    nic: 'e1000',
+    vga: 'std',
+    engine: 'qemu',
+  },
+};
+
+export function isPresetId(s: string): s is PresetId {
+  return (PRESET_IDS as readonly string[]).includes(s);
+}
