@@ -3,6 +3,21 @@
 
 export type AcceleratorName = 'kvm' | 'hvf' | 'whpx' | 'tcg';
 
+/** One test boot the probe made: a CPU model on a machine type, and how it ended. */
+export interface AcceleratorAttempt {
+  /** The `-cpu` value, e.g. `host,arch-capabilities=off`. */
+  readonly cpuModel: string;
+  /** `pc` for the plain boot, `q35,smm=on` for the SMM test. */
+  readonly machine: string;
+  /** `ok`, `fpu-bad`, `died`, `refused`, `timeout` or `spawn-failed`. */
+  readonly outcome: string;
+  /** The guest printed its start marker (the accelerator ran the BIOS and the boot sector). */
+  readonly started: boolean;
+  /** QEMU's first meaningful stderr line or what went wrong; null on success. */
+  readonly detail: string | null;
+  readonly ms: number;
+}
+
 export interface AcceleratorVerdict {
   readonly name: AcceleratorName;
   /** The host offers it at all (e.g. /dev/kvm exists and opens). */
@@ -17,6 +32,10 @@ export interface AcceleratorVerdict {
   readonly reason: string;
   /** How long the probe of this accelerator took. */
   readonly probeMs: number;
+  /** Why `smm` is what it is, e.g. "System Management Mode not supported by this hypervisor." */
+  readonly smmReason?: string;
+  /** Every test boot made, in order (absent when none was made). */
+  readonly attempts?: readonly AcceleratorAttempt[];
 }
 
 export interface ToolInfo {
@@ -28,6 +47,8 @@ export interface HostInfo {
   readonly probeVersion: number;
   readonly probedAt: string;
   readonly platform: string;
+  /** Kernel release (`os.release()`), part of the cache key. */
+  readonly osRelease?: string;
   readonly arch: string;
   readonly cpuModel: string;
   readonly cores: number;
@@ -46,7 +67,13 @@ export interface HostInfo {
     readonly seabios: { readonly bios: string; readonly vgabios: string | null } | null;
   };
   readonly swtpm: ToolInfo | null;
-  readonly dataFolder: { readonly path: string; readonly storage: 'ssd' | 'hdd' | 'unknown'; readonly device: string | null };
+  readonly dataFolder: {
+    readonly path: string;
+    readonly storage: 'ssd' | 'hdd' | 'unknown';
+    readonly device: string | null;
+    /** Why the storage kind is unknown (e.g. a virtio disk always claims to be rotational). */
+    readonly note?: string;
+  };
   readonly accelerators: readonly AcceleratorVerdict[];
   /** Best usable accelerator (always at least `tcg` when QEMU is present), null when QEMU is absent. */
   readonly accelerator: AcceleratorName | null;
@@ -54,6 +81,8 @@ export interface HostInfo {
   readonly secureBootAccelerator: AcceleratorName | null;
   /** Findings with a verdict and a fix, for the host check page and `maru host`. */
   readonly findings: readonly HostFinding[];
+  /** How long the whole probe took (test boots included); the cached value when reused. */
+  readonly probeMs?: number;
 }
 
 export interface HostFinding {

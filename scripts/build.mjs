@@ -1,0 +1,73 @@
+// Builds Maru: esbuild bundles for the CLI (and later the engine host, Electron main and
+// preload); Vite for the renderer. `--node-only` skips the renderer and Electron (what
+// `npm run maru` needs), `--quiet` prints only errors.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+
+const args = new Set(process.argv.slice(2));
+const nodeOnly = args.has('--node-only');
+const quiet = args.has('--quiet');
+const log = (m) => quiet || console.log(m);
+
+// ESM bundles for Node: CJS-only dependencies still get a `require`.
+const nodeBanner = {
+  js: "import { createRequire as __maruCreateRequire } from 'node:module'; const require = __maruCreateRequire(import.meta.url);",
+};
+
+const nodeTargets = [
+  { entry: 'src-main/cli/maru.ts', out: 'dist/cli/maru.js' },
+  { entry: 'src-emulator/host/engine-host-main.ts', out: 'dist/engine-host/engine-host.js' },
+];
+
+mkdirSync('dist', { recursive: true });
+for (const t of nodeTargets) {
+  if (!existsSync(t.entry)) continue;
+  await build({
+    entryPoints: [t.entry],
+    outfile: t.out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    banner: nodeBanner,
+    external: ['electron', 'v86'],
+    logLevel: quiet ? 'error' : 'warning',
+  });
+  log(`built ${t.out}`);
+}
+
+if (!nodeOnly) {
+  if (existsSync('src-main/electron/main.ts')) {
+    await build({
+      entryPoints: ['src-main/electron/main.ts'],
+      outfile: 'dist/electron/main.cjs',
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['electron', 'v86'],
+      sourcemap: 'linked',
+      logLevel: 'warning',
+    });
+    await build({
+      entryPoints: ['src-main/electron/preload.ts'],
+      outfile: 'dist/electron/preload.cjs',
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'chrome130',
+      external: ['electron'],
+      logLevel: 'warning',
+    });
+    log('built dist/electron');
+  }
+  if (existsSync('src-renderer/index.html')) {
+    const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', quiet ? 'error' : 'warn'], {
+      stdio: 'inherit',
+    });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+    log('built dist/renderer');
+  }
+}

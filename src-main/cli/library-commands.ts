@@ -1,0 +1,247 @@
+// `maru list | show | create | modify | rename | delete | clone`: the VM library from the
+// command line, VBoxManage-style, each read with --json.
+import { PRESET_IDS, OS_PRESETS } from '../../src-shared/os-presets';
+import type { LibraryService, VmDetails, VmListEntry } from '../../src-shared/contracts/library';
+import { type CliCommand, type CliContext, UsageError, writeJson } from './cli-context';
+import {
+  diskOption,
+  flagPair,
+  intOption,
+  memoryOption,
+  oneOf,
+  parseCommandArgs,
+  requirePositionals,
+} from './cli-options';
+import { formatBytes, formatMiB, textTable } from './text-table';
+import { progressReporter } from './progress-reporter';
+
+export type LibraryFactory = (ctx: CliContext) => LibraryService;
+
+function printWarnings(ctx: CliContext, warnings: readonly string[]): void {
+  for (const w of warnings) ctx.stderr.write(`maru: warning: ${w}\n`);
+}
+
+export function formatVmDetails(vm: VmDetails): string {
+  const c = vm.config;
+  const preset = OS_PRESETS[c.os];
+  const rows: [string, string][] = [
+    ['Name', c.name],
+    ['UUID', c.id],
+    ['State', vm.state],
+    ['OS', preset.label],
+    ['Engine', c.engine],
+    ['CPUs', String(c.cpus)],
+    ['Memory', formatMiB(c.memoryMiB)],
+    ['Chipset', c.chipset],
+    ['Firmware', c.firmware === 'uefi' ? 'UEFI' : 'BIOS'],
+    ['Secure Boot', c.secureBoot ? 'on' : 'off'],
+    ['TPM 2.0', c.tpm ? 'on' : 'off'],
+    ['CD/DVD', c.cdrom.iso ?? '(empty)'],
+    ['Boot order', c.bootOrder.join(', ')],
+    [
+      'Network',
+      c.network.enabled
+        ? `NAT (${c.network.model})` +
+          (c.network.portForwards.length
+            ? ', forwards ' +
+              c.network.portForwards.map((f) => `${f.protocol} ${f.hostAddress}:${f.hostPort}->${f.guestPort}`).join(' ')
+            : '')
+        : 'off',
+    ],
+    ['Display', c.display.vga],
+    ['Folder', vm.folder],
+  ];
+  for (const d of vm.disks) {
+    rows.push([
+      `Disk ${d.id}`,
+      `${d.path} (${d.bus}, ${formatBytes(d.virtualSizeBytes)} virtual, ` +
+        `${d.exists ? formatBytes(d.allocatedBytes ?? 0) + ' used' : 'MISSING'})`,
+    ]);
+  }
+  if (c.description) rows.push(['Description', c.description]);
+  if (vm.migratedFrom !== undefined) rows.push(['Config', `schema v${vm.migratedFrom} (read as current; saved on next change)`]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${(k + ':').padEnd(w + 2)}${v}`).join('\n') + '\n';
+}
+
+export function formatVmList(entries: readonly VmListEntry[]): string {
+  if (entries.length === 0) return 'No virtual machines. Create one with: maru create --name NAME --os PRESET\n';
+  return textTable(
+    ['NAME', 'STATE', 'OS', 'CPUS', 'MEMORY', 'UUID'],
+    entries.map((e) =>
+      e.kind === 'ok'
+        ? [e.name, e.state, OS_PRESETS[e.os].label, String(e.cpus), formatMiB(e.memoryMiB), e.id]
+        : [`<inaccessible>`, 'inaccessible', '-', '-', '-', `${e.id}: ${e.error}`],
+    ),
+  );
+}
+
+const createOptions = {
+  name: { type: 'string' },
+  os: { type: 'string' },
+  engine: { type: 'string' },
+  cpus: { type: 'string' },
+  memory: { type: 'string' },
+  disk: { type: 'string' },
+  firmware: { type: 'string' },
+  'secure-boot': { type: 'boolean' },
+  'no-secure-boot': { type: 'boolean' },
+  tpm: { type: 'boolean' },
+  'no-tpm': { type: 'boolean' },
+  iso: { type: 'string' },
+  description: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export function libraryCommands(open: LibraryFactory): CliCommand[] {
+  return [
+    {
+      name: 'list',
+      usage: 'maru list [--json]',
+      summary: 'List virtual machines',
+      async run(ctx, argv) {
+        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+        requirePositionals(positionals, []);
+        const entries = await open(ctx).list();
+        if (values.json) writeJson(ctx, entries);
+        else ctx.stdout.write(formatVmList(entries));
+      },
+    },
+    {
+      name: 'show',
+      usage: 'maru show VM [--json]',
+      summary: 'Show one virtual machine (by name or uuid)',
+      async run(ctx, argv) {
+        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+        const [ref] = requirePositionals(positionals, ['VM']);
+        const vm = await open(ctx).show(ref!);
+        if (values.json) writeJson(ctx, vm);
+        else ctx.stdout.write(formatVmDetails(vm));
+      },
+    },
+    {
+      name: 'create',
+      usage:
+        'maru create --name NAME [--os ' +
+        PRESET_IDS.join('|') +
+        '] [--engine auto|qemu|v86] [--cpus N] [--memory MiB] [--disk GiB] [--firmware bios|uefi] ' +
+        '[--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH] [--description TEXT] [--json]',
+      summary: 'Create a virtual machine from an OS preset',
+      async run(ctx, argv) {
+        const { values, positionals } = parseCommandArgs(argv, createOptions);
+        requirePositionals(positionals, []);
+        if (typeof values.name !== 'string') throw new UsageError('--name is required.');
+        const result = await open(ctx).create(
+          {
+            name: values.name,
+            os: oneOf(values, 'os', PRESET_IDS) ?? 'other',
+            engine: oneOf(values, 'engine', ['auto', 'qemu', 'v86'] as const),
+            cpus: intOption(values, 'cpus'),
+            memoryMiB: memoryOption(values, 'memory'),
+            diskGiB: diskOption(values, 'disk'),
+            firmware: oneOf(values, 'firmware', ['bios', 'uefi'] as const),
+            secureBoot: flagPair(values, 'secure-boot'),
+            tpm: flagPair(values, 'tpm'),
+            iso: typeof values.iso === 'string' ? values.iso : undefined,
+            description: typeof values.description === 'string' ? values.description : undefined,
+          },
+          { onProgress: values.json ? undefined : progressReporter(ctx.stderr), signal: ctx.signal },
+        );
+        printWarnings(ctx, result.warnings);
+        if (values.json) writeJson(ctx, result);
+        else ctx.stdout.write(`Created "${result.vm.config.name}" (${result.vm.config.id}).\n` + formatVmDetails(result.vm));
+      },
+    },
+    {
+      name: 'modify',
+      usage:
+        'maru modify VM [--name NEW] [--engine auto|qemu|v86] [--cpus N] [--memory MiB] [--firmware bios|uefi] ' +
+        '[--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH|--no-iso] [--boot-order cdrom,disk] ' +
+        '[--description TEXT] [--json]',
+      summary: 'Change a powered-off virtual machine',
+      async run(ctx, argv) {
+        const { values, positionals } = parseCommandArgs(argv, {
+          ...createOptions,
+          'no-iso': { type: 'boolean' },
+          'boot-order': { type: 'string' },
+        });
+        const [ref] = requirePositionals(positionals, ['VM']);
+        if (values.os !== undefined) throw new UsageError('--os cannot be changed after creation; create a new VM.');
+        if (values.disk !== undefined) throw new UsageError('--disk cannot be changed by modify yet.');
+        if (values.iso !== undefined && values['no-iso']) throw new UsageError('--iso and --no-iso contradict each other.');
+        let bootOrder: ('cdrom' | 'disk' | 'floppy' | 'network')[] | undefined;
+        if (typeof values['boot-order'] === 'string') {
+          const parts = values['boot-order'].split(',').map((s) => s.trim());
+          for (const p of parts) {
+            if (!['cdrom', 'disk', 'floppy', 'network'].includes(p)) {
+              throw new UsageError(`--boot-order entries are cdrom, disk, floppy, network; got "${p}".`);
+            }
+          }
+          bootOrder = parts as typeof bootOrder;
+        }
+        const patch = {
+          name: typeof values.name === 'string' ? values.name : undefined,
+          engine: oneOf(values, 'engine', ['auto', 'qemu', 'v86'] as const),
+          cpus: intOption(values, 'cpus'),
+          memoryMiB: memoryOption(values, 'memory'),
+          firmware: oneOf(values, 'firmware', ['bios', 'uefi'] as const),
+          secureBoot: flagPair(values, 'secure-boot'),
+          tpm: flagPair(values, 'tpm'),
+          iso: values['no-iso'] ? null : typeof values.iso === 'string' ? values.iso : undefined,
+          description: typeof values.description === 'string' ? values.description : undefined,
+          bootOrder,
+        };
+        if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('nothing to change.');
+        const result = await open(ctx).modify(ref!, patch);
+        printWarnings(ctx, result.warnings);
+        if (values.json) writeJson(ctx, result);
+        else ctx.stdout.write(formatVmDetails(result.vm));
+      },
+    },
+    {
+      name: 'rename',
+      usage: 'maru rename VM NEW-NAME [--json]',
+      summary: 'Rename a virtual machine',
+      async run(ctx, argv) {
+        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+        const [ref, name] = requirePositionals(positionals, ['VM', 'NEW-NAME']);
+        const vm = await open(ctx).rename(ref!, name!);
+        if (values.json) writeJson(ctx, vm);
+        else ctx.stdout.write(`Renamed to "${vm.config.name}".\n`);
+      },
+    },
+    {
+      name: 'delete',
+      usage: 'maru delete VM [--delete-disks] [--json]',
+      summary: 'Delete a virtual machine (its disks are kept unless --delete-disks)',
+      async run(ctx, argv) {
+        const { values, positionals } = parseCommandArgs(argv, {
+          'delete-disks': { type: 'boolean' },
+          json: { type: 'boolean' },
+        });
+        const [ref] = requirePositionals(positionals, ['VM']);
+        const lib = open(ctx);
+        const vm = await lib.show(ref!);
+        const deleteDisks = values['delete-disks'] === true;
+        await lib.delete(vm.config.id, { deleteDisks });
+        if (values.json) writeJson(ctx, { deleted: vm.config.id, name: vm.config.name, disksDeleted: deleteDisks });
+        else ctx.stdout.write(`Deleted "${vm.config.name}"${deleteDisks ? ' and its disks' : ''}.\n`);
+      },
+    },
+    {
+      name: 'clone',
+      usage: 'maru clone VM NEW-NAME [--json]',
+      summary: 'Full clone of a powered-off virtual machine (disks copied)',
+      async run(ctx, argv) {
+        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+        const [ref, name] = requirePositionals(positionals, ['VM', 'NEW-NAME']);
+        const vm = await open(ctx).clone(ref!, name!, {
+          onProgress: values.json ? undefined : progressReporter(ctx.stderr),
+          signal: ctx.signal,
+        });
+        if (values.json) writeJson(ctx, vm);
+        else ctx.stdout.write(`Cloned to "${vm.config.name}" (${vm.config.id}).\n`);
+      },
+    },
+  ];
+}

@@ -1,0 +1,81 @@
+// The `maru` dispatcher: finds the command, runs it, and turns failures into a message on
+// stderr and an exit status (1 = the operation failed, 2 = usage, 130 = cancelled).
+import { AppError } from '../../src-shared/errors';
+import { type CliCommand, type CliContext, UsageError } from './cli-context';
+import { libraryCommands } from './library-commands';
+import { hostCommand } from './host-command';
+import { Library } from '../services/library/library-service';
+import { resolveMaruHome } from '../services/maru-home';
+import { probeHost } from '../services/host-probe/host-probe';
+import { serveCommand } from './serve-command';
+import type { ControlServices } from '../../src-shared/contracts/control';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import os from 'node:os';
+import type { CliContext as Ctx } from './cli-context';
+
+/** The data folder for this invocation ($MARU_HOME or the OS default). */
+export function maruHomeOf(ctx: Ctx): string {
+  return resolveMaruHome({ env: ctx.env, platform: process.platform, homedir: os.homedir() });
+}
+
+function services(ctx: Ctx): ControlServices {
+  const maruHome = maruHomeOf(ctx);
+  return {
+    library: new Library({ maruHome }),
+    host: { info: ({ refresh }) => probeHost({ maruHome, refresh }) },
+  };
+}
+
+/** The built renderer sits next to the CLI bundle: dist/cli/maru.js → dist/renderer. */
+const rendererDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'renderer');
+
+export function allCommands(): CliCommand[] {
+  return [
+    hostCommand((ctx) => maruHomeOf(ctx)),
+    ...libraryCommands((ctx) => new Library({ maruHome: maruHomeOf(ctx) })),
+    serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), services, rendererDir }),
+  ];
+}
+
+function helpText(commands: readonly CliCommand[]): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return (
+    'Maru — virtual machines from the command line.\n\nUsage: maru <command> [options]\n\nCommands:\n' +
+    commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n') +
+    '\n\nRun `maru <command> --help` for a command\'s options. Data folder: $MARU_HOME (default ~/.local/share/maru).\n'
+  );
+}
+
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  const commands = allCommands();
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    ctx.stdout.write(helpText(commands));
+    return name ? 0 : 2;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    ctx.stderr.write(`maru: unknown command "${name}".\n\n${helpText(commands)}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    ctx.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
+    return 0;
+  }
+  try {
+    await cmd.run(ctx, rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      ctx.stderr.write(`maru ${cmd.name}: ${err.message}\nUsage: ${cmd.usage}\n`);
+      return 2;
+    }
+    if (err instanceof AppError) {
+      ctx.stderr.write(`maru ${cmd.name}: ${err.message}\n`);
+      return err.code === 'CANCELLED' ? 130 : 1;
+    }
+    ctx.stderr.write(`maru ${cmd.name}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

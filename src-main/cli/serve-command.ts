@@ -1,0 +1,104 @@
+// `maru serve`: runs the web console (the same UI in a browser) until Ctrl+C, and
+// `maru serve --set-password` to set its login password.
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { AppError } from '../../src-shared/errors';
+import type { ControlServices } from '../../src-shared/contracts/control';
+import { type CliCommand, type CliContext, UsageError } from './cli-context';
+import { intOption, parseCommandArgs, requirePositionals } from './cli-options';
+import { WebServer } from '../server/web-server';
+import { setPassword } from '../server/password-store';
+
+async function readPassword(ctx: CliContext, fromStdin: boolean): Promise<string> {
+  const stdin = process.stdin;
+  if (fromStdin || !stdin.isTTY) {
+    let text = '';
+    for await (const chunk of stdin) text += String(chunk);
+    return text.replace(/\r?\n$/, '');
+  }
+  // Interactive: prompt twice without echo.
+  const ask = (q: string) =>
+    new Promise<string>((resolve) => {
+      const rl = createInterface({ input: stdin, output: ctx.stderr, terminal: true });
+      const out = rl as unknown as { _writeToOutput: (s: string) => void };
+      ctx.stderr.write(q);
+      out._writeToOutput = () => undefined;
+      rl.question('', (a) => {
+        rl.close();
+        ctx.stderr.write('\n');
+        resolve(a);
+      });
+    });
+  const a = await ask('New web console password: ');
+  const b = await ask('Again: ');
+  if (a !== b) throw new AppError('INVALID_ARGUMENT', 'The two passwords differ; nothing was changed.');
+  return a;
+}
+
+export function serveCommand(deps: {
+  maruHome: (ctx: CliContext) => string;
+  services: (ctx: CliContext) => ControlServices;
+  rendererDir: string;
+  consoleEndpoint?: (ctx: CliContext) => (vmId: string) => Promise<string | null>;
+}): CliCommand {
+  return {
+    name: 'serve',
+    usage:
+      'maru serve [--host 127.0.0.1] [--port 7780] [--tls-cert FILE --tls-key FILE] [--allow-origin URL]... ' +
+      '| maru serve --set-password [--password-stdin]',
+    summary: 'Run the web console (browser UI for NAS / remote use)',
+    async run(ctx, argv) {
+      const { values, positionals } = parseCommandArgs(argv, {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'allow-origin': { type: 'string', multiple: true },
+        'set-password': { type: 'boolean' },
+        'password-stdin': { type: 'boolean' },
+      });
+      requirePositionals(positionals, []);
+      const maruHome = deps.maruHome(ctx);
+      if (values['set-password']) {
+        await setPassword(maruHome, await readPassword(ctx, values['password-stdin'] === true));
+        ctx.stdout.write('Web console password set. Start it with: maru serve\n');
+        return;
+      }
+      const port = intOption(values, 'port') ?? 7780;
+      if (port > 65535) throw new UsageError('--port must be 0–65535.');
+      const certFile = values['tls-cert'];
+      const keyFile = values['tls-key'];
+      if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together.');
+      const tls =
+        typeof certFile === 'string' && typeof keyFile === 'string'
+          ? { cert: await readFile(certFile), key: await readFile(keyFile) }
+          : undefined;
+      const server = new WebServer({
+        host: typeof values.host === 'string' ? values.host : '127.0.0.1',
+        port,
+        ...(tls ? { tls } : {}),
+        maruHome,
+        rendererDir: deps.rendererDir,
+        services: deps.services(ctx),
+        allowedOrigins: (values['allow-origin'] as string[] | undefined) ?? [],
+        ...(deps.consoleEndpoint ? { consoleEndpoint: deps.consoleEndpoint(ctx) } : {}),
+        log: (l) => ctx.stderr.write(l + '\n'),
+      });
+      const { url, oneTimeToken } = await server.start();
+      ctx.stdout.write(`Maru web console: ${url}\n`);
+      if (oneTimeToken) {
+        ctx.stdout.write(
+          `No password is set. One-time login token: ${oneTimeToken}\n` +
+            `Set a password with: maru serve --set-password\n`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve();
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+        process.once('SIGTERM', () => resolve());
+      });
+      await server.close();
+      ctx.stdout.write('Maru web console stopped.\n');
+    },
+  };
+}

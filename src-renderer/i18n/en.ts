@@ -1,0 +1,55 @@
+// English strings. Keys are grouped by screen; ko.ts must have exactly the same keys
+// (a unit test checks), so no English leaks into the Korean UI.
+export const en = {
+  app: { title: 'Maru', language: 'Language', logout: 'Log out', loading: 'Loading…' },
+  login: {
+    title: 'Log in to Maru',
+    password: 'Password',
+    token: 'One-time token',
+    useToken: 'Log in with the one-time token printed by `maru serve`',
+    usePassword: 'Log in with a password',
+    submit: 'Log in',
+    failed: 'Login failed: {{message}}',
+  },
+  library: {
+    title: 'Virtual machines',
+    empty: 'No virtual machines yet.',
+    search: 'Search',
+    name: 'Name',
+    os: 'OS',
+    state: 'State',
+    cpus: 'CPUs',
+    memory: 'Memory',
+    count: '{{count}} VMs',
+    inaccessible: 'Inaccessible',
+    details: 'Details',
+    firmware: 'Firmware',
+    engine: 'Engine',
+    uuid: 'UUID',
+    folder: 'Folder',
+    error: 'Error',
+    select: 'Select a virtual machine to see its details.',
+  },
+  state: {
+    off: 'Powered off',
+    running: 'Running',
+    paused: 'Paused',
+    saved: 'Saved',
+    aborted: 'Aborted',
+    inaccessible: 'Inaccessible',
+  },
+  os: {
+    windows11: 'Windows 11',
+    windows10: 'Windows 10',
+    windows7: 'Windows 7',
+    windowsxp: 'Windows XP',
+    windows98: 'Windows 98',
+    dos: 'MS-DOS / FreeDOS',
+    linux64: 'Linux (64-bit)',
+    linux32: 'Linux (32-bit)',
+    other: 'Other',
+  },
+  errors: { disconnected: 'Disconnected from Maru: {{reason}}' },
+};
+
+export type Strings = typeof en;

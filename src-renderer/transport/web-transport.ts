@@ -1,0 +1,143 @@
+// The web console transport: login over HTTPS/HTTP with a session cookie and CSRF token,
+// then one control WebSocket carrying calls, results, progress and events.
+import { AppError, type WireResult } from '../../src-shared/errors';
+import type { ControlClientMessage, ControlServerMessage } from '../../src-shared/contracts/control-jobs';
+import type { CallOptions, ControlTransport, SessionState } from './control-transport';
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  options: CallOptions | undefined;
+}
+
+async function postJson(url: string, body: unknown, csrf?: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', ...(csrf ? { 'X-Maru-CSRF': csrf } : {}) },
+    body: JSON.stringify(body),
+  });
+}
+
+async function errorOf(res: Response): Promise<AppError> {
+  try {
+    const body = (await res.json()) as WireResult<unknown>;
+    if (!body.ok) return new AppError(body.error.code, body.error.message);
+  } catch {
+    // not JSON: fall through to the status line
+  }
+  return new AppError('INTERNAL', `${res.status} ${res.statusText}`);
+}
+
+export class WebTransport implements ControlTransport {
+  readonly kind = 'web' as const;
+  private csrf: string | null = null;
+  private ws: WebSocket | null = null;
+  private opening: Promise<WebSocket> | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly eventListeners = new Set<(e: string, p: unknown) => void>();
+  private readonly disconnectListeners = new Set<(reason: string) => void>();
+
+  async session(): Promise<SessionState> {
+    const res = await fetch('api/session', { credentials: 'same-origin' });
+    if (res.status === 401) return 'login-required';
+    if (!res.ok) throw await errorOf(res);
+    const body = (await res.json()) as { value: { csrfToken: string } };
+    this.csrf = body.value.csrfToken;
+    return 'authenticated';
+  }
+
+  async login(credentials: { password?: string; token?: string }): Promise<void> {
+    const res = await postJson('api/login', credentials);
+    if (!res.ok) throw await errorOf(res);
+    const body = (await res.json()) as { value: { csrfToken: string } };
+    this.csrf = body.value.csrfToken;
+  }
+
+  async logout(): Promise<void> {
+    const res = await postJson('api/logout', {}, this.csrf ?? '');
+    this.csrf = null;
+    this.ws?.close(1000, 'logout');
+    if (!res.ok) throw await errorOf(res);
+  }
+
+  /** A single-use ticket for one VM's console socket. */
+  async consoleTicket(vmId: string): Promise<string> {
+    const res = await postJson('api/console-ticket', { vmId }, this.csrf ?? '');
+    if (!res.ok) throw await errorOf(res);
+    return ((await res.json()) as { value: { ticket: string } }).value.ticket;
+  }
+
+  consoleUrl(vmId: string, ticket: string): string {
+    const u = new URL(`api/console/${vmId}`, location.href);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.searchParams.set('ticket', ticket);
+    return u.href;
+  }
+
+  private socket(): Promise<WebSocket> {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) return Promise.resolve(this.ws);
+    if (this.opening) return this.opening;
+    const u = new URL('api/control', location.href);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.opening = new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(u.href);
+      ws.onopen = () => {
+        this.ws = ws;
+        this.opening = null;
+        resolve(ws);
+      };
+      ws.onerror = () => {
+        this.opening = null;
+        reject(new AppError('IO', 'Cannot reach the Maru server.'));
+      };
+      ws.onmessage = (e) => this.onMessage(String(e.data));
+      ws.onclose = (e) => {
+        this.ws = null;
+        const reason = e.reason || `connection closed (${e.code})`;
+        for (const p of this.pending.values()) p.reject(new AppError('IO', reason));
+        this.pending.clear();
+        for (const l of this.disconnectListeners) l(reason);
+      };
+    });
+    return this.opening;
+  }
+
+  private onMessage(text: string): void {
+    const msg = JSON.parse(text) as ControlServerMessage;
+    if (msg.type === 'event') {
+      for (const l of this.eventListeners) l(msg.event, msg.payload);
+    } else if (msg.type === 'progress') {
+      this.pending.get(msg.id)?.options?.onProgress?.({ phase: msg.phase, fraction: msg.fraction });
+    } else if (msg.type === 'result') {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.result.ok) p.resolve(msg.result.value);
+      else p.reject(new AppError(msg.result.error.code, msg.result.error.message, msg.result.error.details));
+    }
+  }
+
+  async call<T>(service: string, method: string, args: unknown[], options?: CallOptions): Promise<T> {
+    const ws = await this.socket();
+    const id = this.nextId++;
+    const message: ControlClientMessage = { type: 'call', id, service, method, args };
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, options });
+      options?.signal?.addEventListener('abort', () => ws.send(JSON.stringify({ type: 'cancel', id })), { once: true });
+      ws.send(JSON.stringify(message));
+    });
+  }
+
+  onEvent(listener: (event: string, payload: unknown) => void): () => void {
+    this.eventListeners.add(listener);
+    void this.socket().catch(() => undefined);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  onDisconnect(listener: (reason: string) => void): () => void {
+    this.disconnectListeners.add(listener);
+    return () => this.disconnectListeners.delete(listener);
+  }
+}

@@ -1,0 +1,69 @@
+// A real `maru serve` for e2e tests: a temp MARU_HOME with VMs made by the real CLI, a
+// password set with `maru serve --set-password`, and the server on a free loopback port.
+// Torn down (process and folder) after the worker.
+import { test as base } from '@playwright/test';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface MaruServer {
+  url: string;
+  home: string;
+  password: string;
+  cli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string };
+}
+
+const CLI = path.resolve('dist/cli/maru.js');
+
+export function runCli(home: string, args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env: { ...process.env, MARU_HOME: home },
+    encoding: 'utf8',
+    input,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function startServer(home: string, extraArgs: string[] = []): Promise<{ url: string; proc: ChildProcess; token: string | null }> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...extraArgs], {
+    env: { ...process.env, MARU_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`maru serve did not start: ${out}`)), 15_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /Maru web console: (\S+)/.exec(out);
+      if (m?.[1] && /\n/.test(out.slice(m.index))) {
+        clearTimeout(timer);
+        // wait a moment so the token line (if any) is in
+        setTimeout(() => resolve(m[1]!), 50);
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.on('exit', (code) => reject(new Error(`maru serve exited (${code}): ${out}`)));
+  });
+  const token = /One-time login token: (\S+)/.exec(out)?.[1] ?? null;
+  return { url, proc, token };
+}
+
+export const test = base.extend<object, { maru: MaruServer }>({
+  maru: [
+    async ({}, use) => {
+      const home = mkdtempSync(path.join(os.tmpdir(), 'maru-e2e-'));
+      const password = 'correct horse battery';
+      const set = runCli(home, ['serve', '--set-password', '--password-stdin'], password + '\n');
+      if (set.status !== 0) throw new Error(`set-password failed: ${set.stderr}`);
+      const { url, proc } = await startServer(home);
+      await use({ url, home, password, cli: (args, input) => runCli(home, args, input) });
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(home, { recursive: true, force: true });
+    },
+    { scope: 'worker' },
+  ],
+});
+
+export { expect } from '@playwright/test';

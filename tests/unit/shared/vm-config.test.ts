@@ -1,0 +1,134 @@
+// The vm.json model: names, schema rules, and migration of older versions.
+import { describe, expect, it } from 'vitest';
+import { CURRENT_SCHEMA_VERSION, parseVmConfig, vmNameProblem } from '../../../src-shared/vm-config';
+import { AppError } from '../../../src-shared/errors';
+import { OS_PRESETS, PRESET_IDS } from '../../../src-shared/os-presets';
+
+const valid = {
+  schemaVersion: 2,
+  id: '3f0c1b7e-9a51-4c3e-8f7a-1d2e3f4a5b6c',
+  name: 'Win11',
+  os: 'windows11',
+  engine: 'auto',
+  cpus: 2,
+  memoryMiB: 4096,
+  chipset: 'q35',
+  firmware: 'uefi',
+  secureBoot: true,
+  tpm: true,
+  disks: [{ id: 'disk0', file: 'disks/disk0.qcow2', bus: 'ahci', sizeBytes: 64 * 2 ** 30 }],
+  cdrom: { iso: null },
+  bootOrder: ['disk', 'cdrom'],
+  network: { enabled: true, model: 'e1000e', portForwards: [] },
+  display: { vga: 'std' },
+  description: '',
+  createdAt: '2026-11-22T10:00:00.000Z',
+  modifiedAt: '2026-11-22T10:00:00.000Z',
+};
+
+describe('vmNameProblem', () => {
+  it.each([
+    ['', /empty/],
+    ['a/b', /path separator/],
+    ['a\\b', /path separator/],
+    ['..', /dots/],
+    ['.', /dots/],
+    [' lead', /space/],
+    ['trail ', /space/],
+    ['tab\there', /control/],
+    ['x'.repeat(65), /longer than 64/],
+    ['what?', /not allowed/],
+  ])('refuses %j', (name, why) => {
+    expect(vmNameProblem(name)).toMatch(why);
+  });
+  it.each(['Win11', 'Old DOS 6.22', '윈도우 11', 'a.b-c_d (copy)', 'x'.repeat(64)])('accepts %j', (name) => {
+    expect(vmNameProblem(name)).toBeUndefined();
+  });
+});
+
+describe('parseVmConfig', () => {
+  it('parses the current version unchanged', () => {
+    const { config, migratedFrom } = parseVmConfig(structuredClone(valid));
+    expect(config).toEqual(valid);
+    expect(migratedFrom).toBeUndefined();
+  });
+
+  it('refuses Secure Boot without UEFI', () => {
+    expect(() => parseVmConfig({ ...valid, firmware: 'bios' })).toThrow(/Secure Boot needs UEFI/);
+  });
+
+  it('names the bad field', () => {
+    expect(() => parseVmConfig({ ...valid, cpus: 0 })).toThrow(/cpus/);
+    expect(() => parseVmConfig({ ...valid, name: 'a/b' })).toThrow(/name: .*path separator/);
+  });
+
+  it('refuses a newer schema with a clear message', () => {
+    const err = (() => {
+      try {
+        parseVmConfig({ ...valid, schemaVersion: CURRENT_SCHEMA_VERSION + 1 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('INACCESSIBLE');
+    expect((err as AppError).message).toMatch(/newer than this Maru understands/);
+  });
+
+  it('refuses a document without version', () => {
+    expect(() => parseVmConfig({ name: 'x' })).toThrow(/no schemaVersion/);
+    expect(() => parseVmConfig(null)).toThrow(/no schemaVersion/);
+  });
+
+  it('migrates version 1 without touching the input', () => {
+    const v1 = {
+      version: 1,
+      id: '0b7f4a55-1c1e-4a39-9a53-8a0f0d9c2e11',
+      name: 'Legacy',
+      os: 'windows98',
+      cpus: 1,
+      memory: 64,
+      disk: { path: 'disks/hd.qcow2', size: 2 * 2 ** 30 },
+      iso: '/isos/win98.iso',
+      uefi: false,
+      created: '2025-01-01T00:00:00.000Z',
+    };
+    const before = JSON.stringify(v1);
+    const { config, migratedFrom } = parseVmConfig(v1);
+    expect(JSON.stringify(v1)).toBe(before);
+    expect(migratedFrom).toBe(1);
+    expect(config.schemaVersion).toBe(CURRENT_SCHEMA_VERSION);
+    expect(config.memoryMiB).toBe(64);
+    expect(config.chipset).toBe('pc');
+    expect(config.firmware).toBe('bios');
+    expect(config.disks).toEqual([{ id: 'disk0', file: 'disks/hd.qcow2', bus: 'ide', sizeBytes: 2 * 2 ** 30 }]);
+    expect(config.cdrom.iso).toBe('/isos/win98.iso');
+  });
+
+  it('reports a broken version 1 file as inaccessible', () => {
+    expect(() => parseVmConfig({ version: 1, id: 'nope' })).toThrow(/version 1\) is invalid/);
+  });
+});
+
+describe('OS presets', () => {
+  it('Windows 11 is UEFI + Secure Boot + TPM 2.0, ≥ 4 GiB, ≥ 64 GiB, ≥ 2 CPUs, q35, AHCI, e1000e', () => {
+    const w = OS_PRESETS.windows11;
+    expect([w.firmware, w.secureBoot, w.tpm, w.chipset, w.diskBus, w.nic]).toEqual(['uefi', true, true, 'q35', 'ahci', 'e1000e']);
+    expect(w.memoryMiB).toBeGreaterThanOrEqual(4096);
+    expect(w.diskGiB).toBeGreaterThanOrEqual(64);
+    expect(w.cpus).toBeGreaterThanOrEqual(2);
+  });
+  it('every preset is self-consistent', () => {
+    for (const id of PRESET_IDS) {
+      const p = OS_PRESETS[id];
+      expect(p.id).toBe(id);
+      if (p.secureBoot) expect(p.firmware).toBe('uefi');
+      if (p.engine === 'v86') {
+        expect(p.arch).toBe('i386');
+        expect(p.firmware).toBe('bios');
+        expect(p.cpus).toBe(1);
+        expect(p.memoryMiB).toBeLessThanOrEqual(2048);
+      }
+    }
+  });
+});
