@@ -1,6 +1,6 @@
 // The VM configuration model (vm.json): a versioned zod schema and the migrations that
 // lift older files to the current version. Parsing never mutates its input.
-import { z } from 'zod';
+import * as z from 'zod';
 import { PRESET_IDS } from './os-presets';
 import { AppError } from './errors';
 

@@ -1,5 +1,5 @@
 // The host control service: what the host check page and `maru host` read.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { HostInfo } from '../host-info';
 
 export interface HostService {

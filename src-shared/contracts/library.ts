@@ -1,6 +1,6 @@
 // The library control service: the contract every front end (CLI, Electron IPC, web
 // console) calls. One interface, one runtime method table with zod argument schemas.
-import { z } from 'zod';
+import * as z from 'zod';
 import { PRESET_IDS } from '../os-presets';
 import { portForwardSchema, type VmConfig } from '../vm-config';
 
