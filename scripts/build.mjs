@@ -15,8 +15,9 @@ const nodeBanner = {
   js: "import { createRequire as __maruCreateRequire } from 'node:module'; const require = __maruCreateRequire(import.meta.url);",
 };
 
+// The CLI is code-split (commands load what they need on demand: `maru list` must start fast).
 const nodeTargets = [
-  { entry: 'src-main/cli/maru.ts', out: 'dist/cli/maru.js' },
+  { entry: 'src-main/cli/maru.ts', outdir: 'dist/cli', split: true },
   { entry: 'src-emulator/host/engine-host-main.ts', out: 'dist/engine-host/engine-host.js' },
 ];
 
@@ -25,7 +26,7 @@ for (const t of nodeTargets) {
   if (!existsSync(t.entry)) continue;
   await build({
     entryPoints: [t.entry],
-    outfile: t.out,
+    ...(t.split ? { outdir: t.outdir, splitting: true, chunkNames: 'chunks/[name]-[hash]' } : { outfile: t.out }),
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -35,7 +36,7 @@ for (const t of nodeTargets) {
     external: ['electron', 'v86'],
     logLevel: quiet ? 'error' : 'warning',
   });
-  log(`built ${t.out}`);
+  log(`built ${t.out ?? t.outdir}`);
 }
 
 if (!nodeOnly) {
@@ -64,9 +65,13 @@ if (!nodeOnly) {
     log('built dist/electron');
   }
   if (existsSync('src-renderer/index.html')) {
-    const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', quiet ? 'error' : 'warn'], {
-      stdio: 'inherit',
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['node_modules/vite/bin/vite.js', 'build', '--logLevel', quiet ? 'error' : 'warn'],
+      {
+        stdio: 'inherit',
+      },
+    );
     if (r.status !== 0) process.exit(r.status ?? 1);
     log('built dist/renderer');
   }

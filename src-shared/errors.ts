@@ -41,7 +41,10 @@ export type WireResult<T> =
 
 export function toWireError(err: unknown): WireResult<never> {
   if (err instanceof AppError) {
-    return { ok: false, error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+    return {
+      ok: false,
+      error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+    };
   }
   const message = err instanceof Error ? err.message : String(err);
   return { ok: false, error: { code: 'INTERNAL', message: `Internal error: ${message}` } };

@@ -57,7 +57,11 @@ export const vmConfigSchema = z
     os: z.enum(PRESET_IDS),
     engine: z.enum(['auto', 'qemu', 'v86']),
     cpus: z.number().int().min(1).max(512),
-    memoryMiB: z.number().int().min(4).max(16 * 1024 * 1024),
+    memoryMiB: z
+      .number()
+      .int()
+      .min(4)
+      .max(16 * 1024 * 1024),
     chipset: z.enum(['q35', 'pc']),
     firmware: z.enum(['bios', 'uefi']),
     secureBoot: z.boolean(),

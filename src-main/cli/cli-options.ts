@@ -31,7 +31,8 @@ export function memoryOption(values: Record<string, unknown>, name: string): num
   const v = values[name];
   if (v === undefined) return undefined;
   const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(m|mb|mib|g|gb|gib)?\s*$/i.exec(v) : null;
-  if (!m || m[1] === undefined) throw new UsageError(`--${name} must be a size in MiB (e.g. 4096 or 4G), got "${String(v)}".`);
+  if (!m || m[1] === undefined)
+    throw new UsageError(`--${name} must be a size in MiB (e.g. 4096 or 4G), got "${String(v)}".`);
   const n = Number.parseFloat(m[1]);
   const unit = (m[2] ?? 'm').toLowerCase();
   const mib = unit.startsWith('g') ? n * 1024 : n;
@@ -48,7 +49,11 @@ export function diskOption(values: Record<string, unknown>, name: string): numbe
   return Number.parseFloat(m[1]);
 }
 
-export function oneOf<T extends string>(values: Record<string, unknown>, name: string, allowed: readonly T[]): T | undefined {
+export function oneOf<T extends string>(
+  values: Record<string, unknown>,
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {

@@ -2,8 +2,6 @@
 // and each accelerator's verdict from a real test boot.
 import { type CliCommand, type CliContext, writeJson } from './cli-context';
 import { parseCommandArgs, requirePositionals } from './cli-options';
-import { probeHost } from '../services/host-probe/host-probe';
-import { formatHostReport } from '../services/host-probe/format-host-report';
 
 export function hostCommand(maruHome: (ctx: CliContext) => string): CliCommand {
   return {
@@ -16,6 +14,9 @@ export function hostCommand(maruHome: (ctx: CliContext) => string): CliCommand {
         json: { type: 'boolean' },
       });
       requirePositionals(positionals, []);
+      // Loaded on demand: other commands should not pay for the probe's code at start-up.
+      const { probeHost } = await import('../services/host-probe/host-probe');
+      const { formatHostReport } = await import('../services/host-probe/format-host-report');
       const info = await probeHost({ maruHome: maruHome(ctx), refresh: values.refresh === true });
       if (values.json) writeJson(ctx, info);
       else ctx.stdout.write(formatHostReport(info));

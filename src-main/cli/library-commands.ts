@@ -44,7 +44,9 @@ export function formatVmDetails(vm: VmDetails): string {
         ? `NAT (${c.network.model})` +
           (c.network.portForwards.length
             ? ', forwards ' +
-              c.network.portForwards.map((f) => `${f.protocol} ${f.hostAddress}:${f.hostPort}->${f.guestPort}`).join(' ')
+              c.network.portForwards
+                .map((f) => `${f.protocol} ${f.hostAddress}:${f.hostPort}->${f.guestPort}`)
+                .join(' ')
             : '')
         : 'off',
     ],
@@ -59,7 +61,8 @@ export function formatVmDetails(vm: VmDetails): string {
     ]);
   }
   if (c.description) rows.push(['Description', c.description]);
-  if (vm.migratedFrom !== undefined) rows.push(['Config', `schema v${vm.migratedFrom} (read as current; saved on next change)`]);
+  if (vm.migratedFrom !== undefined)
+    rows.push(['Config', `schema v${vm.migratedFrom} (read as current; saved on next change)`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${(k + ':').padEnd(w + 2)}${v}`).join('\n') + '\n';
 }
@@ -149,7 +152,10 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
         );
         printWarnings(ctx, result.warnings);
         if (values.json) writeJson(ctx, result);
-        else ctx.stdout.write(`Created "${result.vm.config.name}" (${result.vm.config.id}).\n` + formatVmDetails(result.vm));
+        else
+          ctx.stdout.write(
+            `Created "${result.vm.config.name}" (${result.vm.config.id}).\n` + formatVmDetails(result.vm),
+          );
       },
     },
     {
@@ -168,7 +174,8 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
         const [ref] = requirePositionals(positionals, ['VM']);
         if (values.os !== undefined) throw new UsageError('--os cannot be changed after creation; create a new VM.');
         if (values.disk !== undefined) throw new UsageError('--disk cannot be changed by modify yet.');
-        if (values.iso !== undefined && values['no-iso']) throw new UsageError('--iso and --no-iso contradict each other.');
+        if (values.iso !== undefined && values['no-iso'])
+          throw new UsageError('--iso and --no-iso contradict each other.');
         let bootOrder: ('cdrom' | 'disk' | 'floppy' | 'network')[] | undefined;
         if (typeof values['boot-order'] === 'string') {
           const parts = values['boot-order'].split(',').map((s) => s.trim());

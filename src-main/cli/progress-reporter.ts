@@ -10,7 +10,9 @@ export function progressReporter(stderr: NodeJS.WritableStream & { isTTY?: boole
     if (stderr.isTTY) {
       const width = 30;
       const filled = Math.round((pct / 100) * width);
-      stderr.write(`\r${p.phase.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}%`);
+      stderr.write(
+        `\r${p.phase.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}%`,
+      );
       if (pct === 100) stderr.write('\n');
     } else if (p.phase !== lastPhase || (pct === 100 && lastPct !== 100)) {
       stderr.write(`${p.phase}: ${pct}%\n`);

@@ -6,7 +6,6 @@ import { libraryCommands } from './library-commands';
 import { hostCommand } from './host-command';
 import { Library } from '../services/library/library-service';
 import { resolveMaruHome } from '../services/maru-home';
-import { probeHost } from '../services/host-probe/host-probe';
 import { serveCommand } from './serve-command';
 import type { ControlServices } from '../../src-shared/contracts/control';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +18,9 @@ export function maruHomeOf(ctx: Ctx): string {
   return resolveMaruHome({ env: ctx.env, platform: process.platform, homedir: os.homedir() });
 }
 
-function services(ctx: Ctx): ControlServices {
+async function services(ctx: Ctx): Promise<ControlServices> {
   const maruHome = maruHomeOf(ctx);
+  const { probeHost } = await import('../services/host-probe/host-probe');
   return {
     library: new Library({ maruHome }),
     host: { info: ({ refresh }) => probeHost({ maruHome, refresh }) },
@@ -43,7 +43,7 @@ function helpText(commands: readonly CliCommand[]): string {
   return (
     'Maru — virtual machines from the command line.\n\nUsage: maru <command> [options]\n\nCommands:\n' +
     commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n') +
-    '\n\nRun `maru <command> --help` for a command\'s options. Data folder: $MARU_HOME (default ~/.local/share/maru).\n'
+    "\n\nRun `maru <command> --help` for a command's options. Data folder: $MARU_HOME (default ~/.local/share/maru).\n"
   );
 }
 
@@ -75,7 +75,9 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
       ctx.stderr.write(`maru ${cmd.name}: ${err.message}\n`);
       return err.code === 'CANCELLED' ? 130 : 1;
     }
-    ctx.stderr.write(`maru ${cmd.name}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    ctx.stderr.write(
+      `maru ${cmd.name}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     return 1;
   }
 }

@@ -6,8 +6,6 @@ import { AppError } from '../../src-shared/errors';
 import type { ControlServices } from '../../src-shared/contracts/control';
 import { type CliCommand, type CliContext, UsageError } from './cli-context';
 import { intOption, parseCommandArgs, requirePositionals } from './cli-options';
-import { WebServer } from '../server/web-server';
-import { setPassword } from '../server/password-store';
 
 async function readPassword(ctx: CliContext, fromStdin: boolean): Promise<string> {
   const stdin = process.stdin;
@@ -37,7 +35,7 @@ async function readPassword(ctx: CliContext, fromStdin: boolean): Promise<string
 
 export function serveCommand(deps: {
   maruHome: (ctx: CliContext) => string;
-  services: (ctx: CliContext) => ControlServices;
+  services: (ctx: CliContext) => Promise<ControlServices>;
   rendererDir: string;
   consoleEndpoint?: (ctx: CliContext) => (vmId: string) => Promise<string | null>;
 }): CliCommand {
@@ -59,6 +57,9 @@ export function serveCommand(deps: {
       });
       requirePositionals(positionals, []);
       const maruHome = deps.maruHome(ctx);
+      // Loaded on demand: the server's code is not parsed for other commands.
+      const { WebServer } = await import('../server/web-server');
+      const { setPassword } = await import('../server/password-store');
       if (values['set-password']) {
         await setPassword(maruHome, await readPassword(ctx, values['password-stdin'] === true));
         ctx.stdout.write('Web console password set. Start it with: maru serve\n');
@@ -68,7 +69,8 @@ export function serveCommand(deps: {
       if (port > 65535) throw new UsageError('--port must be 0–65535.');
       const certFile = values['tls-cert'];
       const keyFile = values['tls-key'];
-      if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together.');
+      if ((certFile === undefined) !== (keyFile === undefined))
+        throw new UsageError('--tls-cert and --tls-key go together.');
       const tls =
         typeof certFile === 'string' && typeof keyFile === 'string'
           ? { cert: await readFile(certFile), key: await readFile(keyFile) }
@@ -79,7 +81,7 @@ export function serveCommand(deps: {
         ...(tls ? { tls } : {}),
         maruHome,
         rendererDir: deps.rendererDir,
-        services: deps.services(ctx),
+        services: await deps.services(ctx),
         allowedOrigins: (values['allow-origin'] as string[] | undefined) ?? [],
         ...(deps.consoleEndpoint ? { consoleEndpoint: deps.consoleEndpoint(ctx) } : {}),
         log: (l) => ctx.stderr.write(l + '\n'),

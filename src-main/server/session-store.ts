@@ -47,7 +47,13 @@ export class SessionStore {
       if (!oldest) break;
       this.destroy(oldest.id, 'session limit reached');
     }
-    const s: Session = { id: token(), csrfToken: token(), createdAt: this.now(), lastSeen: this.now(), sockets: new Set() };
+    const s: Session = {
+      id: token(),
+      csrfToken: token(),
+      createdAt: this.now(),
+      lastSeen: this.now(),
+      sockets: new Set(),
+    };
     this.sessions.set(s.id, s);
     return s;
   }

@@ -113,7 +113,9 @@ export class WebServer {
         else res.destroy();
       });
     };
-    this.server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : http.createServer(handler);
+    this.server = opts.tls
+      ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
+      : http.createServer(handler);
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
     this.controlWss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxControlMessageBytes });
     // Console traffic is RFB client → server: small messages (keys, pointer, update requests).
@@ -186,7 +188,12 @@ export class WebServer {
     if (this.opts.tls) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
   }
 
-  private json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+  private json(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string | string[]> = {},
+  ): void {
     const text = JSON.stringify(body);
     res.writeHead(status, {
       'Content-Type': 'application/json; charset=utf-8',
@@ -197,7 +204,13 @@ export class WebServer {
     res.end(text);
   }
 
-  private fail(res: ServerResponse, status: number, code: string, message: string, headers?: Record<string, string>): void {
+  private fail(
+    res: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    headers?: Record<string, string>,
+  ): void {
     this.stats.rejectedRequests++;
     this.json(res, status, { ok: false, error: { code, message } }, headers);
   }

@@ -17,8 +17,7 @@ export const LIBRARY_MUTATIONS: ReadonlySet<string> = new Set([
 
 /** Messages on the web console's control socket (JSON text frames). */
 export type ControlClientMessage =
-  | { type: 'call'; id: number; service: string; method: string; args: unknown[] }
-  | { type: 'cancel'; id: number };
+  { type: 'call'; id: number; service: string; method: string; args: unknown[] } | { type: 'cancel'; id: number };
 
 export type ControlServerMessage =
   | { type: 'result'; id: number; result: import('../errors').WireResult<unknown> }

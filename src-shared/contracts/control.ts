@@ -43,7 +43,9 @@ export function validateControlRequest(req: ControlRequest): { service: ServiceN
   const schema = methods[req.method]!;
   const parsed = schema.safeParse(req.args);
   if (!parsed.success) {
-    const why = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+    const why = parsed.error.issues
+      .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+      .join('; ');
     throw new AppError('INVALID_ARGUMENT', `Invalid arguments for ${service}.${req.method}: ${why}`);
   }
   return { service, method: req.method, args: parsed.data as unknown[] };

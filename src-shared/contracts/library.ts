@@ -94,7 +94,10 @@ export const modifyVmArgsSchema = z.object({
   tpm: z.boolean().optional(),
   iso: z.string().nullable().optional(),
   description: z.string().optional(),
-  bootOrder: z.array(z.enum(['cdrom', 'disk', 'floppy', 'network'])).min(1).optional(),
+  bootOrder: z
+    .array(z.enum(['cdrom', 'disk', 'floppy', 'network']))
+    .min(1)
+    .optional(),
   portForwards: z.array(portForwardSchema).optional(),
 });
 export type ModifyVmArgs = z.input<typeof modifyVmArgsSchema>;

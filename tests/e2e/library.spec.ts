@@ -6,8 +6,10 @@ import { test, expect } from './maru-server-fixture';
 
 test.describe.configure({ mode: 'serial' });
 
-test('log in, see the library and a VM\'s details, log out', async ({ page, maru }) => {
-  expect(maru.cli(['create', '--name', 'Win11 box', '--os', 'windows11', '--memory', '2048', '--disk', '1']).status).toBe(0);
+test("log in, see the library and a VM's details, log out", async ({ page, maru }) => {
+  expect(
+    maru.cli(['create', '--name', 'Win11 box', '--os', 'windows11', '--memory', '2048', '--disk', '1']).status,
+  ).toBe(0);
   expect(maru.cli(['create', '--name', 'Old DOS', '--os', 'dos']).status).toBe(0);
   const broken = path.join(maru.home, 'vms', '00000000-0000-4000-8000-000000000bad');
   mkdirSync(broken, { recursive: true });

@@ -25,7 +25,10 @@ export function runCli(home: string, args: string[], input?: string) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export async function startServer(home: string, extraArgs: string[] = []): Promise<{ url: string; proc: ChildProcess; token: string | null }> {
+export async function startServer(
+  home: string,
+  extraArgs: string[] = [],
+): Promise<{ url: string; proc: ChildProcess; token: string | null }> {
   const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...extraArgs], {
     env: { ...process.env, MARU_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,6 +54,7 @@ export async function startServer(home: string, extraArgs: string[] = []): Promi
 
 export const test = base.extend<object, { maru: MaruServer }>({
   maru: [
+    // eslint-disable-next-line no-empty-pattern -- Playwright needs the fixture-object pattern
     async ({}, use) => {
       const home = mkdtempSync(path.join(os.tmpdir(), 'maru-e2e-'));
       const password = 'correct horse battery';
