@@ -118,7 +118,13 @@ describe('maru serve security', () => {
 
   it('foreign, null or missing Origin: 403 on upgrades, login and state-changing requests', async () => {
     const { cookie, csrf } = await login();
-    const bad: (string | undefined)[] = ['http://evil.example', 'null', undefined, 'http://127.0.0.1:1', origin + '.evil.com'];
+    const bad: (string | undefined)[] = [
+      'http://evil.example',
+      'null',
+      undefined,
+      'http://127.0.0.1:1',
+      origin + '.evil.com',
+    ];
     let tried = 0;
     let rejected = 0;
     for (const o of bad) {
@@ -146,7 +152,12 @@ describe('maru serve security', () => {
 
   it('CSRF-less or wrong-CSRF POSTs are rejected', async () => {
     const { cookie, csrf } = await login();
-    const variants: Record<string, string>[] = [{}, { 'X-Maru-CSRF': 'wrong' }, { 'X-Maru-CSRF': csrf + 'x' }, { 'X-Maru-CSRF': '' }];
+    const variants: Record<string, string>[] = [
+      {},
+      { 'X-Maru-CSRF': 'wrong' },
+      { 'X-Maru-CSRF': csrf + 'x' },
+      { 'X-Maru-CSRF': '' },
+    ];
     let rejected = 0;
     for (const v of variants) {
       for (const p of ['api/logout', 'api/console-ticket']) {
@@ -208,7 +219,9 @@ describe('maru serve security', () => {
       else if (status === 429) counts.throttled++;
       else counts.other++;
     }
-    console.log(`1000 wrong passwords: ${counts.wrong} checked (401), ${counts.throttled} throttled (429), ${counts.other} other`);
+    console.log(
+      `1000 wrong passwords: ${counts.wrong} checked (401), ${counts.throttled} throttled (429), ${counts.other} other`,
+    );
     expect(counts.other).toBe(0);
     expect(counts.wrong).toBeLessThanOrEqual(8);
     expect(counts.throttled).toBeGreaterThanOrEqual(992);
@@ -275,13 +288,15 @@ describe('maru serve limits', () => {
     ws.send(JSON.stringify({ type: 'call', id: 2, service: 'library', method: 'delete', args: [42, {}] }));
     expect((await bad).result.error.code).toBe('INVALID_ARGUMENT');
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
-    ws.send(JSON.stringify({ type: 'call', id: 3, service: 'library', method: 'list', args: ['x'.repeat(200 * 1024)] }));
+    ws.send(
+      JSON.stringify({ type: 'call', id: 3, service: 'library', method: 'list', args: ['x'.repeat(200 * 1024)] }),
+    );
     const code = await closed;
     console.log(`oversized message: connection closed with ${code}`);
     expect(code).toBe(1009);
   });
 
-  it('logout closes that session\'s sockets', async () => {
+  it("logout closes that session's sockets", async () => {
     const s = await session2();
     const ws = await open('/api/control', { Cookie: s.cookie, Origin: s.origin });
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));

@@ -13,7 +13,15 @@ function flatten(o: object, prefix = ''): Record<string, string> {
   return out;
 }
 
-const SAME_IN_BOTH = new Set(['library.uuid', 'os.windows11', 'os.windows10', 'os.windows7', 'os.windowsxp', 'os.windows98', 'os.dos']);
+const SAME_IN_BOTH = new Set([
+  'library.uuid',
+  'os.windows11',
+  'os.windows10',
+  'os.windows7',
+  'os.windowsxp',
+  'os.windows98',
+  'os.dos',
+]);
 
 describe('i18n', () => {
   const e = flatten(en);

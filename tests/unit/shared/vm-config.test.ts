@@ -113,7 +113,14 @@ describe('parseVmConfig', () => {
 describe('OS presets', () => {
   it('Windows 11 is UEFI + Secure Boot + TPM 2.0, ≥ 4 GiB, ≥ 64 GiB, ≥ 2 CPUs, q35, AHCI, e1000e', () => {
     const w = OS_PRESETS.windows11;
-    expect([w.firmware, w.secureBoot, w.tpm, w.chipset, w.diskBus, w.nic]).toEqual(['uefi', true, true, 'q35', 'ahci', 'e1000e']);
+    expect([w.firmware, w.secureBoot, w.tpm, w.chipset, w.diskBus, w.nic]).toEqual([
+      'uefi',
+      true,
+      true,
+      'q35',
+      'ahci',
+      'e1000e',
+    ]);
     expect(w.memoryMiB).toBeGreaterThanOrEqual(4096);
     expect(w.diskGiB).toBeGreaterThanOrEqual(64);
     expect(w.cpus).toBeGreaterThanOrEqual(2);
