@@ -8,7 +8,9 @@ import './styles.css';
 
 window.addEventListener('unhandledrejection', (e) => console.error('maru renderer: unhandled rejection', e.reason));
 
+performance.mark('maru:boot');
 await setupI18n();
+performance.mark('maru:i18n');
 const root = createRoot(document.getElementById('root')!);
 root.render(<App />);
 await useAppStore.getState().init(detectTransport());

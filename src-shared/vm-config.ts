@@ -3,27 +3,11 @@
 import * as z from 'zod';
 import { PRESET_IDS } from './os-presets';
 import { AppError } from './errors';
+import { vmNameProblem } from './vm-name';
 
 export const CURRENT_SCHEMA_VERSION = 2;
 
-/** Longest VM name; also keeps run-folder paths short. */
-export const MAX_NAME_LENGTH = 64;
-
-/**
- * Why a name is not usable, or undefined when it is. Names become folder labels and CLI
- * arguments: no path separators, no control characters, no `.`/`..`, no outer spaces.
- */
-export function vmNameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'The name is empty.';
-  if (name.length > MAX_NAME_LENGTH) return `The name is longer than ${MAX_NAME_LENGTH} characters.`;
-  if (/[/\\]/.test(name)) return 'The name contains a path separator ("/" or "\\").';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'The name contains a control character.';
-  if (name.trim() !== name) return 'The name starts or ends with a space.';
-  if (/^\.+$/.test(name)) return 'The name cannot be only dots.';
-  if (/[<>:"|?*]/.test(name)) return 'The name contains one of < > : " | ? * (not allowed in file names on Windows).';
-  return undefined;
-}
+export { MAX_NAME_LENGTH, vmNameProblem } from './vm-name';
 
 export const vmNameSchema = z.string().superRefine((name, ctx) => {
   const problem = vmNameProblem(name);

@@ -7,6 +7,7 @@ import { hostCommand } from './host-command';
 import { Library } from '../services/library/library-service';
 import { resolveMaruHome } from '../services/maru-home';
 import { serveCommand } from './serve-command';
+import { vmCommands } from './vm-commands';
 import type { ControlServices } from '../../src-shared/contracts/control';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -19,12 +20,8 @@ export function maruHomeOf(ctx: Ctx): string {
 }
 
 async function services(ctx: Ctx): Promise<ControlServices> {
-  const maruHome = maruHomeOf(ctx);
-  const { probeHost } = await import('../services/host-probe/host-probe');
-  return {
-    library: new Library({ maruHome }),
-    host: { info: ({ refresh }) => probeHost({ maruHome, refresh }) },
-  };
+  const { createControlServices } = await import('../services/control-services');
+  return createControlServices({ maruHome: maruHomeOf(ctx), confineMedia: true, env: ctx.env });
 }
 
 /** The built renderer sits next to the CLI bundle: dist/cli/maru.js → dist/renderer. */
@@ -34,6 +31,7 @@ export function allCommands(): CliCommand[] {
   return [
     hostCommand((ctx) => maruHomeOf(ctx)),
     ...libraryCommands((ctx) => new Library({ maruHome: maruHomeOf(ctx) })),
+    ...vmCommands((ctx) => maruHomeOf(ctx)),
     serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), services, rendererDir }),
   ];
 }

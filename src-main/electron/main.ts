@@ -6,9 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { dispatchControl, type ControlServices } from '../../src-shared/contracts/control';
 import { toWireError, type WireResult } from '../../src-shared/errors';
 import { CONTROL_CHANNEL } from '../../src-shared/contracts/ipc-channels';
-import { Library } from '../services/library/library-service';
 import { resolveMaruHome } from '../services/maru-home';
-import { probeHost } from '../services/host-probe/host-probe';
+import { createControlServices } from '../services/control-services';
 import { RENDERER_CSP } from '../services/renderer-csp';
 
 process.on('unhandledRejection', (reason) => {
@@ -19,11 +18,7 @@ const rendererDir = path.join(__dirname, '..', 'renderer');
 const rendererIndex = pathToFileURL(path.join(rendererDir, 'index.html')).href;
 
 function createServices(): ControlServices {
-  const maruHome = resolveMaruHome();
-  return {
-    library: new Library({ maruHome }),
-    host: { info: ({ refresh }) => probeHost({ maruHome, refresh }) },
-  };
+  return createControlServices({ maruHome: resolveMaruHome(), confineMedia: false });
 }
 
 function isOurRenderer(event: IpcMainInvokeEvent): boolean {

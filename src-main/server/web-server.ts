@@ -17,6 +17,7 @@ import {
   type ControlServerMessage,
 } from '../../src-shared/contracts/control-jobs';
 import { AppError, toWireError } from '../../src-shared/errors';
+import { DEFAULT_MAX_ISO_UPLOAD_BYTES } from '../../src-shared/contracts/iso-upload';
 import { isUuid } from '../../src-shared/ids';
 import { RENDERER_CSP } from '../services/renderer-csp';
 import { checkBinding, isLoopbackHost } from './binding-policy';
@@ -25,6 +26,7 @@ import { loadPasswordHash, verifyPassword } from './password-store';
 import { safeEqual, SessionStore, type Session } from './session-store';
 import { serveStatic } from './static-files';
 import { ConsoleTickets } from './console-tickets';
+import { IsoUploads } from './iso-upload';
 
 export interface WebServerLimits {
   /** Largest control message accepted; a bigger one closes the socket (1009). */
@@ -36,6 +38,8 @@ export interface WebServerLimits {
   readonly sessionIdleMs: number;
   readonly sessionAbsoluteMs: number;
   readonly consoleTicketMs: number;
+  /** Largest ISO the upload route accepts. */
+  readonly maxIsoUploadBytes: number;
 }
 
 export const DEFAULT_LIMITS: WebServerLimits = {
@@ -46,6 +50,7 @@ export const DEFAULT_LIMITS: WebServerLimits = {
   sessionIdleMs: 8 * 3600_000,
   sessionAbsoluteMs: 7 * 24 * 3600_000,
   consoleTicketMs: 30_000,
+  maxIsoUploadBytes: DEFAULT_MAX_ISO_UPLOAD_BYTES,
 };
 
 export interface WebServerOptions {
@@ -83,6 +88,7 @@ export class WebServer {
   private readonly sessions: SessionStore;
   private readonly throttle = new LoginThrottle();
   private readonly tickets: ConsoleTickets;
+  private readonly uploads: IsoUploads;
   private readonly server: http.Server | https.Server;
   private readonly controlWss: WebSocketServer;
   private readonly consoleWss: WebSocketServer;
@@ -106,6 +112,7 @@ export class WebServer {
       absoluteMs: this.limits.sessionAbsoluteMs,
     });
     this.tickets = new ConsoleTickets(this.limits.consoleTicketMs);
+    this.uploads = new IsoUploads({ maruHome: opts.maruHome, maxBytes: this.limits.maxIsoUploadBytes, log: this.log });
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
         this.log(`maru serve: request failed: ${err instanceof Error ? err.stack : String(err)}`);
@@ -289,6 +296,10 @@ export class WebServer {
     if (url.pathname === '/api/logout') {
       this.sessions.destroy(session.id, 'logged out');
       this.json(res, 200, { ok: true, value: null }, { 'Set-Cookie': this.cookie('', 0) });
+      return;
+    }
+    if (url.pathname === '/api/isos/upload') {
+      await this.uploads.handle(req, res, url);
       return;
     }
     if (url.pathname === '/api/console-ticket') {

@@ -1,19 +1,26 @@
-// The app shell: login gate (web console), header with language switch and logout, and
-// the library.
+// The app shell: login gate (web console), header (pages, language, logout), the current
+// page (library or host check), the open dialog and notices.
+import { lazy, Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Notices } from '../components/Notices';
+import { OsIconSprite } from '../components/OsIcon';
+import { changeLanguage, LANGUAGES, type Language } from '../i18n/i18n';
+import { LibraryView } from '../library/LibraryView';
 import { useAppStore } from '../store/app-store';
 import { LoginView } from '../views/LoginView';
-import { LibraryView } from '../views/LibraryView';
-import { changeLanguage, LANGUAGES, type Language } from '../i18n/i18n';
 
-export function App() {
+// Loaded when first opened: the library's first paint parses only what it shows.
+const NewVmWizard = lazy(() => import('../wizard/NewVmWizard').then((m) => ({ default: m.NewVmWizard })));
+const VmSettingsDialog = lazy(() =>
+  import('../library/VmSettingsDialog').then((m) => ({ default: m.VmSettingsDialog })),
+);
+const DeleteVmDialog = lazy(() => import('../library/DeleteVmDialog').then((m) => ({ default: m.DeleteVmDialog })));
+const CloneVmDialog = lazy(() => import('../library/CloneVmDialog').then((m) => ({ default: m.CloneVmDialog })));
+const HostCheckView = lazy(() => import('../host/HostCheckView').then((m) => ({ default: m.HostCheckView })));
+
+function LanguagePicker() {
   const { t, i18n } = useTranslation();
-  const session = useAppStore((s) => s.session);
-  const transport = useAppStore((s) => s.transport);
-  const logout = useAppStore((s) => s.logout);
-  const connectionError = useAppStore((s) => s.connectionError);
-
-  const languagePicker = (
+  return (
     <label className="language">
       {t('app.language')}
       <select value={i18n.language} onChange={(e) => void changeLanguage(e.target.value as Language)}>
@@ -25,6 +32,39 @@ export function App() {
       </select>
     </label>
   );
+}
+
+function DialogFor() {
+  const dialog = useAppStore((s) => s.dialog);
+  if (!dialog) return null;
+  switch (dialog.kind) {
+    case 'wizard':
+      return <NewVmWizard prefill={dialog.prefill} />;
+    case 'settings':
+      return <VmSettingsDialog vmId={dialog.vmId} />;
+    case 'delete':
+      return <DeleteVmDialog vmId={dialog.vmId} />;
+    case 'clone':
+      return <CloneVmDialog vmId={dialog.vmId} />;
+  }
+}
+
+function OpenDialog() {
+  return (
+    <Suspense fallback={null}>
+      <DialogFor />
+    </Suspense>
+  );
+}
+
+export function App() {
+  const { t } = useTranslation();
+  const session = useAppStore((s) => s.session);
+  const transport = useAppStore((s) => s.transport);
+  const logout = useAppStore((s) => s.logout);
+  const connectionError = useAppStore((s) => s.connectionError);
+  const view = useAppStore((s) => s.view);
+  const setView = useAppStore((s) => s.setView);
 
   if (session === 'unknown') return <p className="muted">{t('app.loading')}</p>;
   if (session === 'login-required') {
@@ -32,7 +72,7 @@ export function App() {
       <>
         <header className="app-header">
           <span className="brand">{t('app.title')}</span>
-          {languagePicker}
+          <LanguagePicker />
         </header>
         <LoginView />
       </>
@@ -40,21 +80,45 @@ export function App() {
   }
   return (
     <>
-      <header className="app-header">
-        <span className="brand">{t('app.title')}</span>
-        {languagePicker}
-        {transport?.kind === 'web' && (
-          <button type="button" onClick={() => void logout()}>
-            {t('app.logout')}
-          </button>
+      <OsIconSprite />
+      {/* Made inert by an open dialog (components/Dialog.tsx). */}
+      <div className="app-body" data-behind-dialogs>
+        <header className="app-header">
+          <span className="brand">{t('app.title')}</span>
+          <nav aria-label={t('app.pages')} className="pages">
+            <button
+              type="button"
+              aria-current={view === 'library' ? 'page' : undefined}
+              onClick={() => setView('library')}
+            >
+              {t('library.title')}
+            </button>
+            <button type="button" aria-current={view === 'host' ? 'page' : undefined} onClick={() => setView('host')}>
+              {t('host.title')}
+            </button>
+          </nav>
+          <LanguagePicker />
+          {transport?.kind === 'web' && (
+            <button type="button" onClick={() => void logout()}>
+              {t('app.logout')}
+            </button>
+          )}
+        </header>
+        {connectionError && (
+          <p role="status" className="error banner">
+            {t('errors.disconnected', { reason: connectionError })}
+          </p>
         )}
-      </header>
-      {connectionError && (
-        <p role="status" className="error banner">
-          {t('errors.disconnected', { reason: connectionError })}
-        </p>
-      )}
-      <LibraryView />
+        {view === 'library' ? (
+          <LibraryView />
+        ) : (
+          <Suspense fallback={<p className="muted">{t('app.loading')}</p>}>
+            <HostCheckView />
+          </Suspense>
+        )}
+      </div>
+      <OpenDialog />
+      <Notices />
     </>
   );
 }

@@ -1,8 +1,9 @@
 // The web console transport: login over HTTPS/HTTP with a session cookie and CSRF token,
 // then one control WebSocket carrying calls, results, progress and events.
-import { AppError, type WireResult } from '../../src-shared/errors';
+import { AppError, CancelledError, type WireResult } from '../../src-shared/errors';
+import { ISO_UPLOAD_ROUTE, type IsoUploadResult } from '../../src-shared/contracts/iso-upload';
 import type { ControlClientMessage, ControlServerMessage } from '../../src-shared/contracts/control-jobs';
-import type { CallOptions, ControlTransport, SessionState } from './control-transport';
+import type { CallOptions, ControlTransport, IsoImportOptions, SessionState } from './control-transport';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -127,6 +128,38 @@ export class WebTransport implements ControlTransport {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, options });
       options?.signal?.addEventListener('abort', () => ws.send(JSON.stringify({ type: 'cancel', id })), { once: true });
       ws.send(JSON.stringify(message));
+    });
+  }
+
+  /** Streams the file to the upload route (XHR: fetch has no upload progress); abort cancels it. */
+  importIso(file: File, options?: IsoImportOptions): Promise<IsoUploadResult> {
+    return new Promise<IsoUploadResult>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${ISO_UPLOAD_ROUTE}?name=${encodeURIComponent(file.name)}`);
+      xhr.withCredentials = true;
+      xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+      xhr.setRequestHeader('X-Maru-CSRF', this.csrf ?? '');
+      xhr.responseType = 'text';
+      xhr.upload.onprogress = (e) => options?.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+      xhr.onload = () => {
+        let body: WireResult<IsoUploadResult> | null = null;
+        try {
+          body = JSON.parse(xhr.responseText) as WireResult<IsoUploadResult>;
+        } catch {
+          // not JSON: reported with the status below
+        }
+        if (body?.ok) resolve(body.value);
+        else if (body && !body.ok) reject(new AppError(body.error.code, body.error.message));
+        else reject(new AppError('IO', `Upload failed: ${xhr.status} ${xhr.statusText}`));
+      };
+      xhr.onerror = () => reject(new AppError('IO', 'The upload was interrupted (connection lost).'));
+      xhr.onabort = () => reject(new CancelledError('Upload cancelled.'));
+      if (options?.signal?.aborted) {
+        reject(new CancelledError('Upload cancelled.'));
+        return;
+      }
+      options?.signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+      xhr.send(file);
     });
   }
 

@@ -4,6 +4,7 @@ export const JOB_METHODS: Readonly<Record<string, number>> = {
   // 'service.method': index of the JobOptions argument
   'library.create': 1,
   'library.clone': 2,
+  'vm.start': 1,
 };
 
 /** Methods after which the library has changed (front ends refresh their list). */
@@ -13,6 +14,12 @@ export const LIBRARY_MUTATIONS: ReadonlySet<string> = new Set([
   'library.rename',
   'library.delete',
   'library.clone',
+  // Power changes show in the list's state badges.
+  'vm.start',
+  'vm.stop',
+  'vm.pause',
+  'vm.resume',
+  'vm.reset',
 ]);
 
 /** Messages on the web console's control socket (JSON text frames). */

@@ -3,16 +3,27 @@
 import type { z } from 'zod';
 import { hostMethods, type HostService } from './host';
 import { libraryMethods, type LibraryService } from './library';
+import { mediaMethods, type MediaService } from './media';
+import { vmPowerMethods, type VmPowerService } from './vm-power';
+import { vmLogsMethods, vmStatsMethods, type VmLogsService, type VmStatsService } from './vm-monitor';
 import { AppError } from '../errors';
 
 export interface ControlServices {
   library: LibraryService;
   host: HostService;
+  media: MediaService;
+  vmLogs: VmLogsService;
+  vmStats: VmStatsService;
+  vm: VmPowerService;
 }
 
 export const controlContract = {
   library: libraryMethods,
   host: hostMethods,
+  media: mediaMethods,
+  vmLogs: vmLogsMethods,
+  vmStats: vmStatsMethods,
+  vm: vmPowerMethods,
 } satisfies { [S in keyof ControlServices]: Record<keyof ControlServices[S], z.ZodType> };
 
 export type ServiceName = keyof ControlServices;

@@ -1,5 +1,9 @@
-// The engine contract: what every engine (qemu, v86) offers behind one interface, and the
-// messages an engine host's control endpoint speaks. The UI asks capabilities, never names.
+// The engine contract: what every engine (qemu, v86) offers behind one interface, the
+// messages an engine host's control endpoint speaks, and the files it leaves for the library.
+// The UI asks capabilities, never names.
+import * as z from 'zod';
+import type { HostInfo } from '../host-info';
+import type { VmConfig } from '../vm-config';
 
 /** Power states of a running engine host, and the transitions allowed between them. */
 export type EngineState = 'starting' | 'running' | 'paused' | 'saving' | 'stopping' | 'off' | 'aborted';
@@ -14,10 +18,22 @@ export const ENGINE_TRANSITIONS: Readonly<Record<EngineState, readonly EngineSta
   aborted: [],
 };
 
+/** True when `to` may follow `from` (see ENGINE_TRANSITIONS). */
+export function isEngineTransitionAllowed(from: EngineState, to: EngineState): boolean {
+  return ENGINE_TRANSITIONS[from].includes(to);
+}
+
+/** A state after which the engine host ends. */
+export function isFinalEngineState(state: EngineState): boolean {
+  return state === 'off' || state === 'aborted';
+}
+
 export type StopMode = 'acpi' | 'force';
 
+export type EngineKind = 'qemu' | 'v86';
+
 export interface EngineCapabilities {
-  readonly engine: 'qemu' | 'v86';
+  readonly engine: EngineKind;
   readonly maxCpus: number;
   readonly maxMemoryMiB: number;
   readonly firmware: readonly ('bios' | 'uefi')[];
@@ -34,8 +50,9 @@ export interface EngineCapabilities {
 /** What `status` on an engine host's control endpoint returns. */
 export interface EngineStatus {
   readonly vmId: string;
-  readonly engine: 'qemu' | 'v86';
+  readonly engine: EngineKind;
   readonly state: EngineState;
+  /** The engine host's pid. */
   readonly pid: number;
   readonly startedAt: string;
   /** Accelerator in use (qemu) and why, e.g. "tcg: KVM present but cannot run guests". */
@@ -44,26 +61,186 @@ export interface EngineStatus {
   /** RFB endpoint (unix socket path) for viewers. */
   readonly display: string | null;
   readonly capabilities: EngineCapabilities;
+  /** The ISO in the CD/DVD drive now (absolute path), null when empty. */
   readonly cdrom: string | null;
+  /** Things the user should know about how this VM runs (software emulation, adjusted devices …). */
+  readonly notes?: readonly string[];
+  /** The serial port's log file. */
+  readonly serialLog?: string | null;
+  /** True when this start resumed a saved state. */
+  readonly resumedFromSavedState?: boolean;
 }
 
-/** Engine-host control endpoint: newline-delimited JSON requests and replies. */
-export type EngineControlMethod =
-  | 'status'
-  | 'stop'
-  | 'pause'
-  | 'resume'
-  | 'reset'
-  | 'saveState'
-  | 'attachIso'
-  | 'eject'
-  | 'screenshot'
-  | 'sendKeys'
-  | 'sendCombo'
-  | 'serialSubscribe';
+/** How `stop` ended. */
+export interface StopResult {
+  readonly state: EngineState;
+  /** ACPI stop whose guest did not power off in time, so it was forced off. */
+  readonly forced: boolean;
+  readonly message: string;
+}
+
+/** A screen capture as it crosses the control socket. */
+export interface ScreenshotWire {
+  readonly width: number;
+  readonly height: number;
+  /** PNG bytes, base64. */
+  readonly pngBase64: string;
+}
+
+/**
+ * Engine-host control service: request/response methods on the control endpoint
+ * (newline-delimited JSON `{id, method, args}` → `{id, ok, value | error}`).
+ * `serialSubscribe` is a stream: after its reply the host sends `{id, stream: 'serial',
+ * data}` (base64) messages and a final `{id, stream: 'end'}`.
+ */
+export interface EngineControlService {
+  status(): Promise<EngineStatus>;
+  stop(options: { mode: StopMode; timeoutMs?: number | undefined }): Promise<StopResult>;
+  pause(): Promise<EngineStatus>;
+  resume(): Promise<EngineStatus>;
+  reset(): Promise<EngineStatus>;
+  saveState(): Promise<StopResult>;
+  attachIso(isoPath: string): Promise<EngineStatus>;
+  eject(): Promise<EngineStatus>;
+  screenshot(): Promise<ScreenshotWire>;
+  sendKeys(text: string): Promise<void>;
+  /** Key names pressed together, e.g. ['ctrl', 'alt', 'delete'] (QEMU qcode names or aliases). */
+  sendCombo(keys: readonly string[]): Promise<void>;
+  /** Bytes for the guest's first serial port (UTF-8 text). */
+  serialWrite(text: string): Promise<void>;
+  serialSubscribe(options: { history: boolean }): Promise<{ subscribed: true }>;
+}
+
+const MAX_TEXT = 64 * 1024;
+
+/** Runtime table: argument schemas per method, checked against the interface. */
+export const engineControlMethods = {
+  status: z.tuple([]),
+  stop: z.tuple([
+    z.object({
+      mode: z.enum(['acpi', 'force']),
+      timeoutMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(24 * 3600 * 1000)
+        .optional(),
+    }),
+  ]),
+  pause: z.tuple([]),
+  resume: z.tuple([]),
+  reset: z.tuple([]),
+  saveState: z.tuple([]),
+  attachIso: z.tuple([z.string().min(1).max(4096)]),
+  eject: z.tuple([]),
+  screenshot: z.tuple([]),
+  sendKeys: z.tuple([z.string().min(1).max(MAX_TEXT)]),
+  sendCombo: z.tuple([z.array(z.string().min(1).max(32)).min(1).max(8)]),
+  serialWrite: z.tuple([z.string().min(1).max(MAX_TEXT)]),
+  serialSubscribe: z.tuple([z.object({ history: z.boolean() })]),
+} satisfies Record<keyof EngineControlService, z.ZodType>;
+
+export type EngineControlMethod = keyof EngineControlService;
 
 export interface EngineControlRequest {
   readonly id: number;
   readonly method: EngineControlMethod;
   readonly args: readonly unknown[];
 }
+
+/** Messages the engine host sends on its control endpoint. */
+export type EngineControlMessage =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | {
+      readonly id: number;
+      readonly ok: false;
+      readonly error: { readonly code: string; readonly message: string };
+    }
+  | { readonly id: number; readonly stream: 'serial'; readonly data: string }
+  | { readonly id: number; readonly stream: 'end'; readonly state: EngineState };
+
+// ---- files shared by the launcher, the engine host and the library ----
+
+/** In `run/<uuid>/`: the engine host's lock (`{pid, startedAt}`, O_EXCL). */
+export const RUN_LOCK_FILE = 'lock';
+/** In `run/<uuid>/`: what the launcher hands the engine host. */
+export const RUN_LAUNCH_FILE = 'launch.json';
+/** In `run/<uuid>/`: the engine host's current state (EngineRunState), rewritten on every change. */
+export const RUN_STATE_FILE = 'state.json';
+/** In `vms/<uuid>/`: the engine host ended abnormally (AbortedMarker). Cleared by the next start. */
+export const ABORTED_MARKER_FILE = 'aborted';
+/** In `vms/<uuid>/`: a saved state the next start resumes (SavedStateMarker). */
+export const SAVED_STATE_MARKER_FILE = 'saved-state';
+
+/** `run/<uuid>/state.json`. */
+export interface EngineRunState {
+  readonly version: 1;
+  readonly vmId: string;
+  readonly engine: EngineKind;
+  readonly state: EngineState;
+  /** Engine host pid. */
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  /** Control endpoint: unix socket path (named pipe on Windows). */
+  readonly controlEndpoint: string;
+  /** Folder holding the sockets: `run/<uuid>` or a short fallback when that path is too long. */
+  readonly socketFolder: string;
+  readonly display: string | null;
+  /** Engine child processes (qemu, swtpm) and their QMP socket, for recovery after an engine host crash. */
+  readonly children: { readonly qemu?: number; readonly swtpm?: number };
+  readonly qmpSocket?: string;
+}
+
+/** `vms/<uuid>/aborted`. */
+export interface AbortedMarker {
+  readonly at: string;
+  readonly reason: string;
+  /** Logs worth reading (absolute paths). */
+  readonly logs: readonly string[];
+}
+
+/** `vms/<uuid>/saved-state`. */
+export interface SavedStateMarker {
+  readonly engine: EngineKind;
+  readonly savedAt: string;
+  /** qemu: internal snapshot tag holding RAM + devices. */
+  readonly tag: string;
+  /** qemu: the node whose image holds the vmstate, and every node snapshotted. */
+  readonly vmstateNode: string;
+  readonly devices: readonly string[];
+  /** qemu: image files holding the snapshot (for discarding it offline). */
+  readonly images: readonly string[];
+  readonly engineVersion: string | null;
+}
+
+/** `run/<uuid>/launch.json`: everything an engine host needs; it never reads main-side code. */
+export interface EngineLaunchSpec {
+  readonly version: 1;
+  readonly vmId: string;
+  readonly engine: EngineKind;
+  readonly config: VmConfig;
+  readonly host: HostInfo;
+  readonly paths: {
+    readonly maruHome: string;
+    readonly vmFolder: string;
+    readonly runFolder: string;
+    readonly socketFolder: string;
+    readonly logsFolder: string;
+  };
+  readonly options: {
+    /** Default wait for an ACPI power-off before forcing it (ms). */
+    readonly acpiTimeoutMs: number;
+  };
+  readonly launchedAt: string;
+  readonly launcherPid: number;
+}
+
+/** First message an engine host sends its parent (Node IPC or Electron parentPort). */
+export type EngineHostParentMessage =
+  | { readonly type: 'maru-engine-host'; readonly event: 'ready'; readonly status: EngineStatus }
+  | {
+      readonly type: 'maru-engine-host';
+      readonly event: 'failed';
+      readonly error: { readonly code: string; readonly message: string };
+    };

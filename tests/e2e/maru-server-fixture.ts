@@ -52,6 +52,26 @@ export async function startServer(
   return { url, proc, token };
 }
 
+/** A server of its own (own MARU_HOME, password set) for a spec that must not share state; stop() removes it. */
+export async function startOwnServer(prefix: string): Promise<MaruServer & { stop(): Promise<void> }> {
+  const home = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const password = 'correct horse battery';
+  const set = runCli(home, ['serve', '--set-password', '--password-stdin'], password + '\n');
+  if (set.status !== 0) throw new Error(`set-password failed: ${set.stderr}`);
+  const { url, proc } = await startServer(home);
+  return {
+    url,
+    home,
+    password,
+    cli: (args, input) => runCli(home, args, input),
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
 export const test = base.extend<object, { maru: MaruServer }>({
   maru: [
     // eslint-disable-next-line no-empty-pattern -- Playwright needs the fixture-object pattern

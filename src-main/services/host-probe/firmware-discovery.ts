@@ -71,11 +71,20 @@ export function qemuShareDirs(platform: NodeJS.Platform, qemuBinaries: readonly 
   return [...new Set(dirs)];
 }
 
-export async function findFirmware(platform: NodeJS.Platform, shareDirs: readonly string[]): Promise<FirmwareFound> {
+/**
+ * Finds OVMF (plain and Secure Boot pairs) and SeaBIOS. With `onlyTheseDirs`, `shareDirs` are
+ * the only folders searched (for OVMF names, QEMU's edk2 names, descriptors and SeaBIOS).
+ */
+export async function findFirmware(
+  platform: NodeJS.Platform,
+  shareDirs: readonly string[],
+  options: { readonly onlyTheseDirs?: boolean } = {},
+): Promise<FirmwareFound> {
   const join = platform === 'win32' ? path.win32.join : path.posix.join;
-  const ovmfDirs = platform === 'linux' ? LINUX_OVMF_DIRS : [];
+  const only = options.onlyTheseDirs === true;
+  const ovmfDirs = only ? shareDirs : platform === 'linux' ? LINUX_OVMF_DIRS : [];
   const descriptorDirs = [
-    ...(platform === 'win32' ? [] : ['/etc/qemu/firmware']),
+    ...(platform === 'win32' || only ? [] : ['/etc/qemu/firmware']),
     ...shareDirs.map((d) => join(d, 'firmware')),
   ];
 
@@ -96,7 +105,7 @@ export async function findFirmware(platform: NodeJS.Platform, shareDirs: readonl
     ovmfSecureBoot ??= await firstExistingPair(described.secure);
   }
 
-  const seabiosDirs = [...(platform === 'linux' ? ['/usr/share/seabios'] : []), ...shareDirs];
+  const seabiosDirs = [...(platform === 'linux' && !only ? ['/usr/share/seabios'] : []), ...shareDirs];
   let seabios: SeabiosFiles | null = null;
   for (const dir of seabiosDirs) {
     const bios = await statFile(join(dir, 'bios-256k.bin'));

@@ -49,6 +49,10 @@ export interface ProbeHostOptions {
   readonly refresh?: boolean;
   /** Folders to look for QEMU programs in, instead of PATH and the usual install folders (tests). */
   readonly qemuSearchPath?: string[];
+  /** Folders to look for firmware (OVMF, SeaBIOS) in, instead of the distro and QEMU folders (tests, custom builds). */
+  readonly firmwareSearchPath?: string[];
+  /** Folders to look for swtpm in, instead of PATH (tests, custom builds). */
+  readonly swtpmSearchPath?: string[];
   /** Limit for one TCG test boot (default 15 s); hardware-accelerated boots get at most 10 s. */
   readonly timeoutMs?: number;
   /** Cancels the probe; running test guests are killed and a CancelledError is thrown. */
@@ -72,7 +76,13 @@ const inFlight = new Map<string, Promise<HostInfo>>();
  */
 export function probeHost(opts: ProbeHostOptions): Promise<HostInfo> {
   const maruHome = path.resolve(opts.maruHome);
-  const flightKey = canonicalJson({ maruHome, search: opts.qemuSearchPath ?? null, refresh: opts.refresh === true });
+  const flightKey = canonicalJson({
+    maruHome,
+    search: opts.qemuSearchPath ?? null,
+    firmware: opts.firmwareSearchPath ?? null,
+    swtpm: opts.swtpmSearchPath ?? null,
+    refresh: opts.refresh === true,
+  });
   const running = inFlight.get(flightKey);
   if (running) return running;
   const probe = probeHostOnce(maruHome, opts).finally(() => inFlight.delete(flightKey));
@@ -92,7 +102,7 @@ async function probeHostOnce(maruHome: string, opts: ProbeHostOptions): Promise<
     pathEnv: process.env['PATH'] ?? process.env['Path'],
     ...(opts.qemuSearchPath ? { qemuSearchPath: opts.qemuSearchPath } : {}),
   };
-  const layout = await readHostLayout(search);
+  const layout = await readHostLayout(search, opts);
   const key = cacheKeyFor(layout, maruHome);
   const cacheFile = path.join(maruHome, HOST_PROBE_CACHE_FILE);
 
@@ -106,16 +116,21 @@ async function probeHostOnce(maruHome: string, opts: ProbeHostOptions): Promise<
   return info;
 }
 
-async function readHostLayout(search: ToolSearch): Promise<HostLayout> {
+async function readHostLayout(
+  search: ToolSearch,
+  overrides: Pick<ProbeHostOptions, 'firmwareSearchPath' | 'swtpmSearchPath'> = {},
+): Promise<HostLayout> {
   const qemuDirs = toolSearchDirs(search, true);
   const [x86, i386, img, swtpm] = await Promise.all([
     findExecutable('qemu-system-x86_64', qemuDirs, search.platform),
     findExecutable('qemu-system-i386', qemuDirs, search.platform),
     findExecutable('qemu-img', qemuDirs, search.platform),
-    findExecutable('swtpm', toolSearchDirs(search, false), search.platform),
+    findExecutable('swtpm', overrides.swtpmSearchPath ?? toolSearchDirs(search, false), search.platform),
   ]);
   const binaries = [x86, i386].filter((b): b is LocatedFile => b !== null).map((b) => b.path);
-  const firmware = await findFirmware(search.platform, qemuShareDirs(search.platform, binaries));
+  const firmware = overrides.firmwareSearchPath
+    ? await findFirmware(search.platform, overrides.firmwareSearchPath, { onlyTheseDirs: true })
+    : await findFirmware(search.platform, qemuShareDirs(search.platform, binaries));
   return {
     qemu: { 'qemu-system-x86_64': x86, 'qemu-system-i386': i386 },
     img,

@@ -284,8 +284,8 @@ export class Library implements LibraryService {
       const rec = await this.find(ref);
       const c = rec.config;
       const state = await powerStateOf(this.maruHome, c.id);
-      if (state === 'running') {
-        throw new AppError('BUSY', `VM ${JSON.stringify(c.name)} is running; stop it before changing its settings.`);
+      if (state === 'running' || state === 'paused') {
+        throw new AppError('BUSY', `VM ${JSON.stringify(c.name)} is ${state}; stop it before changing its settings.`);
       }
       const warnings: string[] = [];
       const next: VmConfig = { ...c, network: { ...c.network }, cdrom: { ...c.cdrom } };

@@ -7,13 +7,14 @@ import path from 'node:path';
 import { AppError } from '../../../src-shared/errors';
 import { parseVmConfig, type VmConfig } from '../../../src-shared/vm-config';
 import type { VmPowerState } from '../../../src-shared/contracts/library';
+import { ABORTED_MARKER_FILE, RUN_STATE_FILE, SAVED_STATE_MARKER_FILE } from '../../../src-shared/contracts/engine';
 import { writeFileAtomic } from '../atomic-file';
-import { runLockFile, vmFolder, vmsFolder } from '../maru-home';
+import { runFolder, runLockFile, vmFolder, vmsFolder } from '../maru-home';
 
 /** The config file in each VM folder. */
 export const VM_CONFIG_FILE = 'vm.json';
-/** Marker file the engine host leaves when it saved the VM's state (engine issue refines this). */
-export const SAVED_STATE_MARKER = 'saved-state';
+/** Marker file the engine host leaves when it saved the VM's state (see contracts/engine). */
+export const SAVED_STATE_MARKER = SAVED_STATE_MARKER_FILE;
 
 /** One folder under vms/, read. */
 export type VmRecord =
@@ -172,18 +173,24 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** True when `run/<id>/lock` names a live process. */
-export function isRunningSync(home: string, id: string): boolean {
+/** What `run/<id>/lock` says: no lock, a live engine host, or a dead one (it ended abnormally). */
+function lockStateSync(home: string, id: string): 'none' | 'live' | 'stale' {
   let text: string;
   try {
     text = readFileSync(runLockFile(home, id), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'none';
     throw new AppError('IO', `Cannot read the run lock of VM ${id}: ${(err as Error).message}`);
   }
   const pid = pidOfLock(text);
-  return pid !== undefined && isAlive(pid);
+  if (pid === undefined) return 'none';
+  return isAlive(pid) ? 'live' : 'stale';
+}
+
+/** True when `run/<id>/lock` names a live process. */
+export function isRunningSync(home: string, id: string): boolean {
+  return lockStateSync(home, id) === 'live';
 }
 
 /** `isRunningSync` as a promise. */
@@ -191,15 +198,33 @@ export async function isRunning(home: string, id: string): Promise<boolean> {
   return isRunningSync(home, id);
 }
 
+/** The engine host's own state from run/<id>/state.json ('paused' matters here), or undefined. */
+function runStateSync(home: string, id: string): string | undefined {
+  try {
+    const state = (
+      JSON.parse(readFileSync(path.join(runFolder(home, id), RUN_STATE_FILE), 'utf8')) as { state?: unknown }
+    ).state;
+    return typeof state === 'string' ? state : undefined;
+  } catch (err) {
+    // Missing, or caught mid-rename: the lock alone says "running".
+    if (err instanceof SyntaxError || (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AppError('IO', `Cannot read the run state of VM ${id}: ${(err as Error).message}`);
+  }
+}
+
 /**
- * Power state from the files: 'running' when the run lock names a live process, 'saved'
- * when the saved-state marker exists, else 'off'. `mayRun` false skips the lock read
- * (list() passes it for VMs without a run folder).
+ * Power state from the files: with a live run lock, 'paused' when the engine host's
+ * state.json says so, else 'running'; then 'saved' when the saved-state marker exists;
+ * 'aborted' when the engine host left an aborted marker or died holding its lock; else
+ * 'off'. `mayRun` false skips the run folder (list() passes it for VMs without one).
  */
 export function powerStateSync(home: string, id: string, mayRun = true): VmPowerState {
-  if (mayRun && isRunningSync(home, id)) return 'running';
-  const marker = statSync(path.join(vmFolder(home, id), SAVED_STATE_MARKER), { throwIfNoEntry: false });
-  return marker ? 'saved' : 'off';
+  const lock = mayRun ? lockStateSync(home, id) : 'none';
+  if (lock === 'live') return runStateSync(home, id) === 'paused' ? 'paused' : 'running';
+  const folder = vmFolder(home, id);
+  if (statSync(path.join(folder, SAVED_STATE_MARKER), { throwIfNoEntry: false })) return 'saved';
+  if (lock === 'stale' || statSync(path.join(folder, ABORTED_MARKER_FILE), { throwIfNoEntry: false })) return 'aborted';
+  return 'off';
 }
 
 /** `powerStateSync` as a promise. */

@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { WebServer } from '../../../src-main/server/web-server';
 import { setPassword } from '../../../src-main/server/password-store';
 import { Library } from '../../../src-main/services/library/library-service';
+import { createControlServices } from '../../../src-main/services/control-services';
 
 const PASSWORD = 'a long test password';
 let home: string;
@@ -74,7 +75,11 @@ beforeAll(async () => {
     port: 0,
     maruHome: home,
     rendererDir: path.join(home, 'web'),
-    services: { library, host: { info: () => Promise.reject(new Error('not used')) } },
+    services: {
+      ...createControlServices({ maruHome: home, confineMedia: true }),
+      library,
+      host: { info: () => Promise.reject(new Error('not used')), limits: () => Promise.reject(new Error('not used')) },
+    },
     limits: { consoleTicketMs: 300, maxControlMessageBytes: 64 * 1024, maxSendBufferBytes: 4 * 1024 * 1024 },
     consoleEndpoint: async (id) => (id === vmA ? rfbPath : null),
     log: () => undefined,
@@ -240,7 +245,10 @@ describe('maru serve limits', () => {
       port: 0,
       maruHome: home,
       rendererDir: path.join(home, 'web'),
-      services: { library: new Library({ maruHome: home }), host: { info: () => Promise.reject(new Error('unused')) } },
+      services: {
+        ...createControlServices({ maruHome: home, confineMedia: true }),
+        host: { info: () => Promise.reject(new Error('unused')), limits: () => Promise.reject(new Error('unused')) },
+      },
       limits: { maxControlMessageBytes: 64 * 1024, maxSendBufferBytes: 4 * 1024 * 1024 },
       consoleEndpoint: async (id) => (id === vmA ? rfbPath : null),
       log: () => undefined,
@@ -350,7 +358,10 @@ describe('maru serve limits', () => {
           port: 0,
           maruHome: home,
           rendererDir: home,
-          services: { library: new Library({ maruHome: home }), host: { info: () => Promise.reject(new Error('x')) } },
+          services: {
+            ...createControlServices({ maruHome: home, confineMedia: true }),
+            host: { info: () => Promise.reject(new Error('x')), limits: () => Promise.reject(new Error('x')) },
+          },
         }),
     ).toThrow(/without TLS/);
   });

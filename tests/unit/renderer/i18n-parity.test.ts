@@ -1,8 +1,12 @@
-// The Korean UI is complete: same keys as English, and no English string left untranslated
-// (except names that are the same in both languages).
+// The Korean UI is complete: same keys as English, no English string left untranslated
+// (except names that are the same in both languages), and every key the code uses — literal
+// t('…') calls and the code tables (rules, detector reasons, states) — exists.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { en } from '../../../src-renderer/i18n/en';
 import { ko } from '../../../src-renderer/i18n/ko';
+import { PRESET_IDS } from '../../../src-shared/os-presets';
 
 function flatten(o: object, prefix = ''): Record<string, string> {
   const out: Record<string, string> = {};
@@ -21,7 +25,28 @@ const SAME_IN_BOTH = new Set([
   'os.windowsxp',
   'os.windows98',
   'os.dos',
+  // Product and technical names.
+  'details.cd',
+  'settings.boot.cdrom',
+  'wizard.tpm',
+  'readiness.req.tpm',
+  'perf.cpu',
+  'host.smm',
+  'host.storage.ssd',
+  // Only placeholders.
+  'drop.failed',
 ]);
+
+/** Korean uses the technical term as it is ("CPU"). */
+const TERM_IN_KOREAN = new Set(['library.cpus', 'wizard.cpus']);
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    if (statSync(p).isDirectory()) return n === 'display' ? [] : sources(p);
+    return /\.tsx?$/.test(n) ? [p] : [];
+  });
+}
 
 describe('i18n', () => {
   const e = flatten(en);
@@ -33,10 +58,76 @@ describe('i18n', () => {
     const leaks = Object.keys(e).filter((key) => !SAME_IN_BOTH.has(key) && k[key] === e[key]);
     expect(leaks).toEqual([]);
   });
+  it('Korean strings are Korean (Hangul in every string with words)', () => {
+    const noHangul = Object.keys(k).filter(
+      (key) =>
+        !SAME_IN_BOTH.has(key) &&
+        !TERM_IN_KOREAN.has(key) &&
+        /[a-z]{3,}/i.test(e[key]!) &&
+        !/[\uac00-\ud7a3]/.test(k[key]!),
+    );
+    expect(noHangul).toEqual([]);
+  });
   it('interpolations match', () => {
     for (const key of Object.keys(e)) {
       const vars = (s: string) => [...s.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]).sort();
       expect(vars(k[key]!), key).toEqual(vars(e[key]!));
     }
+  });
+  it('every literal key the renderer uses exists', () => {
+    const used = new Set<string>();
+    for (const file of sources(path.resolve('src-renderer'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/\bt\(\s*'([a-zA-Z0-9_.-]+)'/g)) used.add(m[1]!);
+      for (const m of text.matchAll(/\bkey: '([a-zA-Z0-9_.-]+)'/g)) used.add(m[1]!);
+    }
+    expect(used.size).toBeGreaterThan(150);
+    expect([...used].filter((key) => !(key in e))).toEqual([]);
+  });
+  it('every code the rules, detector and states produce has text', () => {
+    const need = [
+      ...PRESET_IDS.map((id) => `os.${id}`),
+      ...['off', 'running', 'paused', 'saved', 'aborted', 'inaccessible'].map((s) => `state.${s}`),
+      ...['empty', 'too-long', 'separator', 'control', 'outer-space', 'dots', 'reserved', 'duplicate'].map(
+        (c) => `wizard.errors.name.${c}`,
+      ),
+      ...['whole', 'v86', 'host'].map((c) => `wizard.errors.cpus.${c}`),
+      ...['min', 'host', 'v86'].map((c) => `wizard.errors.memoryMiB.${c}`),
+      ...[
+        'host-unknown',
+        'auto-v86-preferred',
+        'auto-qemu',
+        'auto-no-qemu',
+        'auto-none',
+        'qemu-chosen',
+        'qemu-missing',
+        'v86-chosen',
+        'v86-cannot',
+      ].map((r) => `wizard.engineWhy.${r}`),
+      ...['uefi', 'secure-boot', 'tpm', 'memory', 'disk', 'cpus', 'engine', 'smm', 'swtpm'].flatMap((id) => [
+        `readiness.req.${id}`,
+        `readiness.fix.${id}`,
+      ]),
+      ...['memoryHost', 'cpusHost', 'engineHost', 'smmHost', 'swtpmHost'].map((id) => `readiness.fix.${id}`),
+      ...[
+        'windows-image-info',
+        'windows-build-branch',
+        'windows-label',
+        'windows-installer',
+        'windows-xp',
+        'windows-9x',
+        'dos',
+        'linux-disk-info',
+        'linux-layout',
+        'arch',
+        'boot-bios',
+        'boot-uefi',
+        'no-boot',
+        'unknown',
+      ].map((c) => `detect.reason.${c}`),
+      ...['empty', 'too-small', 'no-signature'].map((r) => `drop.notIso.${r}`),
+      ...['start', 'stop', 'forceStop', 'pause', 'resume', 'reset'].map((a) => `actions.busy.${a}`),
+    ];
+    expect(need.filter((key) => !(key in e))).toEqual([]);
   });
 });

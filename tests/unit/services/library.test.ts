@@ -398,9 +398,10 @@ describe('power state', () => {
       child.kill();
     }
     await new Promise((resolve) => child.once('exit', resolve));
-    expect((await lib.show(id)).state).toBe('off'); // stale lock of a dead pid
+    // A stale lock of a dead pid: the engine host died without cleaning up.
+    expect((await lib.show(id)).state).toBe('aborted');
     await writeFile(path.join(lockDir, 'lock'), `${child.pid}\n`);
-    expect((await lib.show(id)).state).toBe('off');
+    expect((await lib.show(id)).state).toBe('aborted');
 
     await writeFile(path.join(vm.folder, 'saved-state'), '');
     expect((await lib.list())[0]).toMatchObject({ state: 'saved' });

@@ -1,0 +1,42 @@
+// An engine's power state as an explicit state machine: only the transitions of
+// ENGINE_TRANSITIONS happen; an illegal one is a bug and throws.
+import { isEngineTransitionAllowed, isFinalEngineState, type EngineState } from '../../src-shared/contracts/engine';
+import { Emitter, type Event } from '../base/event';
+import type { Disposable } from '../base/lifecycle';
+import type { EngineStateChange } from './engine';
+
+export class EngineStateMachine implements Disposable {
+  private current: EngineState = 'starting';
+  private readonly changes = new Emitter<EngineStateChange>();
+  readonly onDidChange: Event<EngineStateChange> = this.changes.event;
+
+  get state(): EngineState {
+    return this.current;
+  }
+
+  get isFinal(): boolean {
+    return isFinalEngineState(this.current);
+  }
+
+  /** Moves to `to` (a no-op when already there). Throws on an illegal move. */
+  set(to: EngineState, reason?: string): void {
+    const from = this.current;
+    if (from === to) return;
+    if (!isEngineTransitionAllowed(from, to)) {
+      throw new Error(`Illegal engine state transition ${from} → ${to}${reason ? ` (${reason})` : ''}.`);
+    }
+    this.current = to;
+    this.changes.fire({ from, to, ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  /** Like `set`, but a transition the table refuses is ignored (for events that may race a final state). */
+  trySet(to: EngineState, reason?: string): boolean {
+    if (this.current === to || !isEngineTransitionAllowed(this.current, to)) return false;
+    this.set(to, reason);
+    return true;
+  }
+
+  dispose(): void {
+    this.changes.dispose();
+  }
+}

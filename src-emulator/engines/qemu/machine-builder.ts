@@ -1,0 +1,434 @@
+// The QEMU machine builder: a pure function from a VM config + the host probe + folder paths
+// to the qemu command line, the files to prepare (NVRAM, TPM state), the swtpm command line
+// and notes for the user. No I/O here: the engine runs what this returns.
+import path from 'node:path';
+import { AppError } from '../../../src-shared/errors';
+import type { AcceleratorName, AcceleratorVerdict, HostInfo } from '../../../src-shared/host-info';
+import { OS_PRESETS } from '../../../src-shared/os-presets';
+import type { DiskConfig, VmConfig } from '../../../src-shared/vm-config';
+
+/** Where the machine's files live. */
+export interface MachinePaths {
+  /** `vms/<uuid>`: disks (relative paths resolve here), nvram.qcow2, tpm/. */
+  readonly vmFolder: string;
+  /** Sockets and pid files (`run/<uuid>` or its short fallback). */
+  readonly socketFolder: string;
+  /** `vms/<uuid>/logs`: serial.log, swtpm.log. */
+  readonly logsFolder: string;
+}
+
+export interface MachineInput {
+  readonly config: VmConfig;
+  readonly host: HostInfo;
+  readonly paths: MachinePaths;
+  /** Start with the CPUs stopped (`-S`): the engine loads a saved state, then continues. */
+  readonly startPaused?: boolean;
+}
+
+/** A file or folder the engine creates before starting QEMU (never overwriting). */
+export type PrepareStep =
+  | {
+      readonly kind: 'nvram';
+      /** Per-VM NVRAM (qcow2), created once from `template` with `qemu-img convert -O qcow2`. */
+      readonly path: string;
+      readonly template: string;
+      readonly secureBoot: boolean;
+    }
+  | { readonly kind: 'folder'; readonly path: string; readonly mode: number };
+
+export interface SwtpmPlan {
+  readonly binary: string;
+  readonly argv: readonly string[];
+  /** Control socket QEMU connects to; exists once swtpm is ready. */
+  readonly ctrlSocket: string;
+  readonly stateFolder: string;
+  readonly logFile: string;
+}
+
+/** Nodes and images a save-state snapshot covers (every writable qcow2 node). */
+export interface SnapshotPlan {
+  /** Node that stores RAM + device state; null when the VM has no writable qcow2 node. */
+  readonly vmstateNode: string | null;
+  readonly devices: readonly string[];
+  readonly images: readonly string[];
+}
+
+export interface MachinePlan {
+  readonly binary: string;
+  readonly argv: readonly string[];
+  readonly prepare: readonly PrepareStep[];
+  readonly swtpm: SwtpmPlan | null;
+  /** Things to tell the user (software emulation, adjusted devices …). */
+  readonly notes: readonly string[];
+  readonly machine: 'q35' | 'pc';
+  readonly accelerator: AcceleratorName;
+  readonly acceleratorReason: string;
+  readonly cpuModel: string;
+  readonly sockets: { readonly qmp: string; readonly vnc: string; readonly serial: string };
+  readonly pidFile: string;
+  readonly serialLog: string;
+  readonly snapshot: SnapshotPlan;
+  /** The CD/DVD drive's qdev id (QMP media commands take it) and its medium at start. */
+  readonly cdrom: { readonly deviceId: string; readonly iso: string | null };
+}
+
+/** QMP device id of the CD/DVD drive. */
+export const CDROM_DEVICE_ID = 'cd0';
+/** Node name of the per-VM NVRAM (qcow2). */
+export const NVRAM_NODE = 'nvram';
+/** The per-VM NVRAM file in the VM folder. */
+export const NVRAM_FILE = 'nvram.qcow2';
+/** The swtpm state folder in the VM folder. */
+export const TPM_FOLDER = 'tpm';
+
+const ACCEL_LABEL: Record<AcceleratorName, string> = { kvm: 'KVM', hvf: 'HVF', whpx: 'WHPX', tcg: 'TCG' };
+
+/** Escapes a value for QEMU's `key=value,…` option syntax (a comma is doubled). */
+export function optValue(v: string): string {
+  return v.replace(/,/g, ',,');
+}
+
+function opts(parts: readonly (string | false | null | undefined)[]): string {
+  return parts.filter((p): p is string => typeof p === 'string' && p.length > 0).join(',');
+}
+
+/** QEMU node names start with a letter and hold letters, digits, '-', '.', '_' (at most 31 chars). */
+export function diskNodeName(disk: DiskConfig): string {
+  const id = /^[a-z]/.test(disk.id) ? disk.id : `disk-${disk.id}`;
+  return id.slice(0, 31);
+}
+
+/** A locally administered, stable MAC from the VM's uuid (52:54:00 is QEMU's prefix). */
+export function macAddressFor(vmId: string): string {
+  const hex = vmId.replace(/-/g, '');
+  const b = [hex.slice(0, 2), hex.slice(2, 4), hex.slice(4, 6)];
+  return ['52', '54', '00', ...b].join(':');
+}
+
+interface AccelChoice {
+  readonly name: AcceleratorName;
+  readonly reason: string;
+  readonly cpuModel: string;
+  readonly notes: string[];
+}
+
+function verdictOf(host: HostInfo, name: AcceleratorName): AcceleratorVerdict | undefined {
+  return host.accelerators.find((v) => v.name === name);
+}
+
+function chooseAccelerator(config: VmConfig, host: HostInfo): AccelChoice {
+  const notes: string[] = [];
+  const best: AcceleratorName = host.accelerator ?? 'tcg';
+  let name: AcceleratorName = best;
+  if (config.secureBoot) {
+    name = host.secureBootAccelerator ?? 'tcg';
+    if (name !== best) {
+      notes.push(
+        `Secure Boot needs SMM, which this host's ${ACCEL_LABEL[best]} lacks: running this VM with software ` +
+          `emulation (${ACCEL_LABEL[name]}, slower).`,
+      );
+    }
+  }
+  const verdict = verdictOf(host, name);
+  if (name === 'tcg' && best === 'tcg') {
+    const refused = host.accelerators.find((v) => v.name !== 'tcg' && v.present && !v.usable);
+    if (refused) {
+      notes.push(`Running with software emulation (TCG, slower): ${refused.reason}`);
+    }
+  }
+  const cpuModel = verdict?.cpuModel ?? (name === 'tcg' ? 'max' : 'host');
+  const reason = verdict?.reason ?? (name === 'tcg' ? 'software emulation' : `${ACCEL_LABEL[name]} selected`);
+  return { name, reason, cpuModel, notes };
+}
+
+/** Hyper-V enlightenments for Windows guests under a hardware hypervisor (ENGINE-FACTS). */
+const HYPERV_FLAGS = 'hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_vpindex,hv_synic,hv_stimer,hv_time';
+
+const NIC_DEVICES: Record<VmConfig['network']['model'], string> = {
+  e1000e: 'e1000e',
+  e1000: 'e1000',
+  rtl8139: 'rtl8139',
+  ne2k_pci: 'ne2k_pci',
+  'virtio-net': 'virtio-net-pci',
+};
+
+const VGA_DEVICES: Record<VmConfig['display']['vga'], string> = {
+  std: 'VGA',
+  cirrus: 'cirrus-vga',
+  virtio: 'virtio-vga',
+  vmware: 'vmware-svga',
+};
+
+/** ich9-ahci ports on q35 (the built-in controller's bus is `ide`, ports ide.0 … ide.5). */
+const Q35_SATA_PORTS = 6;
+
+function binaryFor(config: VmConfig, host: HostInfo, notes: string[]): string {
+  const x86 = host.qemu.binaries.find((b) => b.name === 'qemu-system-x86_64');
+  const i386 = host.qemu.binaries.find((b) => b.name === 'qemu-system-i386');
+  const wants32 = OS_PRESETS[config.os].arch === 'i386' && config.firmware === 'bios';
+  if (wants32 && i386) return i386.path;
+  if (!x86) {
+    throw new AppError(
+      'MISSING_DEPENDENCY',
+      'qemu-system-x86_64 was not found. Install QEMU (Debian/Ubuntu: sudo apt install qemu-system-x86; ' +
+        'Fedora: sudo dnf install qemu-system-x86-core; macOS: brew install qemu).',
+    );
+  }
+  if (wants32) notes.push('qemu-system-i386 was not found: running this 32-bit guest with qemu-system-x86_64.');
+  return x86.path;
+}
+
+/** Builds the QEMU command line and everything around it. Pure: same input, same output. */
+export function buildMachine(input: MachineInput): MachinePlan {
+  const { config, host, paths } = input;
+  const notes: string[] = [];
+  const binary = binaryFor(config, host, notes);
+  const accel = chooseAccelerator(config, host);
+  notes.push(...accel.notes);
+  const preset = OS_PRESETS[config.os];
+  const q35 = config.chipset === 'q35';
+  const uefi = config.firmware === 'uefi';
+  const sock = (name: string): string => path.join(paths.socketFolder, name);
+  const sockets = { qmp: sock('qmp.sock'), vnc: sock('vnc.sock'), serial: sock('serial.sock') };
+  const pidFile = sock('qemu.pid');
+  const serialLog = path.join(paths.logsFolder, 'serial.log');
+  const prepare: PrepareStep[] = [];
+  const argv: string[] = [];
+  const add = (...a: string[]): void => {
+    argv.push(...a);
+  };
+
+  add('-nodefaults', '-no-user-config', '-display', 'none', '-msg', 'timestamp=on');
+  add('-name', opts([`guest=${optValue(config.name)}`, `process=maru-${config.id.slice(0, 8)}`]));
+  add('-uuid', config.id);
+  add('-pidfile', pidFile);
+
+  // ---- machine, accelerator, CPU, memory
+  const machineOpts: string[] = [q35 ? 'q35' : 'pc'];
+  if (config.secureBoot) machineOpts.push('smm=on');
+  let firmware: { code: string; vars: string } | null = null;
+  if (uefi) {
+    firmware = config.secureBoot ? host.firmware.ovmfSecureBoot : host.firmware.ovmf;
+    if (!firmware) {
+      throw new AppError(
+        'MISSING_DEPENDENCY',
+        config.secureBoot
+          ? 'Secure Boot firmware (OVMF with Microsoft keys, OVMF_CODE_4M.ms.fd) was not found. Install it ' +
+              '(Debian/Ubuntu: sudo apt install ovmf; Fedora: sudo dnf install edk2-ovmf), or turn Secure Boot off.'
+          : 'UEFI firmware (OVMF) was not found. Install it (Debian/Ubuntu: sudo apt install ovmf; ' +
+              'Fedora: sudo dnf install edk2-ovmf; macOS: brew install qemu), or use BIOS firmware.',
+      );
+    }
+    machineOpts.push(`pflash0=ovmf-code`, `pflash1=${NVRAM_NODE}`);
+  }
+  add('-machine', machineOpts.join(','));
+  add('-accel', accel.name);
+  const windowsModern = preset.family === 'windows' && ['windows7', 'windows10', 'windows11'].includes(preset.id);
+  const cpu = accel.name !== 'tcg' && windowsModern ? `${accel.cpuModel},${HYPERV_FLAGS}` : accel.cpuModel;
+  add('-cpu', cpu);
+  add('-smp', `cpus=${config.cpus},sockets=1,cores=${config.cpus},threads=1`);
+  add('-m', `${config.memoryMiB}M`);
+  add('-rtc', preset.family === 'windows' || preset.family === 'dos' ? 'base=localtime' : 'base=utc');
+  if (input.startPaused) add('-S');
+
+  // ---- firmware
+  const snapshotNodes: { node: string; image: string }[] = [];
+  if (uefi && firmware) {
+    const nvram = path.join(paths.vmFolder, NVRAM_FILE);
+    prepare.push({ kind: 'nvram', path: nvram, template: firmware.vars, secureBoot: config.secureBoot });
+    add(
+      '-blockdev',
+      opts(['driver=file', 'node-name=ovmf-code', `filename=${optValue(firmware.code)}`, 'read-only=on']),
+    );
+    add('-blockdev', opts(['driver=file', `node-name=${NVRAM_NODE}-file`, `filename=${optValue(nvram)}`]));
+    add('-blockdev', opts(['driver=qcow2', `node-name=${NVRAM_NODE}`, `file=${NVRAM_NODE}-file`]));
+    if (config.secureBoot) add('-global', 'driver=cfi.pflash01,property=secure,value=on');
+  }
+
+  // ---- boot order → bootindex per device
+  const bootIndex = new Map<string, number>();
+  let nextBoot = 0;
+  for (const what of config.bootOrder) {
+    if (what === 'disk') for (const d of config.disks) bootIndex.set(`disk:${d.id}`, nextBoot++);
+    else if (what === 'cdrom') bootIndex.set('cdrom', nextBoot++);
+    else if (what === 'network') bootIndex.set('network', nextBoot++);
+    // 'floppy': Maru VMs have no floppy drive; the entry is kept in the config for later.
+  }
+  const boot = (key: string): string | undefined => {
+    const i = bootIndex.get(key);
+    return i === undefined ? undefined : `bootindex=${i}`;
+  };
+
+  // ---- disks
+  let sataPort = 0;
+  let pcAhci = false;
+  const pcIdeSlots = ['ide.0,unit=0', 'ide.0,unit=1', 'ide.1,unit=1']; // ide.1 unit 0 is the CD/DVD drive
+  let pcIde = 0;
+  let ideOnQ35 = false;
+  for (const d of config.disks) {
+    const node = diskNodeName(d);
+    const file = path.isAbsolute(d.file) ? d.file : path.join(paths.vmFolder, d.file);
+    add('-blockdev', opts(['driver=file', `node-name=${node}-file`, `filename=${optValue(file)}`]));
+    add('-blockdev', opts(['driver=qcow2', `node-name=${node}`, `file=${node}-file`, 'discard=unmap']));
+    snapshotNodes.push({ node, image: file });
+    const dev = `id=${node}-dev`;
+    if (d.bus === 'virtio') {
+      add('-device', opts(['virtio-blk-pci', `drive=${node}`, dev, boot(`disk:${d.id}`)]));
+    } else if (q35) {
+      if (d.bus === 'ide') ideOnQ35 = true;
+      if (sataPort >= Q35_SATA_PORTS - 1) {
+        throw new AppError(
+          'UNSUPPORTED',
+          `VM ${JSON.stringify(config.name)} has more SATA disks than q35's 5 free ports.`,
+        );
+      }
+      add('-device', opts(['ide-hd', `drive=${node}`, `bus=ide.${sataPort++}`, dev, boot(`disk:${d.id}`)]));
+    } else if (d.bus === 'ahci') {
+      if (!pcAhci) {
+        add('-device', 'ich9-ahci,id=sata');
+        pcAhci = true;
+      }
+      if (sataPort >= Q35_SATA_PORTS) {
+        throw new AppError('UNSUPPORTED', `VM ${JSON.stringify(config.name)} has more than 6 SATA disks.`);
+      }
+      add('-device', opts(['ide-hd', `drive=${node}`, `bus=sata.${sataPort++}`, dev, boot(`disk:${d.id}`)]));
+    } else {
+      const slot = pcIdeSlots[pcIde++];
+      if (!slot) {
+        throw new AppError(
+          'UNSUPPORTED',
+          `VM ${JSON.stringify(config.name)} has more than 3 IDE disks (the 4th slot holds the CD/DVD drive).`,
+        );
+      }
+      add('-device', opts(['ide-hd', `drive=${node}`, `bus=${slot}`, dev, boot(`disk:${d.id}`)]));
+    }
+  }
+  if (ideOnQ35) notes.push('q35 has no IDE controller: the IDE disks are attached to its SATA (AHCI) controller.');
+  if (uefi) snapshotNodes.push({ node: NVRAM_NODE, image: path.join(paths.vmFolder, NVRAM_FILE) });
+
+  // ---- CD/DVD: a removable drive; an ISO is a read-only raw node the QMP media commands can replace
+  const iso = config.cdrom.iso;
+  let cdDrive: string | undefined;
+  if (iso) {
+    add('-blockdev', opts(['driver=file', 'node-name=cd0-file', `filename=${optValue(iso)}`, 'read-only=on']));
+    add('-blockdev', opts(['driver=raw', 'node-name=cd0-media', 'file=cd0-file', 'read-only=on']));
+    cdDrive = 'drive=cd0-media';
+  }
+  const cdBus = q35 ? `bus=ide.${sataPort}` : 'bus=ide.1,unit=0';
+  add('-device', opts(['ide-cd', `id=${CDROM_DEVICE_ID}`, cdBus, cdDrive, boot('cdrom')]));
+
+  // ---- TPM 2.0 (swtpm)
+  let swtpm: SwtpmPlan | null = null;
+  if (config.tpm) {
+    if (!host.swtpm) {
+      throw new AppError(
+        'MISSING_DEPENDENCY',
+        'The TPM 2.0 emulator swtpm was not found. Install it (Debian/Ubuntu: sudo apt install swtpm swtpm-tools; ' +
+          'Fedora: sudo dnf install swtpm swtpm-tools; macOS: brew install swtpm), or turn the TPM off.',
+      );
+    }
+    const stateFolder = path.join(paths.vmFolder, TPM_FOLDER);
+    const ctrlSocket = sock('swtpm.sock');
+    const logFile = path.join(paths.logsFolder, 'swtpm.log');
+    for (const p of [stateFolder, ctrlSocket, logFile]) {
+      // swtpm's own option parser has no escape for a comma inside a value.
+      if (p.includes(',')) {
+        throw new AppError(
+          'UNSUPPORTED',
+          `The TPM emulator cannot use the path ${p}: swtpm does not accept a comma in a path. ` +
+            'Move the Maru data folder (MARU_HOME) to a path without commas, or turn the TPM off.',
+        );
+      }
+    }
+    prepare.push({ kind: 'folder', path: stateFolder, mode: 0o700 });
+    swtpm = {
+      binary: host.swtpm.path,
+      argv: [
+        'socket',
+        '--tpm2',
+        '--tpmstate',
+        `dir=${stateFolder},mode=0600`,
+        '--ctrl',
+        `type=unixio,path=${ctrlSocket},mode=0600`,
+        '--log',
+        `file=${logFile},level=1`,
+        // End when QEMU closes the control channel, so a dead QEMU never leaves swtpm behind.
+        '--terminate',
+      ],
+      ctrlSocket,
+      stateFolder,
+      logFile,
+    };
+    add('-chardev', opts(['socket', 'id=chrtpm', `path=${optValue(ctrlSocket)}`]));
+    add('-tpmdev', 'emulator,id=tpm0,chardev=chrtpm');
+    add('-device', uefi ? 'tpm-crb,tpmdev=tpm0' : 'tpm-tis,tpmdev=tpm0');
+  }
+
+  // ---- network: user-mode NAT with port forwards
+  if (config.network.enabled) {
+    const fwd = config.network.portForwards.map(
+      (f) => `hostfwd=${f.protocol}:${optValue(f.hostAddress)}:${f.hostPort}-:${f.guestPort}`,
+    );
+    add('-netdev', opts(['user', 'id=net0', ...fwd]));
+    const netBoot = boot('network');
+    add(
+      '-device',
+      opts([
+        NIC_DEVICES[config.network.model],
+        'netdev=net0',
+        'id=nic0',
+        `mac=${macAddressFor(config.id)}`,
+        // No network boot asked for: skip the PXE option ROM (faster firmware start).
+        netBoot ?? 'romfile=',
+      ]),
+    );
+  }
+
+  // ---- display, pointer
+  add('-device', opts([VGA_DEVICES[config.display.vga], 'id=video0']));
+  if (q35) {
+    add('-device', 'qemu-xhci,id=usb', '-device', 'usb-tablet,id=tablet0,bus=usb.0');
+  } else {
+    add('-device', 'piix3-usb-uhci,id=usb', '-device', 'usb-tablet,id=tablet0,bus=usb.0');
+  }
+  add('-vnc', `unix:${optValue(sockets.vnc)}`);
+
+  // ---- serial (socket + log) and QMP
+  add(
+    '-chardev',
+    opts([
+      'socket',
+      'id=ser0',
+      `path=${optValue(sockets.serial)}`,
+      'server=on',
+      'wait=off',
+      `logfile=${optValue(serialLog)}`,
+      'logappend=off',
+    ]),
+  );
+  add('-serial', 'chardev:ser0');
+  add('-chardev', opts(['socket', 'id=qmp', `path=${optValue(sockets.qmp)}`, 'server=on', 'wait=off']));
+  add('-mon', 'chardev=qmp,mode=control');
+
+  const first = snapshotNodes[0];
+  return {
+    binary,
+    argv,
+    prepare,
+    swtpm,
+    notes,
+    machine: q35 ? 'q35' : 'pc',
+    accelerator: accel.name,
+    acceleratorReason: accel.reason,
+    cpuModel: cpu,
+    sockets,
+    pidFile,
+    serialLog,
+    snapshot: {
+      vmstateNode: first ? first.node : null,
+      devices: snapshotNodes.map((n) => n.node),
+      images: snapshotNodes.map((n) => n.image),
+    },
+    cdrom: { deviceId: CDROM_DEVICE_ID, iso },
+  };
+}

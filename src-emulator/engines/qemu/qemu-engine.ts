@@ -1,0 +1,647 @@
+// The QEMU engine: runs one VM as a qemu process (plus swtpm for a TPM), drives it over QMP,
+// reads its serial port, and turns process exits into off/aborted with the reason. The
+// machine builder decides the command line; this file owns the processes and the lifecycle.
+import { openSync, closeSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { EngineCapabilities, EngineState, StopMode } from '../../../src-shared/contracts/engine';
+import { AppError } from '../../../src-shared/errors';
+import type { HostInfo } from '../../../src-shared/host-info';
+import type { VmConfig } from '../../../src-shared/vm-config';
+import { Emitter, type Event } from '../../base/event';
+import { DisposableStore } from '../../base/lifecycle';
+import { ManagedProcess, describeExit, type ProcessExit } from '../../base/managed-process';
+import { encodePng } from '../../display/png-encoder';
+import { decodePpm } from '../../display/ppm-decoder';
+import { comboKeys, textToKeyStrokes, type KeyStroke } from '../../input/key-mapping';
+import { inspectIso } from '../../media/iso-image';
+import type {
+  DisplayEndpoint,
+  Engine,
+  EngineRuntimeInfo,
+  EngineStateChange,
+  EngineStopOutcome,
+  SavedState,
+  Screenshot,
+} from '../engine';
+import { EngineStateMachine } from '../engine-state';
+import { buildMachine, type MachinePaths, type MachinePlan } from './machine-builder';
+import { createNvramFromTemplate, repairLeaks, type ImageCheck } from './qemu-img';
+import { QmpClient, QmpError, connectUnixSocket, openQmpWhenReady } from './qmp-client';
+
+/** Internal snapshot tag of a saved state. */
+export const SAVED_STATE_TAG = 'maru-saved-state';
+
+export interface QemuEngineOptions {
+  readonly config: VmConfig;
+  readonly host: HostInfo;
+  readonly paths: MachinePaths;
+  /** Default wait for an ACPI power-off before forcing it. */
+  readonly acpiTimeoutMs: number;
+  /** Writes a line to the engine host's log. */
+  readonly log: (line: string) => void;
+  /** Run `qemu-img check -r leaks` on the writable images before starting (after an abnormal end). */
+  readonly repairImagesFirst?: boolean;
+  /** Called when a child process (swtpm, qemu) was started, so its pid can be recorded. */
+  readonly onDidSpawn?: () => void;
+}
+
+/** Why QEMU is expected to end now (so its exit is `off`, not a crash). */
+type ExpectedExit = 'stop' | 'save' | 'start-failed' | 'tpm-lost';
+
+const QMP_START_DEADLINE_MS = 30_000;
+const FORCE_QUIT_WAIT_MS = 10_000;
+/** How long each key stays down; QEMU paces the events itself. */
+const KEY_HOLD_MS = 30;
+
+function lastLines(text: string, n: number): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, '').trim())
+    .filter(Boolean)
+    .slice(-n)
+    .join(' | ');
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+export class QemuEngine implements Engine {
+  readonly kind = 'qemu' as const;
+  readonly capabilities: EngineCapabilities;
+
+  private readonly sm = new EngineStateMachine();
+  private readonly serialOut = new Emitter<Uint8Array>();
+  private readonly store = new DisposableStore();
+  private plan: MachinePlan | null = null;
+  private qemu: ManagedProcess | null = null;
+  private swtpm: ManagedProcess | null = null;
+  private qmp: QmpClient | null = null;
+  private serial: net.Socket | null = null;
+  private cdrom: string | null;
+  private expected: ExpectedExit | null = null;
+  private abortReason: string | null = null;
+  private guestShutdown = false;
+  private resumed = false;
+  private ops: Promise<unknown> = Promise.resolve();
+  private input: Promise<unknown> = Promise.resolve();
+  private finalReached: Promise<void>;
+  private qemuVersion: string | null = null;
+  private screenshots = 0;
+
+  readonly onDidChangeState: Event<EngineStateChange> = this.sm.onDidChange;
+  readonly onSerialOutput: Event<Uint8Array> = this.serialOut.event;
+
+  constructor(private readonly options: QemuEngineOptions) {
+    const { config, host } = options;
+    this.cdrom = config.cdrom.iso;
+    const writable = config.disks.length > 0 || config.firmware === 'uefi';
+    this.capabilities = {
+      engine: 'qemu',
+      maxCpus: host.cores,
+      maxMemoryMiB: Math.floor(host.totalMemoryBytes / (1024 * 1024)),
+      firmware: ['bios', 'uefi'],
+      secureBoot: host.firmware.ovmfSecureBoot !== null && host.secureBootAccelerator !== null,
+      tpm: host.swtpm !== null,
+      saveState: writable,
+      snapshots: writable,
+      acpiShutdown: true,
+      absolutePointer: true,
+      hotplugCdrom: true,
+    };
+    this.finalReached = new Promise((resolve) => {
+      const sub = this.sm.onDidChange((c) => {
+        if (c.to === 'off' || c.to === 'aborted') {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    this.store.add(this.sm);
+    this.store.add(this.serialOut);
+  }
+
+  get state(): EngineState {
+    return this.sm.state;
+  }
+
+  // ---- start
+
+  async start(options: { resumeFrom?: SavedState | null } = {}): Promise<void> {
+    const resumeFrom = options.resumeFrom ?? null;
+    const { config, paths, log } = this.options;
+    const plan = buildMachine({
+      config,
+      host: this.options.host,
+      paths,
+      startPaused: resumeFrom !== null,
+    });
+    this.plan = plan;
+    if (resumeFrom && !plan.snapshot.vmstateNode) {
+      throw new AppError(
+        'UNSUPPORTED',
+        `VM ${JSON.stringify(config.name)} has a saved state but no image to load it from.`,
+      );
+    }
+    for (const n of plan.notes) log(`note: ${n}`);
+    try {
+      await this.prepare(plan);
+      if (this.options.repairImagesFirst) await this.repairImages(plan);
+      if (plan.swtpm) await this.startSwtpm(plan);
+      await this.startQemu(plan);
+      if (resumeFrom) await this.loadSavedState(resumeFrom);
+      const qemu = this.qemu;
+      if (!qemu?.running) {
+        throw new AppError(
+          'INTERNAL',
+          `QEMU ended while VM ${JSON.stringify(config.name)} was starting. See its log (qemu.log).`,
+        );
+      }
+      this.sm.set('running');
+    } catch (err) {
+      await this.abandonStart();
+      throw err;
+    }
+  }
+
+  private async prepare(plan: MachinePlan): Promise<void> {
+    const { paths, host, log } = this.options;
+    await mkdir(paths.logsFolder, { recursive: true });
+    for (const step of plan.prepare) {
+      if (step.kind === 'folder') {
+        await mkdir(step.path, { recursive: true, mode: step.mode });
+        await chmod(step.path, step.mode);
+      } else if (!(await exists(step.path))) {
+        if (!host.qemu.img) {
+          throw new AppError(
+            'MISSING_DEPENDENCY',
+            "qemu-img was not found, and this UEFI VM needs it once to create its NVRAM. Install QEMU's tools " +
+              '(Debian/Ubuntu: sudo apt install qemu-utils).',
+          );
+        }
+        await createNvramFromTemplate(host.qemu.img.path, step.template, step.path);
+        log(`created ${step.path} from ${step.template}`);
+      }
+    }
+    // Sockets from an earlier run that ended abnormally would make QEMU refuse to bind.
+    for (const s of [plan.sockets.qmp, plan.sockets.vnc, plan.sockets.serial, plan.swtpm?.ctrlSocket]) {
+      if (s) await rm(s, { force: true });
+    }
+  }
+
+  private async repairImages(plan: MachinePlan): Promise<ImageCheck[]> {
+    const img = this.options.host.qemu.img;
+    if (!img) return [];
+    const results: ImageCheck[] = [];
+    for (const image of plan.snapshot.images) {
+      if (!(await exists(image))) continue;
+      const r = await repairLeaks(img.path, image);
+      this.options.log(
+        `qemu-img check -r leaks ${image}: exit ${r.exitCode}, leaks ${r.leaks}, corruptions ${r.corruptions}`,
+      );
+      if (r.corruptions > 0 || r.exitCode === 1 || r.exitCode === 2) {
+        throw new AppError(
+          'IO',
+          `The disk image ${image} is damaged (qemu-img check: ${r.corruptions} corruption(s)). ` +
+            `Inspect it with "qemu-img check ${image}"; "qemu-img check -r all" may repair it (back it up first).`,
+        );
+      }
+      results.push(r);
+    }
+    return results;
+  }
+
+  private openLog(name: string): number {
+    return openSync(path.join(this.options.paths.logsFolder, name), 'a', 0o600);
+  }
+
+  private async startSwtpm(plan: MachinePlan): Promise<void> {
+    const tpm = plan.swtpm!;
+    const fd = this.openLog('swtpm-console.log');
+    try {
+      this.swtpm = await ManagedProcess.start(tpm.binary, tpm.argv, { outputFd: fd });
+    } catch (err) {
+      throw new AppError('MISSING_DEPENDENCY', `swtpm (${tpm.binary}) could not be started: ${(err as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
+    this.store.add(this.swtpm);
+    const swtpm = this.swtpm;
+    this.options.onDidSpawn?.();
+    this.options.log(`swtpm started, pid ${swtpm.pid}`);
+    const deadline = Date.now() + 10_000;
+    while (!(await exists(tpm.ctrlSocket))) {
+      if (!swtpm.running) {
+        const tail = lastLines(await readFile(tpm.logFile, 'utf8').catch(() => ''), 3);
+        throw new AppError(
+          'INTERNAL',
+          `The TPM emulator swtpm stopped at once (${describeExit(swtpm.exit!)})${tail ? `: ${tail}` : ''}. See ${tpm.logFile}.`,
+        );
+      }
+      if (Date.now() > deadline)
+        throw new AppError('INTERNAL', 'The TPM emulator swtpm did not open its socket within 10 s.');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    void swtpm.exited.then((exit) => this.onSwtpmExit(exit));
+  }
+
+  private async startQemu(plan: MachinePlan): Promise<void> {
+    const { log, config, paths } = this.options;
+    // The exact command line, for support and for benchmarks that rerun it raw.
+    await writeFile(
+      path.join(paths.logsFolder, 'qemu-command.json'),
+      JSON.stringify({ binary: plan.binary, argv: plan.argv, swtpm: plan.swtpm }, null, 2) + '\n',
+    );
+    const fd = this.openLog('qemu.log');
+    try {
+      this.qemu = await ManagedProcess.start(plan.binary, plan.argv, { outputFd: fd });
+    } catch (err) {
+      throw new AppError('MISSING_DEPENDENCY', `QEMU (${plan.binary}) could not be started: ${(err as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
+    const qemu = this.qemu;
+    this.store.add(qemu);
+    log(`qemu started, pid ${qemu.pid}`);
+    this.options.onDidSpawn?.();
+    void qemu.exited.then((exit) => this.onQemuExit(exit));
+    const aborter = new AbortController();
+    void qemu.exited.then(() => aborter.abort(new Error('QEMU exited')));
+    try {
+      this.qmp = await openQmpWhenReady(plan.sockets.qmp, {
+        deadlineMs: QMP_START_DEADLINE_MS,
+        signal: aborter.signal,
+      });
+    } catch (err) {
+      if (!qemu.running || aborter.signal.aborted) {
+        await qemu.exited;
+        const tail = lastLines(await this.readQemuLog(), 4);
+        throw new AppError(
+          'INTERNAL',
+          `QEMU refused to start VM ${JSON.stringify(config.name)}${tail ? `: ${tail}` : ` (${describeExit(qemu.exit!)})`}. ` +
+            `See ${path.join(this.options.paths.logsFolder, 'qemu.log')}.`,
+        );
+      }
+      throw err;
+    }
+    const qmp = this.qmp;
+    this.store.add(qmp);
+    const v = qmp.greeting?.QMP.version.qemu;
+    this.qemuVersion = v ? `${v.major}.${v.minor}.${v.micro}` : null;
+    qmp.onEvent('SHUTDOWN', (d) => {
+      if (d.guest) this.guestShutdown = true;
+      log(`QMP SHUTDOWN guest=${d.guest} reason=${d.reason}`);
+    });
+    qmp.onEvent('STOP', () => {
+      if (this.sm.state === 'running') this.sm.trySet('paused', 'the VM stopped');
+    });
+    qmp.onEvent('RESUME', () => {
+      if (this.sm.state === 'paused') this.sm.trySet('running', 'the VM continued');
+    });
+    qmp.onEvent('RESET', (d) => log(`QMP RESET guest=${d.guest} reason=${d.reason}`));
+    qmp.onEvent('BLOCK_IO_ERROR', (d) => log(`QMP BLOCK_IO_ERROR ${JSON.stringify(d)}`));
+    qmp.onDidClose(({ error }) => {
+      // QEMU closes QMP when it quits: only a close while it keeps running is worth a reconnect.
+      setTimeout(() => {
+        if (!qemu.running || this.sm.isFinal || this.expected !== null || qmp.state !== 'closed') return;
+        log(`QMP connection closed while QEMU runs (${error?.message ?? 'closed'}); reconnecting`);
+        qmp.reconnect().catch((err: unknown) => log(`QMP reconnect failed: ${String(err)}`));
+      }, 250).unref();
+    });
+    await this.connectSerial(plan);
+  }
+
+  private async connectSerial(plan: MachinePlan): Promise<void> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        const s = await connectUnixSocket(plan.sockets.serial);
+        s.on('data', (chunk: Buffer) => this.serialOut.fire(new Uint8Array(chunk)));
+        s.on('error', (err) => this.options.log(`serial socket error: ${err.message}`));
+        s.on('close', () => {
+          if (this.serial === s) this.serial = null;
+        });
+        this.serial = s;
+        this.store.add({ dispose: () => s.destroy() });
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  private async loadSavedState(saved: SavedState): Promise<void> {
+    const qmp = this.qmp!;
+    const { log } = this.options;
+    try {
+      await qmp.runJob('snapshot-load', { tag: saved.tag, vmstate: saved.vmstateNode, devices: [...saved.devices] });
+    } catch (err) {
+      throw new AppError(
+        'IO',
+        `The saved state of VM ${JSON.stringify(this.options.config.name)} could not be restored: ${(err as Error).message}. ` +
+          `Discard it with "maru discard-state ${this.options.config.name}" to boot the VM afresh.`,
+      );
+    }
+    // The state is in RAM now: drop the snapshot, so disks and the saved state never diverge.
+    await qmp.runJob('snapshot-delete', { tag: saved.tag, devices: [...saved.devices] });
+    log(`resumed from saved state ${saved.tag} (saved ${saved.savedAt})`);
+    this.resumed = true;
+    await qmp.execute('cont');
+  }
+
+  /** After a failed start: nothing may keep running. */
+  private async abandonStart(): Promise<void> {
+    this.expected = 'start-failed';
+    await this.killQemu();
+    if (this.swtpm?.running) await this.swtpm.terminate(2000);
+    if (!this.sm.isFinal) this.sm.set('off', 'start failed');
+  }
+
+  // ---- exits
+
+  private async readQemuLog(): Promise<string> {
+    return readFile(path.join(this.options.paths.logsFolder, 'qemu.log'), 'utf8').catch(() => '');
+  }
+
+  private async onQemuExit(exit: ProcessExit): Promise<void> {
+    const { log } = this.options;
+    log(`qemu ended: ${describeExit(exit)}`);
+    this.serial?.destroy();
+    this.serial = null;
+    if (this.swtpm?.running) {
+      // swtpm ends by itself when QEMU closes its control channel (--terminate); make sure.
+      if (!(await this.swtpm.waitForExit(3000))) await this.swtpm.terminate(2000);
+    }
+    if (this.sm.isFinal || this.sm.state === 'starting') return;
+    const expected = this.expected;
+    if (this.abortReason) {
+      this.sm.set('aborted', this.abortReason);
+    } else if (expected === 'stop' || expected === 'save') {
+      this.sm.set(
+        'off',
+        expected === 'save' ? 'state saved' : this.guestShutdown ? 'the guest powered off' : 'stopped',
+      );
+    } else if (exit.code === 0 && !exit.signal) {
+      this.sm.set('off', this.guestShutdown ? 'the guest powered off' : 'QEMU ended');
+    } else {
+      const tail = lastLines(await this.readQemuLog(), 3);
+      this.sm.set(
+        'aborted',
+        `QEMU ended unexpectedly (${describeExit(exit)})${tail ? `: ${tail}` : ''}. ` +
+          `Its log is ${path.join(this.options.paths.logsFolder, 'qemu.log')}.`,
+      );
+    }
+  }
+
+  private async onSwtpmExit(exit: ProcessExit): Promise<void> {
+    if (!this.qemu?.running || this.expected !== null || this.sm.isFinal) return;
+    const logFile = this.plan?.swtpm?.logFile ?? 'swtpm.log';
+    this.abortReason =
+      `The TPM emulator (swtpm) ended unexpectedly (${describeExit(exit)}), so the VM was stopped: its TPM ` +
+      `cannot work without it. See ${logFile}.`;
+    this.options.log(this.abortReason);
+    this.expected = 'tpm-lost';
+    await this.killQemu();
+  }
+
+  /** Asks QEMU to quit (it flushes its images), then SIGKILLs it if it is still there. */
+  private async killQemu(): Promise<void> {
+    const qemu = this.qemu;
+    if (!qemu?.running) return;
+    if (this.qmp?.state === 'ready') {
+      await this.qmp.execute('quit', undefined, { timeoutMs: 3000 }).catch((err: unknown) => {
+        // QEMU often closes the socket before replying to quit.
+        if (!(err instanceof QmpError)) throw err;
+      });
+    }
+    if (!(await qemu.waitForExit(FORCE_QUIT_WAIT_MS))) {
+      this.options.log('QEMU did not quit in time: killing it');
+      qemu.kill('SIGKILL');
+      await qemu.exited;
+    }
+  }
+
+  // ---- operations
+
+  /** Runs state-changing operations one at a time. */
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.ops.then(fn);
+    this.ops = run.catch(() => undefined);
+    return run;
+  }
+
+  private requireState(what: string, ...allowed: EngineState[]): QmpClient {
+    const s = this.sm.state;
+    if (!allowed.includes(s) || !this.qmp) {
+      throw new AppError('BUSY', `Cannot ${what}: VM ${JSON.stringify(this.options.config.name)} is ${s}.`);
+    }
+    return this.qmp;
+  }
+
+  stop(mode: StopMode, options: { timeoutMs?: number } = {}): Promise<EngineStopOutcome> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('stop the VM', 'running', 'paused');
+      const wasPaused = this.sm.state === 'paused';
+      this.sm.set('stopping', mode === 'acpi' ? 'power button' : 'forced');
+      this.expected = 'stop';
+      let forced = mode === 'force';
+      if (mode === 'acpi') {
+        const timeoutMs = options.timeoutMs ?? this.options.acpiTimeoutMs;
+        if (wasPaused) await qmp.execute('cont');
+        await qmp.execute('system_powerdown');
+        if (!(await this.qemu!.waitForExit(timeoutMs))) {
+          this.options.log(`the guest did not power off within ${timeoutMs} ms: forcing it off`);
+          forced = true;
+          await this.killQemu();
+        }
+      } else {
+        await this.killQemu();
+      }
+      await this.finalReached;
+      return { forced };
+    });
+  }
+
+  pause(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.sm.state === 'paused') return;
+      const qmp = this.requireState('pause', 'running');
+      await qmp.execute('stop');
+      this.sm.trySet('paused', 'paused');
+    });
+  }
+
+  resume(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.sm.state === 'running') return;
+      const qmp = this.requireState('resume', 'paused');
+      await qmp.execute('cont');
+      this.sm.trySet('running', 'resumed');
+    });
+  }
+
+  reset(): Promise<void> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('reset', 'running', 'paused');
+      await qmp.execute('system_reset');
+    });
+  }
+
+  saveState(persist?: (state: SavedState) => Promise<void>): Promise<SavedState> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('save the state', 'running', 'paused');
+      const plan = this.plan!;
+      const vmstate = plan.snapshot.vmstateNode;
+      if (!vmstate) {
+        throw new AppError(
+          'UNSUPPORTED',
+          `VM ${JSON.stringify(this.options.config.name)} has no disk and no UEFI NVRAM, so there is nowhere to save ` +
+            'its state (it lives in a qcow2 image). Add a disk, or stop the VM instead.',
+        );
+      }
+      const before = this.sm.state as 'running' | 'paused';
+      this.sm.set('saving', 'saving state');
+      const args = { tag: SAVED_STATE_TAG, vmstate, devices: [...plan.snapshot.devices] };
+      try {
+        if (before === 'running') await qmp.execute('stop');
+        try {
+          await qmp.runJob('snapshot-save', args);
+        } catch (err) {
+          // A snapshot left by an earlier save whose marker never got written: replace it.
+          if (!(err instanceof QmpError && /already exists/i.test(err.message))) throw err;
+          await qmp.runJob('snapshot-delete', { tag: args.tag, devices: args.devices });
+          await qmp.runJob('snapshot-save', args);
+        }
+        const saved: SavedState = {
+          engine: 'qemu',
+          savedAt: new Date().toISOString(),
+          tag: SAVED_STATE_TAG,
+          vmstateNode: vmstate,
+          devices: args.devices,
+          images: [...plan.snapshot.images],
+          engineVersion: this.qemuVersion,
+        };
+        if (persist) await persist(saved);
+        this.expected = 'save';
+        await this.killQemu();
+        await this.finalReached;
+        return saved;
+      } catch (err) {
+        if (this.expected !== 'save' && !this.sm.isFinal && qmp.state === 'ready') {
+          if (before === 'running') await qmp.execute('cont').catch(() => undefined);
+          this.sm.trySet(before, 'save failed');
+        }
+        if (err instanceof AppError) throw err;
+        throw new AppError(
+          'IO',
+          `Saving the state of VM ${JSON.stringify(this.options.config.name)} failed: ${(err as Error).message}`,
+        );
+      }
+    });
+  }
+
+  attachIso(isoPath: string): Promise<void> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('change the CD/DVD', 'running', 'paused');
+      const iso = await inspectIso(isoPath);
+      await qmp.execute('blockdev-change-medium', {
+        id: this.plan!.cdrom.deviceId,
+        filename: iso.path,
+        format: 'raw',
+        'read-only-mode': 'read-only',
+        force: true,
+      });
+      this.cdrom = iso.path;
+    });
+  }
+
+  eject(): Promise<void> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('eject the CD/DVD', 'running', 'paused');
+      const id = this.plan!.cdrom.deviceId;
+      await qmp.execute('blockdev-open-tray', { id, force: true });
+      await qmp.execute('blockdev-remove-medium', { id });
+      await qmp.execute('blockdev-close-tray', { id });
+      this.cdrom = null;
+    });
+  }
+
+  async screenshot(): Promise<Screenshot> {
+    const qmp = this.requireState('take a screenshot', 'running', 'paused');
+    const file = path.join(this.options.paths.socketFolder, `screendump-${process.pid}-${++this.screenshots}.ppm`);
+    try {
+      await qmp.execute('screendump', { filename: file });
+      const img = decodePpm(new Uint8Array(await readFile(file)));
+      return { width: img.width, height: img.height, png: encodePng(img) };
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  private sendStrokes(strokes: readonly KeyStroke[], holdMs: number): Promise<void> {
+    const run = this.input.then(async () => {
+      for (const s of strokes) {
+        const qmp = this.requireState('send keys', 'running');
+        await qmp.execute('send-key', {
+          keys: s.map((k) => ({ type: 'qcode' as const, data: k })),
+          'hold-time': holdMs,
+        });
+      }
+    });
+    this.input = run.catch(() => undefined);
+    return run;
+  }
+
+  sendKeys(text: string): Promise<void> {
+    return this.sendStrokes(textToKeyStrokes(text), KEY_HOLD_MS);
+  }
+
+  sendCombo(keys: readonly string[]): Promise<void> {
+    return this.sendStrokes([comboKeys(keys)], 100);
+  }
+
+  async writeSerial(data: Uint8Array): Promise<void> {
+    const s = this.serial;
+    if (!s || this.sm.isFinal) throw new AppError('BUSY', 'The serial port is not connected (the VM is not running).');
+    await new Promise<void>((resolve, reject) => s.write(data, (err) => (err ? reject(err) : resolve())));
+  }
+
+  display(): DisplayEndpoint | null {
+    return this.plan ? { protocol: 'rfb', path: this.plan.sockets.vnc } : null;
+  }
+
+  runtimeInfo(): EngineRuntimeInfo {
+    const plan = this.plan;
+    return {
+      accelerator: plan?.accelerator ?? null,
+      acceleratorReason: plan?.acceleratorReason ?? null,
+      notes: plan?.notes ?? [],
+      cdrom: this.cdrom,
+      serialLog: plan?.serialLog ?? null,
+      resumedFromSavedState: this.resumed,
+      children: {
+        ...(this.qemu?.running ? { qemu: this.qemu.pid } : {}),
+        ...(this.swtpm?.running ? { swtpm: this.swtpm.pid } : {}),
+      },
+      ...(plan ? { qmpSocket: plan.sockets.qmp } : {}),
+    };
+  }
+
+  /** The machine plan in use (after start). */
+  get machinePlan(): MachinePlan | null {
+    return this.plan;
+  }
+
+  dispose(): void {
+    this.store.dispose();
+  }
+}

@@ -1,0 +1,543 @@
+// The v86 engine: runs one VM inside the engine host process on the embedded x86 emulator,
+// with qcow2 disks, an ISO CD-ROM read on demand, an RFB server over its screen, serial,
+// send-keys, pause/resume/reset and saved states (v86 state file + qcow2 internal snapshots).
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { EngineCapabilities, EngineState, StopMode } from '../../../src-shared/contracts/engine';
+import { V86_MAX_CPUS, V86_MAX_MEMORY_MIB, chooseEngine, v86Problems } from '../../../src-shared/engine-choice';
+import { AppError } from '../../../src-shared/errors';
+import type { HostInfo } from '../../../src-shared/host-info';
+import type { VmConfig } from '../../../src-shared/vm-config';
+import { Emitter, type Event } from '../../base/event';
+import { openV86BlockDevice, type V86BlockDevice } from '../../disk/block-device';
+import { Qcow2Image } from '../../disk/qcow2-image';
+import { encodePng } from '../../display/png-encoder';
+import { comboKeys, textToKeyStrokes, type KeyStroke } from '../../input/key-mapping';
+import { inspectIso } from '../../media/iso-image';
+import { RfbServer } from '../../rfb/rfb-server';
+import type {
+  DisplayEndpoint,
+  Engine,
+  EngineRuntimeInfo,
+  EngineStateChange,
+  EngineStopOutcome,
+  SavedState,
+  Screenshot,
+} from '../engine';
+import { EngineStateMachine } from '../engine-state';
+import { strokeToSet1, V86Input } from './ps2-input';
+import { V86Display } from './v86-display';
+import { V86DriveAdapter } from './v86-disk';
+import { loadV86Firmware } from './v86-firmware';
+import { V86_VERSION, V86Machine, v86BootOrder } from './v86-machine';
+
+/** qcow2 internal snapshot tag holding the disks of a saved state. */
+export const V86_SAVED_STATE_TAG = 'maru-saved-state';
+/** The v86 state file of a saved state, in the VM folder. */
+export const V86_STATE_FILE = 'v86-saved-state.bin';
+/** The display socket, in the run (socket) folder. */
+export const V86_RFB_SOCKET = 'rfb.sock';
+/** Pause between typed keys: v86's PS/2 buffer is small and the guest reads it by interrupt. */
+const KEY_PACE_MS = 12;
+/** Floppy images v86 takes (it loads them whole): 160 KiB … 2.88 MiB. */
+const MAX_FLOPPY_BYTES = 2_949_120;
+
+export interface V86EngineOptions {
+  readonly config: VmConfig;
+  /** The host probe's findings: only used to explain the engine choice. */
+  readonly host?: HostInfo | null;
+  readonly paths: { readonly vmFolder: string; readonly socketFolder: string; readonly logsFolder: string };
+  readonly log: (line: string) => void;
+  /** Maru's resources folder (bundled firmware); default Electron's process.resourcesPath when present. */
+  readonly resourcesDir?: string | null;
+  readonly env?: NodeJS.ProcessEnv;
+  /** A floppy image for drive A: (DOS boot disks), loaded whole. */
+  readonly floppyImage?: string | null;
+  readonly wasmPath?: string;
+  /** Screen refresh period (ms), default 16. */
+  readonly displayRefreshMs?: number;
+}
+
+interface Drive {
+  readonly id: string;
+  readonly file: string;
+  readonly device: V86BlockDevice;
+  readonly adapter: V86DriveAdapter;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A VM on the embedded v86 emulator. */
+export class V86Engine implements Engine {
+  readonly kind = 'v86' as const;
+  readonly capabilities: EngineCapabilities;
+
+  private readonly sm = new EngineStateMachine();
+  private readonly serialOut = new Emitter<Uint8Array>();
+  readonly onDidChangeState: Event<EngineStateChange> = this.sm.onDidChange;
+  readonly onSerialOutput: Event<Uint8Array> = this.serialOut.event;
+
+  private machine: V86Machine | null = null;
+  private screen: V86Display | null = null;
+  private rfb: RfbServer | null = null;
+  private disks: Drive[] = [];
+  private cdrom: { path: string; device: V86BlockDevice } | null = null;
+  private serialLog: WriteStream | null = null;
+  private readonly rfbPath: string;
+  private readonly notes: string[] = [];
+  private resumed = false;
+  private ops: Promise<unknown> = Promise.resolve();
+  private input: Promise<unknown> = Promise.resolve();
+  private tornDown = false;
+
+  constructor(private readonly options: V86EngineOptions) {
+    const { config } = options;
+    this.capabilities = {
+      engine: 'v86',
+      maxCpus: V86_MAX_CPUS,
+      maxMemoryMiB: V86_MAX_MEMORY_MIB,
+      firmware: ['bios'],
+      secureBoot: false,
+      tpm: false,
+      // The state file holds RAM and devices; qcow2 disks get an internal snapshot beside it.
+      saveState: true,
+      snapshots: config.disks.length > 0,
+      // v86 runs without ACPI (experimental upstream): there is no power button to press.
+      acpiShutdown: false,
+      absolutePointer: false,
+      hotplugCdrom: true,
+    };
+    this.rfbPath = path.join(options.paths.socketFolder, V86_RFB_SOCKET);
+    this.sm.onDidChange((c) => {
+      if (c.to === 'off' || c.to === 'aborted') void this.teardown();
+    });
+  }
+
+  get state(): EngineState {
+    return this.sm.state;
+  }
+
+  private get label(): string {
+    return JSON.stringify(this.options.config.name);
+  }
+
+  // ---- start
+
+  async start(options: { resumeFrom?: SavedState | null } = {}): Promise<void> {
+    const resumeFrom = options.resumeFrom ?? null;
+    const { config, log, paths } = this.options;
+    try {
+      this.checkConfig();
+      const firmware = await loadV86Firmware({
+        resourcesDir: this.options.resourcesDir ?? (process as { resourcesPath?: string }).resourcesPath ?? null,
+        ...(this.options.env ? { env: this.options.env } : {}),
+      });
+      log(`v86 ${V86_VERSION}: BIOS ${firmware.files.bios}, VGA BIOS ${firmware.files.vgaBios}`);
+      await this.openDisks();
+      if (resumeFrom) await this.revertDisksTo(resumeFrom);
+      if (config.cdrom.iso) this.cdrom = await this.openIso(config.cdrom.iso);
+      const fda = this.options.floppyImage ? await this.readFloppy(this.options.floppyImage) : undefined;
+
+      this.serialLog = createWriteStream(path.join(paths.logsFolder, 'serial.log'), { flags: 'a', mode: 0o600 });
+      this.serialLog.on('error', (err) => log(`serial log: ${err.message}`));
+      const display = new V86Display(
+        this.options.displayRefreshMs !== undefined ? { refreshMs: this.options.displayRefreshMs } : {},
+      );
+      this.screen = display;
+      const machine = await V86Machine.create({
+        memoryBytes: config.memoryMiB * 1024 * 1024,
+        firmware,
+        ...(this.disks[0] ? { hda: this.disks[0].adapter } : {}),
+        ...(this.disks[1] ? { hdb: this.disks[1].adapter } : {}),
+        ...(this.cdrom ? { cdrom: new V86DriveAdapter(this.cdrom.device, { readAhead: true }) } : {}),
+        ...(fda ? { fda } : {}),
+        bootOrder: v86BootOrder(config.bootOrder),
+        display,
+        ...(this.options.wasmPath ? { wasmPath: this.options.wasmPath } : {}),
+      });
+      this.machine = machine;
+      machine.onSerialOutput((bytes) => {
+        this.serialLog?.write(bytes);
+        this.serialOut.fire(bytes);
+      });
+      this.rfb = new RfbServer({
+        source: display,
+        input: new V86Input(() => (this.sm.state === 'running' ? machine.input : undefined)),
+        desktopName: config.name,
+        log: (m) => log(m),
+      });
+      await this.rfb.listen({ path: this.rfbPath });
+
+      if (resumeFrom) {
+        await machine.restoreState(await this.readStateFile(resumeFrom));
+        this.resumed = true;
+        log(`resumed from the saved state of ${resumeFrom.savedAt}`);
+      }
+      this.explainChoice();
+      await machine.run();
+      this.sm.set('running', resumeFrom ? 'resumed' : 'booted');
+      if (resumeFrom) await this.dropSavedState(resumeFrom);
+    } catch (err) {
+      await this.teardown();
+      if (!this.sm.isFinal) this.sm.set('off', 'start failed');
+      throw err;
+    }
+  }
+
+  /** Refuses what v86 cannot run, saying why and what to change. */
+  private checkConfig(): void {
+    const { config } = this.options;
+    const problems = v86Problems(config);
+    if (problems.length > 0) {
+      throw new AppError(
+        'UNSUPPORTED',
+        `VM ${this.label} cannot run on the v86 engine: ${problems.join('; ')}. Change the VM ` +
+          `("maru modify ${config.name} --cpus 1 --memory 512 --firmware bios --no-tpm"), or run it with QEMU ` +
+          `("maru modify ${config.name} --engine qemu").`,
+      );
+    }
+    if (config.disks.length > 2) {
+      throw new AppError(
+        'UNSUPPORTED',
+        `VM ${this.label} has ${config.disks.length} disks; the v86 engine attaches two (IDE primary master and slave). ` +
+          'Detach the others, or run the VM with QEMU.',
+      );
+    }
+  }
+
+  private explainChoice(): void {
+    const { host, config } = this.options;
+    const why = host ? chooseEngine(config, host).reason : `the VM is set to the ${config.engine} engine`;
+    this.notes.push(`Engine v86 (${why}): one 32-bit CPU, BIOS, PS/2 mouse (relative; use pointer lock).`);
+    this.notes.push('v86 has no ACPI power button: stop the VM with --force, or shut the guest down from inside.');
+  }
+
+  private diskPath(file: string): string {
+    return path.isAbsolute(file) ? file : path.join(this.options.paths.vmFolder, file);
+  }
+
+  private async openDisks(): Promise<void> {
+    for (const d of this.options.config.disks) {
+      const file = this.diskPath(d.file);
+      const device = await openV86BlockDevice(file, { format: 'qcow2', onError: (err) => this.onDiskError(file, err) });
+      this.disks.push({ id: d.id, file, device, adapter: new V86DriveAdapter(device) });
+    }
+  }
+
+  private async openIso(isoPath: string): Promise<{ path: string; device: V86BlockDevice }> {
+    const iso = await inspectIso(isoPath);
+    const device = await openV86BlockDevice(iso.path, {
+      format: 'raw',
+      readOnly: true,
+      onError: (err) => this.onDiskError(iso.path, err),
+    });
+    return { path: iso.path, device };
+  }
+
+  private async readFloppy(file: string): Promise<Uint8Array> {
+    const s = await stat(file).catch((err: NodeJS.ErrnoException) => {
+      throw new AppError('NOT_FOUND', `The floppy image ${file} cannot be read: ${err.message}.`);
+    });
+    if (s.size === 0 || s.size > MAX_FLOPPY_BYTES || s.size % 512 !== 0) {
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `${file} is not a floppy image (${s.size} bytes; floppies are whole 512-byte sectors up to 2.88 MB, e.g. 1474560 bytes).`,
+      );
+    }
+    return new Uint8Array(await readFile(file));
+  }
+
+  private onDiskError(file: string, err: Error): void {
+    const reason = `Disk I/O on ${file} failed: ${err.message}. The VM was stopped to protect its disks.`;
+    this.options.log(reason);
+    if (!this.sm.isFinal && this.sm.state !== 'starting') this.sm.set('aborted', reason);
+  }
+
+  // ---- saved states
+
+  private stateFilePath(): string {
+    return path.join(this.options.paths.vmFolder, V86_STATE_FILE);
+  }
+
+  private async readStateFile(saved: SavedState): Promise<ArrayBuffer> {
+    const file = saved.vmstateNode || this.stateFilePath();
+    try {
+      const bytes = await readFile(file);
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    } catch (err) {
+      throw new AppError(
+        'IO',
+        `The saved state of VM ${this.label} cannot be read (${file}: ${(err as Error).message}). Discard it with ` +
+          `"maru discard-state ${this.options.config.name}" to boot the VM afresh.`,
+      );
+    }
+  }
+
+  /** Puts every disk back to the saved state's snapshot (they must match the state file). */
+  private async revertDisksTo(saved: SavedState): Promise<void> {
+    for (const d of this.disks) {
+      const image = d.device.image;
+      if (!(image instanceof Qcow2Image)) continue;
+      const snaps = await image.listSnapshots();
+      if (!snaps.some((s) => s.name === saved.tag)) {
+        throw new AppError(
+          'IO',
+          `VM ${this.label} has a saved state, but disk ${d.id} (${d.file}) lacks its snapshot "${saved.tag}", so the ` +
+            `state and the disk would not match. Discard the state ("maru discard-state ${this.options.config.name}").`,
+        );
+      }
+      await image.applySnapshot(saved.tag);
+    }
+  }
+
+  /** The state is in RAM now: drop the snapshot and the file, so disks and a stale state never diverge. */
+  private async dropSavedState(saved: SavedState): Promise<void> {
+    for (const d of this.disks) {
+      const image = d.device.image;
+      if (image instanceof Qcow2Image && (await image.listSnapshots()).some((s) => s.name === saved.tag)) {
+        await image.deleteSnapshot(saved.tag);
+      }
+    }
+    await rm(saved.vmstateNode || this.stateFilePath(), { force: true });
+  }
+
+  private async writeStateFile(state: ArrayBuffer): Promise<string> {
+    const file = this.stateFilePath();
+    const tmp = `${file}.tmp-${process.pid}`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(new Uint8Array(state));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    return file;
+  }
+
+  // ---- operations
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.ops.then(fn);
+    this.ops = run.catch(() => undefined);
+    return run;
+  }
+
+  private requireState(what: string, ...allowed: EngineState[]): V86Machine {
+    const s = this.sm.state;
+    if (!allowed.includes(s) || !this.machine) {
+      throw new AppError('BUSY', `Cannot ${what}: VM ${this.label} is ${s}.`);
+    }
+    return this.machine;
+  }
+
+  stop(mode: StopMode): Promise<EngineStopOutcome> {
+    return this.serialize(async () => {
+      const machine = this.requireState('stop the VM', 'running', 'paused');
+      if (mode === 'acpi') {
+        throw new AppError(
+          'UNSUPPORTED',
+          `VM ${this.label} runs on the v86 engine, which has no ACPI power button to ask the guest to shut down. ` +
+            `Shut the guest down from inside, or power it off with "maru stop ${this.options.config.name} --force".`,
+        );
+      }
+      this.sm.set('stopping', 'forced');
+      await machine.stop();
+      await this.teardown();
+      this.sm.set('off', 'stopped');
+      return { forced: true };
+    });
+  }
+
+  pause(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.sm.state === 'paused') return;
+      const machine = this.requireState('pause', 'running');
+      await machine.stop();
+      this.sm.set('paused', 'paused');
+    });
+  }
+
+  resume(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.sm.state === 'running') return;
+      const machine = this.requireState('resume', 'paused');
+      await machine.run();
+      this.sm.set('running', 'resumed');
+    });
+  }
+
+  reset(): Promise<void> {
+    return this.serialize(async () => {
+      const machine = this.requireState('reset', 'running', 'paused');
+      machine.restart();
+    });
+  }
+
+  saveState(persist?: (state: SavedState) => Promise<void>): Promise<SavedState> {
+    return this.serialize(async () => {
+      const machine = this.requireState('save the state', 'running', 'paused');
+      const before = this.sm.state as 'running' | 'paused';
+      this.sm.set('saving', 'saving state');
+      try {
+        // Halt the CPU and let disk I/O drain: the state file and the disks must agree.
+        await machine.stop();
+        for (const d of this.disks) await d.device.drain();
+        const stateFile = await this.writeStateFile(await machine.saveState());
+        const images: string[] = [];
+        for (const d of this.disks) {
+          const image = d.device.image;
+          if (!(image instanceof Qcow2Image)) continue;
+          await image.flush();
+          if ((await image.listSnapshots()).some((s) => s.name === V86_SAVED_STATE_TAG)) {
+            await image.deleteSnapshot(V86_SAVED_STATE_TAG); // left by a save whose marker never got written
+          }
+          await image.createSnapshot({ name: V86_SAVED_STATE_TAG });
+          await image.flush();
+          images.push(d.file);
+        }
+        const saved: SavedState = {
+          engine: 'v86',
+          savedAt: new Date().toISOString(),
+          tag: V86_SAVED_STATE_TAG,
+          // v86: the state file (RAM + devices); the disks hold snapshot `tag`.
+          vmstateNode: stateFile,
+          devices: this.disks.map((d) => d.id),
+          images,
+          engineVersion: V86_VERSION,
+        };
+        if (persist) await persist(saved);
+        await this.teardown();
+        this.sm.set('off', 'state saved');
+        return saved;
+      } catch (err) {
+        if (!this.sm.isFinal && !this.tornDown) {
+          if (before === 'running') {
+            await machine
+              .run()
+              .catch((e: unknown) => this.options.log(`resuming after a failed save failed: ${String(e)}`));
+          }
+          this.sm.trySet(before, 'save failed');
+        }
+        if (err instanceof AppError) throw err;
+        throw new AppError('IO', `Saving the state of VM ${this.label} failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  attachIso(isoPath: string): Promise<void> {
+    return this.serialize(async () => {
+      const machine = this.requireState('change the CD/DVD', 'running', 'paused');
+      const next = await this.openIso(isoPath);
+      const old = this.cdrom;
+      machine.insertCdrom(new V86DriveAdapter(next.device, { readAhead: true }));
+      this.cdrom = next;
+      if (old) await old.device.close();
+    });
+  }
+
+  eject(): Promise<void> {
+    return this.serialize(async () => {
+      const machine = this.requireState('eject the CD/DVD', 'running', 'paused');
+      machine.ejectCdrom();
+      const old = this.cdrom;
+      this.cdrom = null;
+      if (old) await old.device.close();
+    });
+  }
+
+  async screenshot(): Promise<Screenshot> {
+    this.requireState('take a screenshot', 'running', 'paused');
+    const display = this.screen!;
+    display.refresh();
+    const { width, height } = display;
+    return { width, height, png: encodePng({ width, height, channels: 4, data: display.pixels }) };
+  }
+
+  /** The text on the screen when it is in text mode (for tests and logs). */
+  screenText(): string[] {
+    return this.screen?.mode === 'text' ? this.screen.textRows() : [];
+  }
+
+  private sendStrokes(strokes: readonly KeyStroke[]): Promise<void> {
+    const run = this.input.then(async () => {
+      for (const s of strokes) {
+        const machine = this.requireState('send keys', 'running');
+        machine.input.keyboard_send_scancodes(strokeToSet1(s));
+        await sleep(KEY_PACE_MS);
+      }
+    });
+    this.input = run.catch(() => undefined);
+    return run;
+  }
+
+  sendKeys(text: string): Promise<void> {
+    return this.sendStrokes(textToKeyStrokes(text));
+  }
+
+  sendCombo(keys: readonly string[]): Promise<void> {
+    return this.sendStrokes([comboKeys(keys)]);
+  }
+
+  async writeSerial(data: Uint8Array): Promise<void> {
+    const machine = this.requireState('write to the serial port', 'running', 'paused');
+    machine.sendSerial(data);
+  }
+
+  display(): DisplayEndpoint | null {
+    return this.rfb ? { protocol: 'rfb', path: this.rfbPath } : null;
+  }
+
+  runtimeInfo(): EngineRuntimeInfo {
+    return {
+      accelerator: 'v86-jit',
+      acceleratorReason: 'x86 emulated in-process by v86, its code translated to WebAssembly',
+      notes: this.notes,
+      cdrom: this.cdrom?.path ?? null,
+      serialLog: path.join(this.options.paths.logsFolder, 'serial.log'),
+      resumedFromSavedState: this.resumed,
+      children: {},
+    };
+  }
+
+  /** Releases the emulator, the display server and the disks (flushed, closed). */
+  private async teardown(): Promise<void> {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    const { log } = this.options;
+    this.rfb?.dispose();
+    this.screen?.dispose();
+    await this.machine?.destroy().catch((err: unknown) => log(`stopping v86 failed: ${String(err)}`));
+    for (const d of this.disks) {
+      await d.device.close().catch((err: unknown) => log(`closing ${d.file} failed: ${String(err)}`));
+    }
+    await this.cdrom?.device.close().catch((err: unknown) => log(`closing the CD-ROM image failed: ${String(err)}`));
+    const serialLog = this.serialLog;
+    if (serialLog) await new Promise<void>((resolve) => serialLog.end(resolve));
+  }
+
+  dispose(): void {
+    void this.teardown().finally(() => {
+      this.serialOut.dispose();
+      this.sm.dispose();
+    });
+  }
+}
+
+/** Drops a v86 saved state while the VM is off: its qcow2 snapshots and its state file. */
+export async function discardV86SavedState(saved: SavedState): Promise<void> {
+  for (const file of saved.images) {
+    if (!(await stat(file).catch(() => null))) continue;
+    const image = await Qcow2Image.open(file);
+    try {
+      if ((await image.listSnapshots()).some((s) => s.name === saved.tag)) await image.deleteSnapshot(saved.tag);
+      await image.flush();
+    } finally {
+      await image.close();
+    }
+  }
+  if (saved.vmstateNode) await rm(saved.vmstateNode, { force: true });
+}

@@ -1,0 +1,307 @@
+// The details pane of the selected VM: actions (power, settings, clone, delete, log), the
+// screen slot, and tabs — summary (settings, disks with real sizes, snapshots, engine and
+// accelerator), log viewer, performance graphs.
+import { lazy, Suspense, useEffect, useState, type KeyboardEvent } from 'react';
+import type { TFunction } from 'i18next';
+import { useTranslation } from 'react-i18next';
+import type { EngineStatus } from '../../src-shared/contracts/engine';
+import type { VmDetails as Details, VmListEntry } from '../../src-shared/contracts/library';
+import type { VmOverview } from '../../src-shared/contracts/vm-monitor';
+import type { HostInfo } from '../../src-shared/host-info';
+import { OsIcon } from '../components/OsIcon';
+import { StateBadge } from '../components/StateBadge';
+import { VmScreenSlot } from '../components/VmScreenSlot';
+import { formatBytes, formatMiB } from '../format/format-size';
+import { selectSelectedVm, useAppStore } from '../store/app-store';
+import type { DetailsTab } from '../store/ui-slice';
+import { explainEngine } from '../wizard/vm-rules';
+
+const LogViewer = lazy(() => import('./LogViewer').then((m) => ({ default: m.LogViewer })));
+const PerfGraphs = lazy(() => import('./PerfGraphs').then((m) => ({ default: m.PerfGraphs })));
+
+type OkEntry = Extract<VmListEntry, { kind: 'ok' }>;
+
+function PowerButtons({ vm }: { readonly vm: OkEntry }) {
+  const { t } = useTranslation();
+  const power = useAppStore((s) => s.power);
+  const busy = useAppStore((s) => s.powerBusy[vm.id]);
+  const cancelStart = useAppStore((s) => s.cancelStart);
+  const on = vm.state === 'running' || vm.state === 'paused';
+  const b = busy !== undefined;
+  return (
+    <div className="button-group" role="group" aria-label={t('actions.power')}>
+      {busy === 'start' ? (
+        <button type="button" onClick={() => cancelStart(vm.id)}>
+          {t('actions.cancelStart')}
+        </button>
+      ) : (
+        <button type="button" className="primary" disabled={on || b} onClick={() => void power(vm.id, 'start')}>
+          {vm.state === 'saved' ? t('actions.restore') : t('actions.start')}
+        </button>
+      )}
+      {vm.state === 'paused' ? (
+        <button type="button" disabled={b} onClick={() => void power(vm.id, 'resume')}>
+          {t('actions.resume')}
+        </button>
+      ) : (
+        <button type="button" disabled={vm.state !== 'running' || b} onClick={() => void power(vm.id, 'pause')}>
+          {t('actions.pause')}
+        </button>
+      )}
+      <button type="button" disabled={!on || b} onClick={() => void power(vm.id, 'reset')}>
+        {t('actions.reset')}
+      </button>
+      <button type="button" disabled={!on || b} onClick={() => void power(vm.id, 'stop')} title={t('actions.stopHint')}>
+        {t('actions.stop')}
+      </button>
+      <button type="button" disabled={!on || b} onClick={() => void power(vm.id, 'forceStop')}>
+        {t('actions.forceStop')}
+      </button>
+      {busy && (
+        <span className="muted" role="status">
+          {t(`actions.busy.${busy}`)}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function acceleratorText(t: TFunction, d: Details, host: HostInfo | null, status: EngineStatus | null): string {
+  if (status?.accelerator) {
+    return status.acceleratorReason ? `${status.accelerator} — ${status.acceleratorReason}` : status.accelerator;
+  }
+  if (!host) return t('details.hostUnknown');
+  const name = d.config.secureBoot ? host.secureBootAccelerator : host.accelerator;
+  if (!name) return t('details.noAccelerator');
+  const verdict = host.accelerators.find((a) => a.name === name);
+  return t('details.wouldUse', { accelerator: name.toUpperCase(), reason: verdict?.reason ?? '' });
+}
+
+function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Details | null }) {
+  const { t } = useTranslation();
+  const host = useAppStore((s) => s.hostInfo);
+  const transport = useAppStore((s) => s.transport);
+  const [overview, setOverview] = useState<VmOverview | null>(null);
+  const [status, setStatus] = useState<EngineStatus | null>(null);
+  const running = vm.state === 'running' || vm.state === 'paused';
+
+  useEffect(() => {
+    let live = true;
+    setOverview(null);
+    transport
+      ?.call<VmOverview>('vmStats', 'overview', [vm.id])
+      .then((o) => live && setOverview(o))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [transport, vm.id]);
+
+  useEffect(() => {
+    let live = true;
+    setStatus(null);
+    if (running) {
+      transport
+        ?.call<EngineStatus | null>('vm', 'status', [vm.id])
+        .then((s) => live && setStatus(s))
+        .catch(() => undefined);
+    }
+    return () => {
+      live = false;
+    };
+  }, [transport, vm.id, running]);
+
+  const c = details?.config;
+  const engine = c
+    ? explainEngine(
+        {
+          os: c.os,
+          name: c.name,
+          iso: c.cdrom.iso,
+          engine: c.engine,
+          cpus: c.cpus,
+          memoryMiB: c.memoryMiB,
+          diskGiB: 0,
+          firmware: c.firmware,
+          secureBoot: c.secureBoot,
+          tpm: c.tpm,
+        },
+        host,
+      )
+    : null;
+  return (
+    <div className="summary-pane">
+      <dl className="summary">
+        <dt>{t('library.os')}</dt>
+        <dd>{t(`os.${vm.os}`)}</dd>
+        <dt>{t('library.state')}</dt>
+        <dd>{t(`state.${vm.state}`)}</dd>
+        <dt>{t('library.cpus')}</dt>
+        <dd>{vm.cpus}</dd>
+        <dt>{t('library.memory')}</dt>
+        <dd>{formatMiB(vm.memoryMiB)}</dd>
+        <dt>{t('library.firmware')}</dt>
+        <dd>
+          {vm.firmware === 'uefi' ? 'UEFI' : 'BIOS'}
+          {c?.secureBoot ? ` · ${t('wizard.secureBoot')}` : ''}
+          {c?.tpm ? ` · ${t('wizard.tpm')}` : ''}
+        </dd>
+        <dt>{t('library.engine')}</dt>
+        <dd>
+          {status
+            ? t('details.engineRunning', { engine: status.engine })
+            : engine
+              ? t(`wizard.engineWhy.${engine.reason}`, engine.values)
+              : vm.engine}
+        </dd>
+        <dt>{t('details.accelerator')}</dt>
+        <dd>{details ? acceleratorText(t, details, host, status) : '…'}</dd>
+        <dt>{t('details.cd')}</dt>
+        <dd className="path">{(status ? status.cdrom : c?.cdrom.iso) ?? t('iso.none')}</dd>
+        <dt>{t('settings.bootOrder')}</dt>
+        <dd>{c?.bootOrder.map((b) => t(`settings.boot.${b}`)).join(' → ') ?? '…'}</dd>
+        <dt>{t('details.network')}</dt>
+        <dd>
+          {c
+            ? `${c.network.model}${c.network.portForwards.length ? ` · ${t('details.forwards', { count: c.network.portForwards.length })}` : ''}`
+            : '…'}
+        </dd>
+        <dt>{t('details.snapshots')}</dt>
+        <dd>{overview ? (overview.snapshotCount ?? t('details.unknown')) : '…'}</dd>
+        {c?.description ? (
+          <>
+            <dt>{t('settings.description')}</dt>
+            <dd className="description">{c.description}</dd>
+          </>
+        ) : null}
+        <dt>{t('library.uuid')}</dt>
+        <dd>
+          <code>{vm.id}</code>
+        </dd>
+        <dt>{t('library.folder')}</dt>
+        <dd className="path">{vm.folder}</dd>
+      </dl>
+      <h3>{t('details.disks')}</h3>
+      {details && details.disks.length === 0 && <p className="muted">{t('details.noDisks')}</p>}
+      {details && details.disks.length > 0 && (
+        <table className="disks">
+          <thead>
+            <tr>
+              <th>{t('details.disk')}</th>
+              <th>{t('details.bus')}</th>
+              <th>{t('details.virtualSize')}</th>
+              <th>{t('details.allocated')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {details.disks.map((d) => (
+              <tr key={d.id} title={d.path}>
+                <td>{d.id}</td>
+                <td>{d.bus}</td>
+                <td>{formatBytes(d.virtualSizeBytes)}</td>
+                <td>
+                  {d.exists ? (d.allocatedBytes === null ? '—' : formatBytes(d.allocatedBytes)) : t('details.missing')}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+const TABS: readonly DetailsTab[] = ['summary', 'logs', 'performance'];
+
+export function VmDetailsPane() {
+  const { t } = useTranslation();
+  const vm = useAppStore(selectSelectedVm);
+  const details = useAppStore((s) => s.details);
+  const tab = useAppStore((s) => s.detailsTab);
+  const setTab = useAppStore((s) => s.setDetailsTab);
+  const openDialog = useAppStore((s) => s.openDialog);
+
+  if (!vm) return <p className="muted details-empty">{t('library.select')}</p>;
+  if (vm.kind === 'inaccessible') {
+    return (
+      <section aria-label={t('library.details')} className="details">
+        <h2>{t('library.inaccessible')}</h2>
+        <dl className="summary">
+          <dt>{t('library.folder')}</dt>
+          <dd className="path">{vm.folder}</dd>
+          <dt>{t('library.error')}</dt>
+          <dd className="error">{vm.error}</dd>
+        </dl>
+        <button type="button" className="danger" onClick={() => openDialog({ kind: 'delete', vmId: vm.id })}>
+          {t('actions.delete')}
+        </button>
+      </section>
+    );
+  }
+  const running = vm.state === 'running' || vm.state === 'paused';
+  const onTabKey = (e: KeyboardEvent<HTMLButtonElement>) => {
+    const i = TABS.indexOf(tab);
+    const next =
+      e.key === 'ArrowRight'
+        ? TABS[(i + 1) % TABS.length]
+        : e.key === 'ArrowLeft'
+          ? TABS[(i + TABS.length - 1) % TABS.length]
+          : null;
+    if (next) {
+      e.preventDefault();
+      setTab(next);
+      document.getElementById(`tab-${next}`)?.focus();
+    }
+  };
+  return (
+    <section aria-label={t('library.details')} className="details">
+      <header className="details-head">
+        <OsIcon os={vm.os} size={36} />
+        <h2>{vm.name}</h2>
+        <StateBadge state={vm.state} />
+      </header>
+      <div className="toolbar">
+        <PowerButtons vm={vm} />
+        <div className="button-group" role="group" aria-label={t('actions.manage')}>
+          <button type="button" onClick={() => openDialog({ kind: 'settings', vmId: vm.id })}>
+            {t('actions.settings')}
+          </button>
+          <button type="button" disabled={running} onClick={() => openDialog({ kind: 'clone', vmId: vm.id })}>
+            {t('actions.clone')}
+          </button>
+          <button type="button" disabled={running} onClick={() => openDialog({ kind: 'delete', vmId: vm.id })}>
+            {t('actions.delete')}
+          </button>
+          <button type="button" onClick={() => setTab('logs')}>
+            {t('actions.showLog')}
+          </button>
+        </div>
+      </div>
+      <VmScreenSlot vmId={vm.id} state={vm.state} />
+      <div role="tablist" aria-label={t('details.tabs')} className="tabs">
+        {TABS.map((id) => (
+          <button
+            key={id}
+            id={`tab-${id}`}
+            type="button"
+            role="tab"
+            aria-selected={tab === id}
+            aria-controls={`panel-${id}`}
+            tabIndex={tab === id ? 0 : -1}
+            onClick={() => setTab(id)}
+            onKeyDown={onTabKey}
+          >
+            {t(`details.tab.${id}`)}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel">
+        {tab === 'summary' && <Summary vm={vm} details={details?.config.id === vm.id ? details : null} />}
+        <Suspense fallback={<p className="muted">{t('app.loading')}</p>}>
+          {tab === 'logs' && <LogViewer vmId={vm.id} running={running} />}
+          {tab === 'performance' && <PerfGraphs vmId={vm.id} />}
+        </Suspense>
+      </div>
+    </section>
+  );
+}

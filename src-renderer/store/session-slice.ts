@@ -1,0 +1,64 @@
+// Session slice: which transport the renderer has and whether the user is logged in (the
+// web console) — the desktop is always "authenticated".
+import type { StateCreator } from 'zustand';
+import type { VmListEntry } from '../../src-shared/contracts/library';
+import type { ControlTransport } from '../transport/control-transport';
+import type { AppState } from './app-store';
+import { messageOf } from './store-errors';
+
+export interface SessionSlice {
+  transport: ControlTransport | null;
+  session: 'unknown' | 'authenticated' | 'login-required';
+  sessionError: string | null;
+  connectionError: string | null;
+  init(transport: ControlTransport): Promise<void>;
+  login(credentials: { password?: string; token?: string }): Promise<void>;
+  logout(): Promise<void>;
+}
+
+export const createSessionSlice: StateCreator<AppState, [], [], SessionSlice> = (set, get) => ({
+  transport: null,
+  session: 'unknown',
+  sessionError: null,
+  connectionError: null,
+  async init(transport) {
+    set({ transport });
+    transport.onEvent((event) => {
+      if (event === 'library.changed') void get().refresh();
+    });
+    transport.onDisconnect((reason) => {
+      set({ connectionError: reason });
+      // A logout or expiry elsewhere ends this session too: back to the login screen.
+      void transport.session().then(
+        (s) => set({ session: s }),
+        () => undefined,
+      );
+    });
+    // Ask for the list while the session is checked: a returning user's library arrives one
+    // round trip sooner (without a session the call just fails and is dropped).
+    const early = transport.call<VmListEntry[]>('library', 'list', []).then(
+      (vms) => vms,
+      () => null,
+    );
+    const session = await transport.session();
+    set({ session });
+    if (session === 'authenticated') await get().afterLogin(early);
+  },
+  async login(credentials) {
+    const t = get().transport;
+    if (!t) return;
+    try {
+      await t.login(credentials);
+      set({ session: 'authenticated', sessionError: null, connectionError: null });
+      await get().afterLogin();
+    } catch (err) {
+      set({ sessionError: messageOf(err) });
+    }
+  },
+  async logout() {
+    const t = get().transport;
+    if (!t) return;
+    await t.logout();
+    set({ session: 'login-required', vms: [], details: null, selectedId: null, dialog: null, view: 'library' });
+  },
+});

@@ -1,0 +1,278 @@
+// The new-VM wizard: OS preset → name and ISO → CPU / memory / disk → firmware → summary.
+// Each step validates inline (the same rules the library applies); creating the disk is a
+// job with progress and a cancel button; the library's own errors are shown too.
+import { useMemo, useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { CreateResult } from '../../src-shared/contracts/library';
+import type { IsoDetection } from '../../src-shared/contracts/media';
+import { AppError } from '../../src-shared/errors';
+import type { PresetId } from '../../src-shared/os-presets';
+import { Dialog } from '../components/Dialog';
+import { formatMiB } from '../format/format-size';
+import { otherVmNames, useAppStore } from '../store/app-store';
+import { isCancelled, messageOf } from '../store/store-errors';
+import type { WizardPrefill } from '../store/ui-slice';
+import { problemText } from './field-text';
+import { FirmwareFields, HardwareFields } from './HardwareFields';
+import { IsoDetectionSummary } from './IsoDetectionSummary';
+import { IsoField } from './IsoField';
+import { OsPresetPicker } from './OsPresetPicker';
+import { explainEngine, presetDraft, validateDraft, type DraftField, type VmDraft } from './vm-rules';
+import { Windows11Readiness } from './Windows11Readiness';
+
+const STEPS = ['os', 'name', 'hardware', 'firmware', 'summary'] as const;
+type Step = (typeof STEPS)[number];
+
+/** Which fields each step owns (Next is refused while one of them has a problem). */
+const STEP_FIELDS: Record<Step, readonly DraftField[]> = {
+  os: [],
+  name: ['name'],
+  hardware: ['cpus', 'memoryMiB', 'diskGiB'],
+  firmware: ['firmware', 'secureBoot', 'tpm'],
+  summary: [],
+};
+
+/** A name not yet taken: "Windows 11", "Windows 11 (2)", … */
+function freeName(base: string, taken: readonly string[]): string {
+  const lower = new Set(taken.map((n) => n.toLowerCase()));
+  if (!lower.has(base.toLowerCase())) return base;
+  for (let i = 2; ; i++) if (!lower.has(`${base} (${i})`.toLowerCase())) return `${base} (${i})`;
+}
+
+/** Which step a library error belongs to, from its code and details. */
+function stepOfServerError(err: AppError): Step {
+  if (err.code === 'ALREADY_EXISTS') return 'name';
+  if (err.code === 'HOST_LIMIT') return 'hardware';
+  if (/ISO/i.test(err.message) && (err.code === 'NOT_FOUND' || err.code === 'INVALID_ARGUMENT')) return 'name';
+  return 'summary';
+}
+
+export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | null }) {
+  const { t } = useTranslation();
+  const limits = useAppStore((s) => s.limits);
+  const host = useAppStore((s) => s.hostInfo);
+  const vms = useAppStore((s) => s.vms);
+  const createVm = useAppStore((s) => s.createVm);
+  const close = useAppStore((s) => s.closeDialog);
+  const notify = useAppStore((s) => s.notify);
+  const taken = useMemo(() => otherVmNames(vms), [vms]);
+
+  const [detection, setDetection] = useState<IsoDetection | null>(prefill?.detection ?? null);
+  const [draft, setDraft] = useState<VmDraft>(() =>
+    presetDraft(prefill?.detection?.preset ?? 'windows11', limits, '', prefill?.iso ?? null),
+  );
+  const [step, setStep] = useState<Step>('os');
+  const [shown, setShown] = useState<ReadonlySet<DraftField>>(new Set());
+  const [serverError, setServerError] = useState<{ step: Step; message: string } | null>(null);
+  const [job, setJob] = useState<{ phase: string; fraction: number; controller: AbortController } | null>(null);
+
+  const problems = validateDraft(draft, { limits, existingNames: taken, checkDisk: true });
+  const visible = Object.fromEntries(
+    Object.entries(problems).filter(([k]) => shown.has(k as DraftField)),
+  ) as typeof problems;
+  const engine = explainEngine(draft, host);
+  const index = STEPS.indexOf(step);
+
+  function change(patch: Partial<VmDraft>) {
+    setDraft((d) => ({ ...d, ...patch }));
+    setShown((s) => new Set([...s, ...(Object.keys(patch) as DraftField[])]));
+    setServerError(null);
+  }
+
+  function choosePreset(os: PresetId) {
+    setDraft((d) => presetDraft(os, limits, d.name, d.iso));
+  }
+
+  function go(next: Step) {
+    if (next === 'name' && draft.name === '') {
+      setDraft((d) => ({ ...d, name: freeName(t(`os.${d.os}`), taken) }));
+    }
+    setStep(next);
+  }
+
+  function nextStep() {
+    const fields = STEP_FIELDS[step];
+    setShown((s) => new Set([...s, ...fields]));
+    if (fields.some((f) => problems[f])) return;
+    if (step === 'hardware' && engine.blocking) return;
+    const next = STEPS[index + 1];
+    if (next) go(next);
+  }
+
+  async function create() {
+    const all = Object.keys(problems) as DraftField[];
+    if (all.length > 0) {
+      setShown(new Set(all));
+      const first = STEPS.find((s) => STEP_FIELDS[s].some((f) => problems[f]));
+      if (first) setStep(first);
+      return;
+    }
+    const controller = new AbortController();
+    setJob({ phase: 'disk', fraction: 0, controller });
+    setServerError(null);
+    try {
+      const result: CreateResult = await createVm(
+        {
+          name: draft.name,
+          os: draft.os,
+          engine: draft.engine,
+          cpus: draft.cpus,
+          memoryMiB: draft.memoryMiB,
+          diskGiB: draft.diskGiB,
+          firmware: draft.firmware,
+          secureBoot: draft.secureBoot,
+          tpm: draft.tpm,
+          iso: draft.iso,
+        },
+        {
+          signal: controller.signal,
+          onProgress: (p) => setJob((j) => (j ? { ...j, phase: p.phase, fraction: p.fraction } : j)),
+        },
+      );
+      close();
+      notify({ tone: 'info', key: 'wizard.created', values: { name: result.vm.config.name } });
+      for (const w of result.warnings) notify({ tone: 'warning', key: 'errors.serverWarning', values: { message: w } });
+    } catch (err) {
+      if (isCancelled(err)) setServerError({ step: 'summary', message: t('wizard.cancelled') });
+      else {
+        const s = err instanceof AppError ? stepOfServerError(err) : 'summary';
+        setServerError({ step: s, message: messageOf(err) });
+      }
+    } finally {
+      setJob(null);
+    }
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    if (job) return;
+    if (step === 'summary') void create();
+    else nextStep();
+  }
+
+  const serverErrorHere = serverError && (serverError.step === step || step === 'summary') && (
+    <p className="field-error server-error" role="alert">
+      {t('errors.server', { message: serverError.message })}
+    </p>
+  );
+
+  return (
+    <Dialog title={t('wizard.title')} onClose={close} className="wizard" busy={job !== null}>
+      <ol className="steps">
+        {STEPS.map((s, i) => (
+          <li key={s} aria-current={s === step ? 'step' : undefined} className={i < index ? 'done' : ''}>
+            {t(`wizard.step.${s}`)}
+          </li>
+        ))}
+      </ol>
+      <form onSubmit={submit} noValidate>
+        <div className="step-body">
+          {step === 'os' && (
+            <>
+              {detection && <IsoDetectionSummary detection={detection} />}
+              <OsPresetPicker value={draft.os} onChange={choosePreset} />
+              <p className="hint">{t('wizard.presetHint')}</p>
+            </>
+          )}
+          {step === 'name' && (
+            <>
+              <div className={`field${visible.name ? ' invalid' : ''}`}>
+                <label htmlFor="wizard-name">{t('wizard.name')}</label>
+                <input
+                  id="wizard-name"
+                  name="name"
+                  type="text"
+                  value={draft.name}
+                  maxLength={200}
+                  data-autofocus
+                  autoComplete="off"
+                  aria-invalid={visible.name ? true : undefined}
+                  aria-describedby={visible.name ? 'wizard-name-error' : undefined}
+                  onChange={(e) => change({ name: e.target.value })}
+                />
+                {visible.name && (
+                  <p id="wizard-name-error" className="field-error" role="alert">
+                    {problemText(t, 'name', visible.name)}
+                  </p>
+                )}
+              </div>
+              <IsoField
+                value={draft.iso}
+                detection={detection}
+                onChange={(iso, d) => {
+                  setDetection(d);
+                  change({ iso });
+                  if (d && d.preset !== draft.os) choosePreset(d.preset);
+                }}
+              />
+            </>
+          )}
+          {step === 'hardware' && (
+            <HardwareFields draft={draft} limits={limits} host={host} problems={visible} onChange={change} showDisk />
+          )}
+          {step === 'firmware' && (
+            <>
+              <FirmwareFields draft={draft} problems={visible} onChange={change} />
+              {draft.os === 'windows11' && (
+                <Windows11Readiness draft={draft} host={host} limits={limits} checkDisk onFix={(d) => change(d)} />
+              )}
+            </>
+          )}
+          {step === 'summary' && (
+            <>
+              <dl className="summary">
+                <dt>{t('wizard.os')}</dt>
+                <dd>{t(`os.${draft.os}`)}</dd>
+                <dt>{t('wizard.name')}</dt>
+                <dd>{draft.name}</dd>
+                <dt>{t('iso.label')}</dt>
+                <dd>{draft.iso ?? t('iso.none')}</dd>
+                <dt>{t('wizard.cpus')}</dt>
+                <dd>{draft.cpus}</dd>
+                <dt>{t('wizard.memory')}</dt>
+                <dd>{formatMiB(draft.memoryMiB)}</dd>
+                <dt>{t('wizard.disk')}</dt>
+                <dd>{draft.diskGiB === 0 ? t('wizard.noDisk') : `${draft.diskGiB} GiB`}</dd>
+                <dt>{t('wizard.firmware')}</dt>
+                <dd>
+                  {draft.firmware === 'uefi' ? 'UEFI' : 'BIOS'}
+                  {draft.secureBoot ? ` · ${t('wizard.secureBoot')}` : ''}
+                  {draft.tpm ? ` · ${t('wizard.tpm')}` : ''}
+                </dd>
+                <dt>{t('wizard.engine')}</dt>
+                <dd>{t(`wizard.engineWhy.${engine.reason}`, engine.values)}</dd>
+              </dl>
+              {draft.os === 'windows11' && (
+                <Windows11Readiness draft={draft} host={host} limits={limits} checkDisk onFix={(d) => change(d)} />
+              )}
+              {job && (
+                <div className="job" role="status">
+                  <span>{t(`wizard.phase.${job.phase === 'config' ? 'config' : 'disk'}`)}</span>
+                  <progress max={1} value={job.fraction} aria-label={t('wizard.progress')} />
+                  <button type="button" onClick={() => job.controller.abort()}>
+                    {t('common.cancel')}
+                  </button>
+                </div>
+              )}
+            </>
+          )}
+          {serverErrorHere}
+        </div>
+        <div className="dialog-buttons">
+          <button type="button" onClick={close} disabled={job !== null}>
+            {t('common.cancel')}
+          </button>
+          <span className="spacer" />
+          {index > 0 && (
+            <button type="button" onClick={() => setStep(STEPS[index - 1]!)} disabled={job !== null}>
+              {t('common.back')}
+            </button>
+          )}
+          <button type="submit" className="primary" disabled={job !== null}>
+            {step === 'summary' ? t('wizard.create') : t('common.next')}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,349 @@
+// The machine builder's command lines per preset and host: q35 vs pc, UEFI / Secure Boot
+// pflash, swtpm, buses, NICs, accelerators (TCG here, KVM with the probe's CPU model),
+// boot order, port forwards, escaping, and the refusals when firmware or swtpm is missing.
+import { describe, expect, it } from 'vitest';
+import type { AcceleratorVerdict, HostInfo } from '../../../../src-shared/host-info';
+import { OS_PRESETS, type PresetId } from '../../../../src-shared/os-presets';
+import type { VmConfig } from '../../../../src-shared/vm-config';
+import { buildMachine, macAddressFor, type MachinePlan } from '../../../../src-emulator/engines/qemu/machine-builder';
+import { hostInfo } from '../../services/host-probe/host-info-fixture';
+
+const ID = '0f1e2d3c-4b5a-4697-8899-aabbccddeeff';
+const paths = { vmFolder: '/maru/vms/' + ID, socketFolder: '/maru/run/' + ID, logsFolder: '/maru/vms/' + ID + '/logs' };
+
+/** A config as `maru create --os PRESET` makes it, with changes. */
+function configFor(os: PresetId, change: Partial<VmConfig> = {}): VmConfig {
+  const p = OS_PRESETS[os];
+  return {
+    schemaVersion: 2,
+    id: ID,
+    name: `test ${os}`,
+    os,
+    engine: 'auto',
+    cpus: p.cpus,
+    memoryMiB: p.memoryMiB,
+    chipset: p.chipset,
+    firmware: p.firmware,
+    secureBoot: p.secureBoot,
+    tpm: p.tpm,
+    disks: [{ id: 'disk0', file: 'disks/disk0.qcow2', bus: p.diskBus, sizeBytes: p.diskGiB * 2 ** 30 }],
+    cdrom: { iso: '/isos/installer.iso' },
+    bootOrder: ['cdrom', 'disk'],
+    network: { enabled: true, model: p.nic, portForwards: [] },
+    display: { vga: p.vga },
+    description: '',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    modifiedAt: '2025-01-01T00:00:00.000Z',
+    ...change,
+  };
+}
+
+/** The value after each occurrence of `flag`. */
+function values(plan: MachinePlan, flag: string): string[] {
+  const out: string[] = [];
+  plan.argv.forEach((a, i) => {
+    if (a === flag) out.push(plan.argv[i + 1]!);
+  });
+  return out;
+}
+
+function one(plan: MachinePlan, flag: string): string {
+  const v = values(plan, flag);
+  expect(v, flag).toHaveLength(1);
+  return v[0]!;
+}
+
+const kvmVerdict: AcceleratorVerdict = {
+  name: 'kvm',
+  present: true,
+  usable: true,
+  smm: true,
+  cpuModel: 'host,arch-capabilities=off',
+  reason: 'the test guest ran x87 code under KVM',
+  probeMs: 300,
+};
+
+/** A host whose KVM works (with SMM unless told otherwise). */
+function kvmHost(smm = true): HostInfo {
+  return hostInfo({
+    accelerators: [{ ...kvmVerdict, smm }, ...hostInfo().accelerators.filter((a) => a.name === 'tcg')],
+    accelerator: 'kvm',
+    secureBootAccelerator: smm ? 'kvm' : 'tcg',
+  });
+}
+
+describe('buildMachine: windows11 (q35, Secure Boot, TPM 2.0) on this host (TCG)', () => {
+  const plan = buildMachine({ config: configFor('windows11'), host: hostInfo(), paths });
+
+  it('uses q35 with SMM and the Microsoft-keys OVMF pair on secure pflash', () => {
+    expect(plan.binary).toBe('/usr/bin/qemu-system-x86_64');
+    expect(plan.machine).toBe('q35');
+    expect(one(plan, '-machine')).toBe('q35,smm=on,pflash0=ovmf-code,pflash1=nvram');
+    expect(values(plan, '-global')).toContain('driver=cfi.pflash01,property=secure,value=on');
+    const blockdevs = values(plan, '-blockdev');
+    expect(blockdevs).toContain(
+      'driver=file,node-name=ovmf-code,filename=/usr/share/OVMF/OVMF_CODE_4M.ms.fd,read-only=on',
+    );
+    expect(blockdevs).toContain(`driver=file,node-name=nvram-file,filename=${paths.vmFolder}/nvram.qcow2`);
+    expect(blockdevs).toContain('driver=qcow2,node-name=nvram,file=nvram-file');
+    expect(plan.prepare).toContainEqual({
+      kind: 'nvram',
+      path: `${paths.vmFolder}/nvram.qcow2`,
+      template: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
+      secureBoot: true,
+    });
+  });
+
+  it('runs under TCG with -cpu max and says why', () => {
+    expect(one(plan, '-accel')).toBe('tcg');
+    expect(one(plan, '-cpu')).toBe('max');
+    expect(plan.accelerator).toBe('tcg');
+    expect(plan.notes.join(' ')).toMatch(/software emulation \(TCG, slower\): KVM present but cannot run guests/);
+  });
+
+  it('has a TPM 2.0 on tpm-crb backed by a per-VM swtpm', () => {
+    expect(values(plan, '-device')).toContain('tpm-crb,tpmdev=tpm0');
+    expect(one(plan, '-tpmdev')).toBe('emulator,id=tpm0,chardev=chrtpm');
+    expect(values(plan, '-chardev')).toContain(`socket,id=chrtpm,path=${paths.socketFolder}/swtpm.sock`);
+    expect(plan.swtpm).toEqual({
+      binary: '/usr/bin/swtpm',
+      argv: [
+        'socket',
+        '--tpm2',
+        '--tpmstate',
+        `dir=${paths.vmFolder}/tpm,mode=0600`,
+        '--ctrl',
+        `type=unixio,path=${paths.socketFolder}/swtpm.sock,mode=0600`,
+        '--log',
+        `file=${paths.logsFolder}/swtpm.log,level=1`,
+        '--terminate',
+      ],
+      ctrlSocket: `${paths.socketFolder}/swtpm.sock`,
+      stateFolder: `${paths.vmFolder}/tpm`,
+      logFile: `${paths.logsFolder}/swtpm.log`,
+    });
+    expect(plan.prepare).toContainEqual({ kind: 'folder', path: `${paths.vmFolder}/tpm`, mode: 0o700 });
+  });
+
+  it('puts the disk on the built-in AHCI controller, the CD/DVD after it, and boots the CD first', () => {
+    const devices = values(plan, '-device');
+    expect(values(plan, '-blockdev')).toContain(
+      `driver=file,node-name=disk0-file,filename=${paths.vmFolder}/disks/disk0.qcow2`,
+    );
+    expect(values(plan, '-blockdev')).toContain('driver=qcow2,node-name=disk0,file=disk0-file,discard=unmap');
+    expect(devices).toContain('ide-hd,drive=disk0,bus=ide.0,id=disk0-dev,bootindex=1');
+    expect(devices).toContain('ide-cd,id=cd0,bus=ide.1,drive=cd0-media,bootindex=0');
+    expect(values(plan, '-blockdev')).toContain('driver=raw,node-name=cd0-media,file=cd0-file,read-only=on');
+  });
+
+  it('has an e1000e on user-mode NAT, std VGA, an xHCI usb-tablet, and the sockets', () => {
+    const devices = values(plan, '-device');
+    expect(one(plan, '-netdev')).toBe('user,id=net0');
+    expect(devices).toContain(`e1000e,netdev=net0,id=nic0,mac=${macAddressFor(ID)},romfile=`);
+    expect(devices).toContain('VGA,id=video0');
+    expect(devices).toEqual(expect.arrayContaining(['qemu-xhci,id=usb', 'usb-tablet,id=tablet0,bus=usb.0']));
+    expect(one(plan, '-vnc')).toBe(`unix:${paths.socketFolder}/vnc.sock`);
+    expect(values(plan, '-chardev')).toContain(
+      `socket,id=ser0,path=${paths.socketFolder}/serial.sock,server=on,wait=off,logfile=${paths.logsFolder}/serial.log,logappend=off`,
+    );
+    expect(one(plan, '-serial')).toBe('chardev:ser0');
+    expect(values(plan, '-chardev')).toContain(`socket,id=qmp,path=${paths.socketFolder}/qmp.sock,server=on,wait=off`);
+    expect(one(plan, '-mon')).toBe('chardev=qmp,mode=control');
+    expect(plan.argv.slice(0, 6)).toEqual([
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-msg',
+      'timestamp=on',
+    ]);
+    expect(one(plan, '-uuid')).toBe(ID);
+    expect(one(plan, '-pidfile')).toBe(`${paths.socketFolder}/qemu.pid`);
+    expect(one(plan, '-rtc')).toBe('base=localtime');
+    expect(one(plan, '-smp')).toBe('cpus=2,sockets=1,cores=2,threads=1');
+    expect(one(plan, '-m')).toBe('4096M');
+  });
+
+  it('snapshots the disk and the NVRAM, with the vmstate in the disk', () => {
+    expect(plan.snapshot).toEqual({
+      vmstateNode: 'disk0',
+      devices: ['disk0', 'nvram'],
+      images: [`${paths.vmFolder}/disks/disk0.qcow2`, `${paths.vmFolder}/nvram.qcow2`],
+    });
+    expect(plan.argv).not.toContain('-S');
+    expect(buildMachine({ config: configFor('windows11'), host: hostInfo(), paths, startPaused: true }).argv).toContain(
+      '-S',
+    );
+  });
+});
+
+describe('buildMachine: legacy presets', () => {
+  it('dos: pc, IDE, BIOS, qemu-system-i386, a UHCI tablet, ne2k_pci', () => {
+    const plan = buildMachine({ config: configFor('dos'), host: hostInfo(), paths });
+    expect(plan.binary).toBe('/usr/bin/qemu-system-i386');
+    expect(one(plan, '-machine')).toBe('pc');
+    expect(plan.argv.join(' ')).not.toMatch(/pflash|smm|tpm|OVMF/);
+    const devices = values(plan, '-device');
+    expect(devices).toContain('ide-hd,drive=disk0,bus=ide.0,unit=0,id=disk0-dev,bootindex=1');
+    expect(devices).toContain('ide-cd,id=cd0,bus=ide.1,unit=0,drive=cd0-media,bootindex=0');
+    expect(devices).toContain(`ne2k_pci,netdev=net0,id=nic0,mac=${macAddressFor(ID)},romfile=`);
+    expect(devices).toEqual(expect.arrayContaining(['piix3-usb-uhci,id=usb', 'usb-tablet,id=tablet0,bus=usb.0']));
+    expect(plan.prepare).toEqual([]);
+    expect(plan.swtpm).toBeNull();
+    expect(plan.snapshot).toEqual({
+      vmstateNode: 'disk0',
+      devices: ['disk0'],
+      images: [`${paths.vmFolder}/disks/disk0.qcow2`],
+    });
+  });
+
+  it('windows7: pc with an ich9-ahci controller for its AHCI disk, e1000', () => {
+    const plan = buildMachine({ config: configFor('windows7'), host: hostInfo(), paths });
+    expect(plan.binary).toBe('/usr/bin/qemu-system-x86_64');
+    const devices = values(plan, '-device');
+    expect(devices).toContain('ich9-ahci,id=sata');
+    expect(devices).toContain('ide-hd,drive=disk0,bus=sata.0,id=disk0-dev,bootindex=1');
+    expect(devices).toContain('ide-cd,id=cd0,bus=ide.1,unit=0,drive=cd0-media,bootindex=0');
+    expect(devices.some((d) => d.startsWith('e1000,'))).toBe(true);
+  });
+
+  it('windowsxp without qemu-system-i386 falls back to x86_64 and says so', () => {
+    const host = hostInfo({
+      qemu: { ...hostInfo().qemu, binaries: hostInfo().qemu.binaries.filter((b) => b.name === 'qemu-system-x86_64') },
+    });
+    const plan = buildMachine({ config: configFor('windowsxp'), host, paths });
+    expect(plan.binary).toBe('/usr/bin/qemu-system-x86_64');
+    expect(plan.notes.join(' ')).toMatch(/qemu-system-i386 was not found/);
+    expect(values(plan, '-device')).toContain('cirrus-vga,id=video0');
+  });
+
+  it('an IDE disk on q35 goes to the SATA controller, with a note', () => {
+    const config = configFor('linux64', {
+      disks: [{ id: 'disk0', file: 'disks/disk0.qcow2', bus: 'ide', sizeBytes: 1 }],
+    });
+    const plan = buildMachine({ config, host: hostInfo(), paths });
+    expect(values(plan, '-device')).toContain('ide-hd,drive=disk0,bus=ide.0,id=disk0-dev,bootindex=1');
+    expect(plan.notes.join(' ')).toMatch(/q35 has no IDE controller/);
+  });
+});
+
+describe('buildMachine: hosts and accelerators', () => {
+  it('uses KVM with the CPU model the probe proved, and Hyper-V enlightenments for Windows', () => {
+    const linux = buildMachine({ config: configFor('linux64'), host: kvmHost(), paths });
+    expect(one(linux, '-accel')).toBe('kvm');
+    expect(one(linux, '-cpu')).toBe('host,arch-capabilities=off');
+    expect(linux.notes).toEqual([]);
+    const win = buildMachine({ config: configFor('windows10'), host: kvmHost(), paths });
+    expect(one(win, '-cpu')).toBe(
+      'host,arch-capabilities=off,hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_vpindex,hv_synic,hv_stimer,hv_time',
+    );
+    const w11 = buildMachine({ config: configFor('windows11'), host: kvmHost(true), paths });
+    expect(one(w11, '-accel')).toBe('kvm');
+  });
+
+  it('runs a Secure Boot VM with TCG when KVM lacks SMM, and says so', () => {
+    const plan = buildMachine({ config: configFor('windows11'), host: kvmHost(false), paths });
+    expect(one(plan, '-accel')).toBe('tcg');
+    expect(one(plan, '-cpu')).toBe('max');
+    expect(plan.notes).toContain(
+      "Secure Boot needs SMM, which this host's KVM lacks: running this VM with software emulation (TCG, slower).",
+    );
+    // Other VMs on the same host keep KVM.
+    expect(one(buildMachine({ config: configFor('windows10'), host: kvmHost(false), paths }), '-accel')).toBe('kvm');
+  });
+
+  it('uses the plain OVMF pair for UEFI without Secure Boot, and no SMM', () => {
+    const plan = buildMachine({ config: configFor('linux64'), host: hostInfo(), paths });
+    expect(one(plan, '-machine')).toBe('q35,pflash0=ovmf-code,pflash1=nvram');
+    expect(values(plan, '-global')).toEqual([]);
+    expect(plan.prepare[0]).toMatchObject({
+      kind: 'nvram',
+      template: '/usr/share/OVMF/OVMF_VARS_4M.fd',
+      secureBoot: false,
+    });
+    expect(values(plan, '-device')).toContain('virtio-blk-pci,drive=disk0,id=disk0-dev,bootindex=1');
+    expect(values(plan, '-device').some((d) => d.startsWith('virtio-net-pci,'))).toBe(true);
+  });
+
+  it('refuses Secure Boot without the .ms OVMF, UEFI without OVMF, and a TPM without swtpm', () => {
+    const noSb = hostInfo({ firmware: { ...hostInfo().firmware, ovmfSecureBoot: null } });
+    expect(() => buildMachine({ config: configFor('windows11'), host: noSb, paths })).toThrow(/Secure Boot firmware/);
+    const noOvmf = hostInfo({ firmware: { ...hostInfo().firmware, ovmf: null } });
+    expect(() => buildMachine({ config: configFor('linux64'), host: noOvmf, paths })).toThrow(/UEFI firmware \(OVMF\)/);
+    const noSwtpm = hostInfo({ swtpm: null });
+    expect(() => buildMachine({ config: configFor('windows11'), host: noSwtpm, paths })).toThrow(/swtpm was not found/);
+  });
+
+  it('uses tpm-tis for a BIOS VM', () => {
+    const plan = buildMachine({ config: configFor('linux32', { tpm: true }), host: hostInfo(), paths });
+    expect(values(plan, '-device')).toContain('tpm-tis,tpmdev=tpm0');
+  });
+});
+
+describe('buildMachine: details', () => {
+  it('maps the boot order to bootindex, including network boot (which keeps the PXE ROM)', () => {
+    const plan = buildMachine({
+      config: configFor('linux32', { bootOrder: ['network', 'disk', 'cdrom'] }),
+      host: hostInfo(),
+      paths,
+    });
+    const devices = values(plan, '-device');
+    expect(devices.find((d) => d.startsWith('e1000,'))).toBe(
+      `e1000,netdev=net0,id=nic0,mac=${macAddressFor(ID)},bootindex=0`,
+    );
+    expect(devices).toContain('ide-hd,drive=disk0,bus=ide.0,unit=0,id=disk0-dev,bootindex=1');
+    expect(devices).toContain('ide-cd,id=cd0,bus=ide.1,unit=0,drive=cd0-media,bootindex=2');
+  });
+
+  it('forwards ports, and leaves the network out when it is off', () => {
+    const forwards = [
+      { protocol: 'tcp' as const, hostAddress: '127.0.0.1', hostPort: 2222, guestPort: 22 },
+      { protocol: 'udp' as const, hostAddress: '0.0.0.0', hostPort: 5353, guestPort: 53 },
+    ];
+    const on = buildMachine({
+      config: configFor('linux64', { network: { enabled: true, model: 'e1000', portForwards: forwards } }),
+      host: hostInfo(),
+      paths,
+    });
+    expect(one(on, '-netdev')).toBe('user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp:0.0.0.0:5353-:53');
+    const off = buildMachine({
+      config: configFor('linux64', { network: { enabled: false, model: 'e1000', portForwards: [] } }),
+      host: hostInfo(),
+      paths,
+    });
+    expect(off.argv).not.toContain('-netdev');
+  });
+
+  it('an empty CD/DVD drive is still there (media can be inserted later)', () => {
+    const plan = buildMachine({ config: configFor('linux32', { cdrom: { iso: null } }), host: hostInfo(), paths });
+    expect(values(plan, '-device')).toContain('ide-cd,id=cd0,bus=ide.1,unit=0,bootindex=0');
+    expect(plan.argv.join(' ')).not.toContain('cd0-media');
+    expect(plan.cdrom).toEqual({ deviceId: 'cd0', iso: null });
+  });
+
+  it('escapes commas in names and paths for QEMU options', () => {
+    const p = { ...paths, vmFolder: '/data,1/vms/x', socketFolder: '/run,2/x' };
+    const plan = buildMachine({
+      config: configFor('linux32', { name: 'a,b', cdrom: { iso: '/isos/x,y.iso' } }),
+      host: hostInfo(),
+      paths: p,
+    });
+    expect(one(plan, '-name')).toBe('guest=a,,b,process=maru-0f1e2d3c');
+    expect(values(plan, '-blockdev')).toContain(
+      'driver=file,node-name=disk0-file,filename=/data,,1/vms/x/disks/disk0.qcow2',
+    );
+    expect(values(plan, '-blockdev')).toContain('driver=file,node-name=cd0-file,filename=/isos/x,,y.iso,read-only=on');
+    expect(one(plan, '-vnc')).toBe('unix:/run,,2/x/vnc.sock');
+  });
+
+  it('a BIOS VM without disks has nowhere to save its state', () => {
+    const plan = buildMachine({ config: configFor('linux32', { disks: [] }), host: hostInfo(), paths });
+    expect(plan.snapshot).toEqual({ vmstateNode: null, devices: [], images: [] });
+  });
+
+  it('is pure: the same input gives the same plan', () => {
+    const a = buildMachine({ config: configFor('windows11'), host: hostInfo(), paths });
+    const b = buildMachine({ config: configFor('windows11'), host: hostInfo(), paths });
+    expect(a).toEqual(b);
+  });
+});
