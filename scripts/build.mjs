@@ -49,6 +49,9 @@ if (!nodeOnly) {
       format: 'cjs',
       target: 'node20',
       external: ['electron', 'v86'],
+      // Shared services locate files with import.meta.url; give the CommonJS bundle one.
+      define: { 'import.meta.url': '__maruImportMetaUrl' },
+      banner: { js: "const __maruImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
       sourcemap: 'linked',
       logLevel: 'warning',
     });

@@ -4,6 +4,7 @@
 import { AppError } from '../../src-shared/errors';
 import { EngineHost } from './engine-host';
 import { parentChannel } from './parent-channel';
+import { listenForConsolePorts } from './console-port-bridge';
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -37,6 +38,8 @@ async function main(): Promise<number> {
   }
   // The launcher lets go of its IPC end once it has our start result; that is not a stop.
   process.on('disconnect', () => log('launcher detached'));
+  // As an Electron utility process: display viewers arrive as MessagePorts from main.
+  listenForConsolePorts(() => host.displayPath());
   return host.run();
 }
 

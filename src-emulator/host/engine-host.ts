@@ -249,6 +249,11 @@ export class EngineHost {
     process.exit(70);
   }
 
+  /** The running engine's RFB endpoint (unix socket), for desktop console ports. */
+  displayPath(): string | null {
+    return this.engine?.display()?.path ?? null;
+  }
+
   status(): EngineStatus {
     const engine = this.engine!;
     const info = engine.runtimeInfo();

@@ -24,6 +24,25 @@ async function services(ctx: Ctx): Promise<ControlServices> {
   return createControlServices({ maruHome: maruHomeOf(ctx), confineMedia: true, env: ctx.env });
 }
 
+/** A running VM's RFB endpoint (its engine host's display socket), for the web console. */
+function consoleEndpoint(ctx: Ctx): (vmId: string) => Promise<string | null> {
+  return async (vmId) => {
+    const { connectEngineHost } = await import('../services/engine-launcher');
+    let conn;
+    try {
+      conn = await connectEngineHost(maruHomeOf(ctx), vmId);
+    } catch {
+      // Not running (or starting): the console socket closes with "VM is not running".
+      return null;
+    }
+    try {
+      return (await conn.client.status()).display;
+    } finally {
+      conn.client.dispose();
+    }
+  };
+}
+
 /** The built renderer sits next to the CLI bundle: dist/cli/maru.js → dist/renderer. */
 const rendererDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'renderer');
 
@@ -32,7 +51,7 @@ export function allCommands(): CliCommand[] {
     hostCommand((ctx) => maruHomeOf(ctx)),
     ...libraryCommands((ctx) => new Library({ maruHome: maruHomeOf(ctx) })),
     ...vmCommands((ctx) => maruHomeOf(ctx)),
-    serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), services, rendererDir }),
+    serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), services, rendererDir, consoleEndpoint }),
   ];
 }
 

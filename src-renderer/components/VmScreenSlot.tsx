@@ -1,19 +1,44 @@
-// Where a running VM's screen goes. A placeholder: the display view (src-renderer/display/,
-// noVNC over a MessagePort or the console WebSocket) replaces this component. Dropping an ISO
-// onto the screen should call `useAppStore.getState().importIsoFile(file, { forVmId })`.
+// Where a running VM's screen goes: the display view (noVNC over the console WebSocket or
+// a desktop MessagePort) while the VM runs or is paused. Dropping an ISO onto the screen
+// inserts it into the VM's CD drive.
+import type { DragEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { VmPowerState } from '../../src-shared/contracts/library';
+import { useAppStore } from '../store/app-store';
+import { VmDisplay } from '../display/VmDisplay';
 
 export interface VmScreenSlotProps {
   readonly vmId: string;
+  readonly vmName: string;
   readonly state: VmPowerState;
 }
 
-export function VmScreenSlot({ vmId, state }: VmScreenSlotProps) {
+export function VmScreenSlot({ vmId, vmName, state }: VmScreenSlotProps) {
   const { t } = useTranslation();
+  const transport = useAppStore((s) => s.transport);
+  const live = state === 'running' || state === 'paused';
+  const onDrop = (e: DragEvent) => {
+    const file = e.dataTransfer.files[0];
+    if (!file) return;
+    e.preventDefault();
+    e.stopPropagation();
+    void useAppStore.getState().importIsoFile(file, { forVmId: vmId });
+  };
   return (
-    <div className="vm-screen-slot" data-vm-screen-slot={vmId} data-state={state}>
-      <span>{state === 'running' || state === 'paused' ? t('screen.pending') : t('screen.off')}</span>
+    <div
+      className="vm-screen-slot"
+      data-vm-screen-slot={vmId}
+      data-state={state}
+      onDragOver={(e) => {
+        if (live) e.preventDefault();
+      }}
+      onDrop={live ? onDrop : undefined}
+    >
+      {live && transport ? (
+        <VmDisplay transport={transport} vmId={vmId} vmName={vmName} />
+      ) : (
+        <span>{live ? t('screen.pending') : t('screen.off')}</span>
+      )}
     </div>
   );
 }

@@ -277,7 +277,7 @@ export function VmDetailsPane() {
           </button>
         </div>
       </div>
-      <VmScreenSlot vmId={vm.id} state={vm.state} />
+      <VmScreenSlot vmId={vm.id} vmName={vm.name} state={vm.state} />
       <div role="tablist" aria-label={t('details.tabs')} className="tabs">
         {TABS.map((id) => (
           <button

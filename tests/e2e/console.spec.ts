@@ -1,0 +1,118 @@
+// A running VM's screen in the browser, end to end: real QEMU (TCG) booting the test ISO,
+// the engine's RFB through `maru serve`'s console socket, noVNC drawing into the canvas.
+// The screen shows the guest and changes with it; typing reaches the guest (its serial log
+// echoes keyboard lines); the host key releases the keyboard; logging out closes the console.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { expect, startOwnServer, test, type MaruServer } from './maru-server-fixture';
+
+const ISO = path.resolve('tests/fixtures/build/maru-test-i386.iso');
+let maru: MaruServer & { stop(): Promise<void> };
+
+test.beforeAll(async () => {
+  test.skip(!existsSync(ISO), 'fixture ISOs missing: run `npm run fixtures` (.ci/run does)');
+  maru = await startOwnServer('maru-e2e-console-');
+});
+test.afterAll(async () => {
+  if (!maru) return;
+  maru.cli(['stop', 'Screen e2e', '--force']);
+  await maru.stop();
+});
+
+async function serialHas(text: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const r = maru.cli(['serial', 'Screen e2e']);
+    if (r.stdout.includes(text)) return;
+    if (Date.now() > end) throw new Error(`serial never showed ${text}; last output:\n${r.stdout.slice(-2000)}`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+/** A digest of the canvas pixels and how many distinct colours it has (blank = 1). */
+async function canvasDigest(page: Page): Promise<{ hash: number; colours: number; width: number }> {
+  return page
+    .getByTestId('vm-screen')
+    .locator('canvas')
+    .evaluate((c: HTMLCanvasElement) => {
+      const ctx = c.getContext('2d')!;
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      let hash = 0;
+      const colours = new Set<number>();
+      for (let i = 0; i < d.length; i += 4) {
+        const px = (d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!;
+        hash = (Math.imul(hash, 31) + px) | 0;
+        if (colours.size < 64) colours.add(px);
+      }
+      return { hash, colours: colours.size, width: c.width };
+    });
+}
+
+async function login(page: Page): Promise<void> {
+  await page.goto(maru.url);
+  await page.getByLabel('Password').fill(maru.password);
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+}
+
+test("the running VM's screen appears, follows the guest, takes typing; logout closes it", async ({ browser }) => {
+  test.skip(!existsSync('/usr/bin/qemu-system-i386'), 'needs QEMU (qemu-system-x86)');
+  const made = maru.cli([
+    'create',
+    '--name',
+    'Screen e2e',
+    '--os',
+    'linux32',
+    '--memory',
+    '128',
+    '--disk',
+    '0',
+    '--iso',
+    ISO,
+  ]);
+  expect(made.status, made.stderr).toBe(0);
+  const started = maru.cli(['start', 'Screen e2e', '--headless']);
+  expect(started.status, started.stderr).toBe(0);
+  await serialHas('MARU-READY', 120_000);
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await login(page);
+  await page
+    .getByRole('listbox', { name: 'Virtual machines' })
+    .getByRole('option', { name: /Screen e2e/ })
+    .click();
+  const canvas = page.getByTestId('vm-screen').locator('canvas');
+  await expect(canvas).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('vm-screen')).toHaveAttribute('data-status', 'connected');
+  // The guest's text console (720×400 VGA text mode under QEMU) is on the canvas, not a blank frame.
+  await expect.poll(async () => (await canvasDigest(page)).colours, { timeout: 30_000 }).toBeGreaterThan(1);
+  const before = await canvasDigest(page);
+  await page.screenshot({ path: test.info().outputPath('console-running.png') });
+
+  // Click to capture the keyboard, type: the guest echoes the line on serial and on screen.
+  await canvas.click();
+  await expect(page.getByTestId('capture-indicator')).toContainText('Keyboard captured');
+  await page.keyboard.type('hello42');
+  await page.keyboard.press('Enter');
+  await serialHas('MARU-KEY:hello42', 30_000);
+  await expect.poll(async () => (await canvasDigest(page)).hash, { timeout: 15_000 }).not.toBe(before.hash);
+  await page.screenshot({ path: test.info().outputPath('console-typed.png') });
+
+  // The host key (Right Ctrl) releases the keyboard and is not sent to the guest.
+  await page.keyboard.press('ControlRight');
+  await expect(page.getByTestId('capture-indicator')).toContainText('Click the screen');
+
+  // A second tab of the same session shows the console too; logging out in the first closes it.
+  const second = await context.newPage();
+  await second.goto(maru.url);
+  await second
+    .getByRole('listbox', { name: 'Virtual machines' })
+    .getByRole('option', { name: /Screen e2e/ })
+    .click();
+  await expect(second.getByTestId('vm-screen')).toHaveAttribute('data-status', 'connected', { timeout: 30_000 });
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(second.getByTestId('vm-screen')).toHaveCount(0, { timeout: 15_000 });
+  await expect(second.getByRole('heading', { name: 'Log in to Maru' })).toBeVisible();
+  await context.close();
+});
