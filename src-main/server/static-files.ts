@@ -1,7 +1,7 @@
 // Serves the built renderer bundle: fixed content types, no directory listing, no path
 // escaping the bundle folder, and the SPA shell for unknown non-API paths.
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
 
@@ -19,7 +19,17 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
 };
 
-export async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<void> {
+export interface StaticOptions {
+  /** Markup inserted at the start of index.html's <head> (the web console's preload hints). */
+  readonly headHtml?: string;
+}
+
+export async function serveStatic(
+  root: string,
+  urlPath: string,
+  res: ServerResponse,
+  options: StaticOptions = {},
+): Promise<void> {
   let rel: string;
   try {
     rel = decodeURIComponent(urlPath.split('?')[0] ?? '/');
@@ -53,6 +63,16 @@ export async function serveStatic(root: string, urlPath: string, res: ServerResp
     }
   }
   const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
+  if (options.headHtml && path.basename(file) === 'index.html') {
+    const html = (await readFile(file, 'utf8')).replace('<head>', `<head>${options.headHtml}`);
+    res.writeHead(200, {
+      'Content-Type': type,
+      'Content-Length': Buffer.byteLength(html),
+      'Cache-Control': 'no-cache',
+    });
+    res.end(html);
+    return;
+  }
   const immutable = file.includes(`${path.sep}assets${path.sep}`);
   res.writeHead(200, {
     'Content-Type': type,

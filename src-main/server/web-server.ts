@@ -267,7 +267,10 @@ export class WebServer {
         this.fail(res, 405, 'METHOD', 'Method not allowed.');
         return;
       }
-      await serveStatic(this.opts.rendererDir, url.pathname, res);
+      await serveStatic(this.opts.rendererDir, url.pathname, res, {
+        // Start fetching the library list with the HTML (a logged-out visit just gets a 401).
+        headHtml: '<link rel="preload" href="api/library/list" as="fetch" crossorigin>',
+      });
       return;
     }
     if (req.method === 'POST' && url.pathname === '/api/login') {
@@ -277,6 +280,13 @@ export class WebServer {
     const session = this.sessionOf(req);
     if (!session) {
       this.fail(res, 401, 'UNAUTHENTICATED', 'Log in first.');
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/api/library/list') {
+      // The library list over plain HTTP too: the app shell preloads it (see static-files),
+      // so it arrives while the app's code is still loading. Same data as library.list.
+      const value = await this.opts.services.library.list();
+      this.json(res, 200, { ok: true, value });
       return;
     }
     if (req.method === 'GET' && url.pathname === '/api/session') {

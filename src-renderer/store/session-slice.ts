@@ -1,6 +1,7 @@
 // Session slice: which transport the renderer has and whether the user is logged in (the
 // web console) — the desktop is always "authenticated".
 import type { StateCreator } from 'zustand';
+import { WebTransport } from '../transport/web-transport';
 import type { VmListEntry } from '../../src-shared/contracts/library';
 import type { ControlTransport } from '../transport/control-transport';
 import type { AppState } from './app-store';
@@ -36,7 +37,12 @@ export const createSessionSlice: StateCreator<AppState, [], [], SessionSlice> = 
     });
     // Ask for the list while the session is checked: a returning user's library arrives one
     // round trip sooner (without a session the call just fails and is dropped).
-    const early = transport.call<VmListEntry[]>('library', 'list', []).then(
+    // In the web console it comes over HTTP, matching the preload the server put in the page.
+    const early = (
+      transport instanceof WebTransport
+        ? transport.listViaHttp<VmListEntry[]>()
+        : transport.call<VmListEntry[]>('library', 'list', [])
+    ).then(
       (vms) => vms,
       () => null,
     );

@@ -40,6 +40,13 @@ export class WebTransport implements ControlTransport {
   private readonly eventListeners = new Set<(e: string, p: unknown) => void>();
   private readonly disconnectListeners = new Set<(reason: string) => void>();
 
+  /** The library list over HTTP (the app shell preloads this URL); null without a session. */
+  async listViaHttp<T>(): Promise<T | null> {
+    const res = await fetch('api/library/list', { credentials: 'same-origin' });
+    if (!res.ok) return null;
+    return ((await res.json()) as { value: T }).value;
+  }
+
   async session(): Promise<SessionState> {
     const res = await fetch('api/session', { credentials: 'same-origin' });
     if (res.status === 401) return 'login-required';

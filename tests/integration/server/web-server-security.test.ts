@@ -100,6 +100,7 @@ describe('maru serve security', () => {
   it('no session: 401 on every API route and every socket upgrade', async () => {
     const attempts: [string, string][] = [
       ['GET', 'api/session'],
+      ['GET', 'api/library/list'],
       ['POST', 'api/logout'],
       ['POST', 'api/console-ticket'],
       ['GET', 'api/control'],
