@@ -20,6 +20,11 @@ export default tseslint.config(
     },
   },
   {
+    // Benchmarks hand functions to the browser (page.evaluate): both sets of globals.
+    files: ['bench/**'],
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+  },
+  {
     files: ['src-shared/**'],
     rules: {
       'no-restricted-imports': [

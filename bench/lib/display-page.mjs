@@ -48,7 +48,12 @@ window.__rfb = rfb;
 </script></body></html>`;
 }
 
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.json': 'application/json' };
+const TYPES = {
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.html': 'text/html',
+  '.json': 'application/json',
+};
 
 /** Serves `/` (the baseline page) and `/node_modules/@novnc/…` read-only from `root`. */
 export function startStaticServer(root, pageFor) {
