@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { maru, median, waitForMarker } from './lib/boot-bench-util.mjs';
 
 export const description = 'QEMU (TCG) BIOS boot of maru-test-bios-uefi.iso to MARU-BOOT-OK on serial (wall time, s)';
 export const baselineDescription =
@@ -17,25 +18,6 @@ const MARKER = 'MARU-BOOT-OK';
 const RUNS = Number(process.env.MARU_BENCH_QEMU_RUNS ?? 5);
 const TIMEOUT_MS = 180_000;
 const VM = 'bench-qemu';
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function maru(args, env) {
-  const r = spawnSync(process.execPath, ['dist/cli/maru.js', ...args], { env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`maru ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function waitFor(file, marker, t0) {
-  for (;;) {
-    if (existsSync(file) && readFileSync(file, 'latin1').includes(marker)) return Date.now() - t0;
-    if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`${marker} not seen in ${file} within ${TIMEOUT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Resident and peak resident memory of a process, in MiB (Linux /proc). */
 function memoryOf(pid) {
@@ -57,7 +39,7 @@ async function bootMaru(env, vmFolder, runFolder) {
   const started = new Promise((resolve, reject) =>
     start.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`maru start failed: ${err}`)))),
   );
-  const ms = await waitFor(serialLog, MARKER, t0);
+  const ms = await waitForMarker(serialLog, MARKER, t0, TIMEOUT_MS, 20);
   await started;
   // When the engine host had qemu running: the part of the boot time Maru adds before QEMU runs.
   const hostLog = readFileSync(path.join(vmFolder, 'logs', 'engine-host.log'), 'utf8');
@@ -79,7 +61,7 @@ async function bootRaw(command, vmFolder, runFolder) {
   const child = spawn(command.binary, command.argv, { stdio: 'ignore' });
   const exited = new Promise((r) => child.once('exit', r));
   try {
-    return (await waitFor(serialLog, MARKER, t0)) / 1000;
+    return (await waitForMarker(serialLog, MARKER, t0, TIMEOUT_MS, 20)) / 1000;
   } finally {
     child.kill('SIGTERM');
     await exited;

@@ -2,9 +2,10 @@
 // engine host → V86Engine: ISO read on demand, RFB server, screen timer) against a raw v86
 // script in a bare Node process on the same ISO, BIOS and memory, booted side by side.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { maru, median, waitForMarker } from './lib/boot-bench-util.mjs';
 
 export const description = 'v86 boot of maru-test-i386.iso to MARU-BOOT-OK on serial (wall time, s)';
 export const baselineDescription =
@@ -35,25 +36,6 @@ emulator.add_listener('serial0-output-byte', (b) => {
 });
 `;
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function maru(args, env) {
-  const r = spawnSync(process.execPath, ['dist/cli/maru.js', ...args], { env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`maru ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function waitFor(file, marker, t0) {
-  for (;;) {
-    if (existsSync(file) && readFileSync(file, 'latin1').includes(marker)) return Date.now() - t0;
-    if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`${marker} not seen in ${file} within ${TIMEOUT_MS} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 async function bootMaru(env, serialLog) {
   const t0 = Date.now();
   const start = spawn(process.execPath, ['dist/cli/maru.js', 'start', 'bench-v86', '--headless'], {
@@ -67,7 +49,7 @@ async function bootMaru(env, serialLog) {
   );
   // The serial log is rotated when the engine host starts: wait for the new one's marker.
   await started;
-  const ms = await waitFor(serialLog, MARKER, t0);
+  const ms = await waitForMarker(serialLog, MARKER, t0, TIMEOUT_MS, 25);
   maru(['stop', 'bench-v86', '--force'], env);
   return ms / 1000;
 }
