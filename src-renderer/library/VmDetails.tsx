@@ -14,7 +14,7 @@ import { VmScreenSlot } from '../components/VmScreenSlot';
 import { formatBytes, formatMiB } from '../format/format-size';
 import { selectSelectedVm, useAppStore } from '../store/app-store';
 import type { DetailsTab } from '../store/ui-slice';
-import { explainEngine } from '../wizard/vm-rules';
+import { draftFromConfig, explainEngine } from '../wizard/vm-rules';
 
 const LogViewer = lazy(() => import('./LogViewer').then((m) => ({ default: m.LogViewer })));
 const PerfGraphs = lazy(() => import('./PerfGraphs').then((m) => ({ default: m.PerfGraphs })));
@@ -112,23 +112,7 @@ function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Deta
   }, [transport, vm.id, running]);
 
   const c = details?.config;
-  const engine = c
-    ? explainEngine(
-        {
-          os: c.os,
-          name: c.name,
-          iso: c.cdrom.iso,
-          engine: c.engine,
-          cpus: c.cpus,
-          memoryMiB: c.memoryMiB,
-          diskGiB: 0,
-          firmware: c.firmware,
-          secureBoot: c.secureBoot,
-          tpm: c.tpm,
-        },
-        host,
-      )
-    : null;
+  const engine = c ? explainEngine(draftFromConfig(c), host) : null;
   return (
     <div className="summary-pane">
       <dl className="summary">

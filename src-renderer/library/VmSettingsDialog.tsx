@@ -13,7 +13,7 @@ import { messageOf } from '../store/store-errors';
 import { problemText } from '../wizard/field-text';
 import { FirmwareFields, HardwareFields } from '../wizard/HardwareFields';
 import { IsoField } from '../wizard/IsoField';
-import { validateDraft, type DraftField, type VmDraft } from '../wizard/vm-rules';
+import { draftFromConfig, validateDraft, type DraftField, type VmDraft } from '../wizard/vm-rules';
 import { Windows11Readiness } from '../wizard/Windows11Readiness';
 
 type BootDevice = VmConfig['bootOrder'][number];
@@ -27,16 +27,7 @@ interface SettingsDraft extends VmDraft {
 
 function draftOf(c: VmConfig): SettingsDraft {
   return {
-    os: c.os,
-    name: c.name,
-    iso: c.cdrom.iso,
-    engine: c.engine,
-    cpus: c.cpus,
-    memoryMiB: c.memoryMiB,
-    diskGiB: 0,
-    firmware: c.firmware,
-    secureBoot: c.secureBoot,
-    tpm: c.tpm,
+    ...draftFromConfig(c),
     description: c.description,
     bootOrder: c.bootOrder,
     portForwards: c.network.portForwards,

@@ -23,6 +23,22 @@ export interface VmDraft {
   readonly tpm: boolean;
 }
 
+/** An existing VM's settings as a draft (its disk exists already: diskGiB 0 = no new disk). */
+export function draftFromConfig(c: VmConfig): VmDraft {
+  return {
+    os: c.os,
+    name: c.name,
+    iso: c.cdrom.iso,
+    engine: c.engine,
+    cpus: c.cpus,
+    memoryMiB: c.memoryMiB,
+    diskGiB: 0,
+    firmware: c.firmware,
+    secureBoot: c.secureBoot,
+    tpm: c.tpm,
+  };
+}
+
 /** Largest disk the wizard's slider offers (the number field accepts up to MAX_DISK_GIB). */
 export const DISK_SLIDER_MAX_GIB = 1024;
 export const MAX_DISK_GIB = 64 * 1024;
