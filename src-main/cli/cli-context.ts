@@ -1,12 +1,15 @@
 // What every CLI command gets: output streams, environment, and a cancellation signal
 // wired to Ctrl+C. Commands write results to stdout and errors to stderr.
 import { AppError } from '../../src-shared/errors';
+import type { PrewarmedEngineHost } from '../services/engine-host-path';
 
 export interface CliContext {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
   readonly signal: AbortSignal;
+  /** `maru start` only: an engine host the entry started early (see engine-host-path.ts). */
+  readonly engineHost?: PrewarmedEngineHost | null;
 }
 
 export interface CliCommand {

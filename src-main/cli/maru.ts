@@ -1,6 +1,12 @@
 // `maru` process entry: wires stdio, the environment and Ctrl+C (cancels a running job
-// instead of killing it mid-write) into runCli.
-import { runCli } from './run-cli';
+// instead of killing it mid-write) into runCli. Kept small: for `maru start` it first starts
+// an engine host (it loads while we check the VM), then loads the commands.
+import { prewarmEngineHost, releasePrewarmed } from '../services/engine-host-path';
+
+const argv = process.argv.slice(2);
+const wantsStart = argv[0] === 'start' && !argv.includes('--help') && !argv.includes('-h');
+const engineHost = wantsStart ? prewarmEngineHost(process.env) : null;
+const { runCli } = await import('./run-cli');
 
 const controller = new AbortController();
 let interrupted = false;
@@ -15,9 +21,14 @@ process.on('unhandledRejection', (reason) => {
   process.exitCode = 1;
 });
 
-process.exitCode = await runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  signal: controller.signal,
-});
+try {
+  process.exitCode = await runCli(argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    signal: controller.signal,
+    engineHost,
+  });
+} finally {
+  releasePrewarmed(engineHost); // unused (an error, or --json usage): it exits on its own
+}

@@ -11,6 +11,7 @@ import { vmCommands } from './vm-commands';
 import type { ControlServices } from '../../src-shared/contracts/control';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import type { CliContext as Ctx } from './cli-context';
 
@@ -43,8 +44,16 @@ function consoleEndpoint(ctx: Ctx): (vmId: string) => Promise<string | null> {
   };
 }
 
-/** The built renderer sits next to the CLI bundle: dist/cli/maru.js → dist/renderer. */
-const rendererDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'renderer');
+/**
+ * The built renderer sits next to the CLI bundle's folder: dist/cli/maru.js → dist/renderer
+ * (this module may be a chunk one folder deeper, dist/cli/chunks/).
+ */
+function findRendererDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.resolve(here, '..', 'renderer'), path.resolve(here, '..', '..', 'renderer')];
+  return candidates.find((d) => existsSync(path.join(d, 'index.html'))) ?? candidates[0]!;
+}
+const rendererDir = findRendererDir();
 
 export function allCommands(): CliCommand[] {
   return [

@@ -79,7 +79,7 @@ export function vmCommands(maruHome: (ctx: CliContext) => string): CliCommand[] 
         });
         const [ref] = requirePositionals(positionals, ['VM']);
         const { startVm } = await launcher();
-        const r = await startVm(maruHome(ctx), ref!, { env: ctx.env, signal: ctx.signal });
+        const r = await startVm(maruHome(ctx), ref!, { env: ctx.env, signal: ctx.signal, prewarmed: ctx.engineHost });
         if (values.json) {
           writeJson(ctx, r);
           return;

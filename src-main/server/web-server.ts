@@ -6,7 +6,6 @@ import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import { dispatchControl, type ControlServices } from '../../src-shared/contracts/control';
@@ -544,8 +543,4 @@ export class WebServer {
     ws.on('close', () => upstream.destroy());
     ws.on('error', () => upstream.destroy());
   }
-}
-
-export function defaultRendererDir(fromModuleUrl: string): string {
-  return path.resolve(path.dirname(new URL(fromModuleUrl).pathname), '..', 'renderer');
 }

@@ -1,12 +1,11 @@
 // Starting VMs and reaching running ones (plain Node, no electron): checks a VM can run on
 // this host, writes its launch file, spawns a detached engine host and waits for it to run;
 // connects front ends to a running VM's control endpoint; discards saved states.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ABORTED_MARKER_FILE,
   RUN_LAUNCH_FILE,
@@ -14,6 +13,7 @@ import {
   RUN_STATE_FILE,
   SAVED_STATE_MARKER_FILE,
   type AbortedMarker,
+  type EngineHostLaunchMessage,
   type EngineHostParentMessage,
   type EngineLaunchSpec,
   type EngineRunState,
@@ -38,6 +38,9 @@ import { probeHost, type ProbeHostOptions } from './host-probe/host-probe';
 import { MIN_QEMU_VERSION } from './host-probe/tool-discovery';
 import { Library } from './library/library-service';
 import { runFolder } from './maru-home';
+import { defaultEngineHostPath, releasePrewarmed, type PrewarmedEngineHost } from './engine-host-path';
+
+export { defaultEngineHostPath } from './engine-host-path';
 
 /** Default wait for a guest to power off after the ACPI power button (then it is forced off). */
 export const DEFAULT_ACPI_TIMEOUT_MS = 60_000;
@@ -55,6 +58,8 @@ export interface LaunchOptions {
   readonly engineHostPath?: string;
   /** Cancels the start: the engine host is told to stop, and a CancelledError is thrown. */
   readonly signal?: AbortSignal;
+  /** An engine host started early with `--await-launch` (the CLI does, to overlap Node start-ups). */
+  readonly prewarmed?: PrewarmedEngineHost | null;
 }
 
 export interface StartVmResult {
@@ -90,23 +95,6 @@ export function probeOverridesFromEnv(
     ...(firmware ? { firmwareSearchPath: firmware } : {}),
     ...(swtpm ? { swtpmSearchPath: swtpm } : {}),
   };
-}
-
-/** The engine host script: next to this bundle (dist/cli → dist/engine-host), else dist/ above the sources. */
-export function defaultEngineHostPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env['MARU_ENGINE_HOST']) return path.resolve(env['MARU_ENGINE_HOST']);
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const sibling = path.join(here, '..', 'engine-host', 'engine-host.js');
-  if (existsSync(sibling)) return sibling;
-  for (let dir = here; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'dist', 'engine-host', 'engine-host.js');
-    if (existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) break;
-  }
-  throw new AppError(
-    'MISSING_DEPENDENCY',
-    'The engine host (dist/engine-host/engine-host.js) is not built. Run "node scripts/build.mjs --node-only".',
-  );
 }
 
 const INSTALL_QEMU =
@@ -316,20 +304,35 @@ async function logTail(file: string, lines: number): Promise<string> {
  * Throws the engine host's own error when it cannot start the VM.
  */
 export async function startVm(maruHome: string, ref: string, options: LaunchOptions = {}): Promise<StartVmResult> {
-  const prepared = await prepareVmLaunch(maruHome, ref, options);
-  const { spec, logFile } = prepared;
-  await rotateLogs(path.dirname(logFile), [path.basename(logFile)]);
-  const fd = openSync(logFile, 'a', 0o600);
-  let child;
+  let prepared: PreparedLaunch;
   try {
-    child = spawn(process.execPath, [...prepared.args], {
-      detached: true,
-      stdio: ['ignore', fd, fd, 'ipc'],
-      env: options.env ?? process.env,
-      windowsHide: true,
-    });
-  } finally {
-    closeSync(fd);
+    prepared = await prepareVmLaunch(maruHome, ref, options);
+    await rotateLogs(path.dirname(prepared.logFile), [path.basename(prepared.logFile)]);
+  } catch (err) {
+    releasePrewarmed(options.prewarmed);
+    throw err;
+  }
+  const { spec, logFile } = prepared;
+  const warm = options.prewarmed;
+  let child: ChildProcess;
+  if (warm && warm.scriptPath === prepared.engineHostPath && warm.child.connected) {
+    // Its Node start-up ran while we checked the VM: hand it the launch file (it opens the log itself).
+    child = warm.child;
+    const launch: EngineHostLaunchMessage = { type: 'maru-launch', launchFile: prepared.launchFile, logFile };
+    child.send(launch);
+  } else {
+    releasePrewarmed(warm);
+    const fd = openSync(logFile, 'a', 0o600);
+    try {
+      child = spawn(process.execPath, [...prepared.args], {
+        detached: true,
+        stdio: ['ignore', fd, fd, 'ipc'],
+        env: options.env ?? process.env,
+        windowsHide: true,
+      });
+    } finally {
+      closeSync(fd);
+    }
   }
   const timeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   type Outcome =

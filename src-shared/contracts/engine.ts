@@ -237,6 +237,13 @@ export interface EngineLaunchSpec {
 }
 
 /** First message an engine host sends its parent (Node IPC or Electron parentPort). */
+/** Launcher → an engine host started with `--await-launch`: the launch file to run and the log to write. */
+export interface EngineHostLaunchMessage {
+  readonly type: 'maru-launch';
+  readonly launchFile: string;
+  readonly logFile: string;
+}
+
 export type EngineHostParentMessage =
   | { readonly type: 'maru-engine-host'; readonly event: 'ready'; readonly status: EngineStatus }
   | {

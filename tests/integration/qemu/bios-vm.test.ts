@@ -48,6 +48,9 @@ describe.skipIf(!canRun)('BIOS VM through the CLI (real QEMU, TCG)', () => {
     expect(log).toContain('MARU-BOOT-OK');
     expect(log).toContain('MARU-FIRMWARE=bios');
     expect(log).toContain('MARU-TPM=none');
+    // The engine host was started before the VM was checked (`--await-launch`); it still logs to the VM's log.
+    const hostLog = await readFile(path.join(t.vmFolder(id), 'logs', 'engine-host.log'), 'utf8');
+    expect(hostLog).toMatch(/engine host \d+ for VM "bios vm" .*\n(.*\n)*.* qemu started, pid \d+/);
     console.log(`BIOS boot to MARU-READY: ${Date.now() - started} ms`);
   });
 

@@ -203,12 +203,29 @@ export async function processesMentioning(text: string): Promise<number[]> {
   return found;
 }
 
-/** No qemu/swtpm/engine host of VM `id` runs, its run folder and short socket folder are gone. */
+/** Engine hosts started early by `maru start` (`--await-launch`) for this test home, still running. */
+export async function idleEngineHosts(t: TestHome): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await processesMentioning('--await-launch')) {
+    const env = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    if (env.split('\0').includes(`MARU_HOME=${t.home}`)) found.push(pid);
+  }
+  return found;
+}
+
+/**
+ * No qemu/swtpm/engine host of VM `id` runs (nor an engine host started early and left
+ * unused), its run folder and short socket folder are gone.
+ */
 export async function expectNothingLeft(t: TestHome, id: string): Promise<void> {
   const until = Date.now() + 10_000;
   let pids: number[] = [];
   while (
-    (pids = [...(await processesMentioning(id)), ...(await processesMentioning(path.join(t.root, 'xdg')))]).length
+    (pids = [
+      ...(await processesMentioning(id)),
+      ...(await processesMentioning(path.join(t.root, 'xdg'))),
+      ...(await idleEngineHosts(t)),
+    ]).length
   ) {
     if (Date.now() > until) break;
     await new Promise((r) => setTimeout(r, 100));
