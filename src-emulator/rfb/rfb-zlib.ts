@@ -1,81 +1,53 @@
-// The zlib encoding's compressor (RFC 6143 §7.7.2 … "zlib"): one deflate stream for the
-// whole connection, each rectangle's pixels ended with a sync flush so the viewer can
-// inflate it at once while the dictionary carries over to the next rectangle.
-import { constants, createDeflate, type Deflate } from 'node:zlib';
+// The zlib encoding's compressor (RFC 6143 §7.7.2 … "zlib"): the viewer inflates one zlib
+// stream for the whole connection. We write that stream as a zlib header followed by
+// independent raw-deflate segments, each ended with a sync flush (byte-aligned, never final):
+// every segment is a valid continuation of the stream, so each rectangle can be compressed on
+// its own, synchronously when that is cheap.
+//
+// Why synchronously: the engine host's thread also runs the emulator (v86), and an
+// asynchronous job's result is only picked up after the emulator's next slice, a frame later.
+// Compressing a typical frame (1024×768, mostly flat colour) takes ~3 ms at level 1; noisy
+// content can take 100 ms, so a slow compression sends the next ones to the thread pool.
+import { constants, deflateRaw, deflateRawSync } from 'node:zlib';
 import type { Disposable } from '../base/lifecycle';
 
-/** A sync flush always ends with an empty stored block: 00 00 ff ff. */
-function endsWithSyncMarker(chunks: readonly Buffer[]): boolean {
-  const tail: number[] = [];
-  for (let i = chunks.length - 1; i >= 0 && tail.length < 4; i--) {
-    const c = chunks[i]!;
-    for (let j = c.length - 1; j >= 0 && tail.length < 4; j--) tail.unshift(c[j]!);
-  }
-  return tail.length === 4 && tail[0] === 0 && tail[1] === 0 && tail[2] === 0xff && tail[3] === 0xff;
-}
+/** zlib header: deflate, 32 KiB window, no preset dictionary, "fastest" level hint. */
+const ZLIB_HEADER = Uint8Array.of(0x78, 0x01);
+/** A compression slower than this moves the following ones off this thread. */
+const SYNC_BUDGET_MS = 8;
+/** After a slow compression, this many go to the thread pool before trying inline again. */
+const ASYNC_STREAK = 8;
 
-/** One connection's deflate stream; `compress` calls run one after another, in call order. */
+/** One connection's zlib stream; call `compress` for one rectangle at a time, in order. */
 export class ZlibStream implements Disposable {
-  private readonly deflate: Deflate;
-  private queue: Promise<unknown> = Promise.resolve();
+  private headerSent = false;
   private disposed = false;
+  private asyncLeft = 0;
 
-  constructor(level = 1) {
-    // Compression runs on libuv's thread pool, off the thread the emulator runs on.
-    this.deflate = createDeflate({ level, memLevel: 9 });
-  }
+  constructor(private readonly level = 1) {}
 
-  /** Compresses `data` as the next part of the stream, ending in a sync flush. */
-  compress(data: Uint8Array): Promise<Buffer> {
-    const run = (): Promise<Buffer> =>
-      new Promise<Buffer>((resolve, reject) => {
-        if (this.disposed) {
-          reject(new Error('zlib stream closed'));
-          return;
-        }
-        const out: Buffer[] = [];
-        let flushed = false;
-        const cleanup = (): void => {
-          this.deflate.off('data', onData);
-          this.deflate.off('error', onError);
-          this.deflate.off('close', onClose);
-        };
-        // Done when the flush callback has run and the sync marker has arrived (output can
-        // trail the callback when the readable side defers it).
-        const finish = (): void => {
-          if (!flushed || !endsWithSyncMarker(out)) return;
-          cleanup();
-          resolve(Buffer.concat(out));
-        };
-        const onData = (c: Buffer): void => {
-          out.push(c);
-          finish();
-        };
-        const onError = (err: Error): void => {
-          cleanup();
-          reject(err);
-        };
-        const onClose = (): void => {
-          cleanup();
-          reject(new Error('zlib stream closed'));
-        };
-        this.deflate.on('data', onData);
-        this.deflate.on('error', onError);
-        this.deflate.on('close', onClose);
-        this.deflate.write(data);
-        this.deflate.flush(constants.Z_SYNC_FLUSH, () => {
-          flushed = true;
-          finish();
-        });
-      });
-    const p = this.queue.then(run);
-    this.queue = p.catch(() => undefined);
-    return p;
+  /** Compresses `data` as the next part of the stream (the first part carries the zlib header). */
+  async compress(data: Uint8Array): Promise<Buffer> {
+    if (this.disposed) throw new Error('zlib stream closed');
+    const options = { level: this.level, finishFlush: constants.Z_SYNC_FLUSH };
+    let body: Buffer;
+    if (this.asyncLeft > 0) {
+      this.asyncLeft--;
+      body = await new Promise<Buffer>((resolve, reject) =>
+        deflateRaw(data, options, (err, out) => (err ? reject(err) : resolve(out))),
+      );
+      if (this.disposed) throw new Error('zlib stream closed');
+    } else {
+      const t0 = performance.now();
+      body = deflateRawSync(data, options);
+      if (performance.now() - t0 > SYNC_BUDGET_MS) this.asyncLeft = ASYNC_STREAK;
+    }
+    if (this.headerSent) return body;
+    this.headerSent = true;
+    return Buffer.concat([ZLIB_HEADER, body]);
   }
 
   dispose(): void {
-    if (this.disposed) return;
     this.disposed = true;
-    this.deflate.destroy();
   }
 }

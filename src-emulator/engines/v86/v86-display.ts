@@ -1,6 +1,6 @@
 // The v86 guest's screen as an RGBA framebuffer: our implementation of v86's screen-adapter
 // contract (text cells, font, cursor, graphics layers), a steady refresh timer that drives the
-// VGA device's screen_fill_buffer() (which also keeps vertical-retrace polling working), and
+// VGA device's screen_fill_buffer() (its vertical retrace kept at 60 Hz for guests that poll it), and
 // dirty-region tracking. Pixels are copied only while someone watches, or on refresh().
 import { Emitter, type Event } from '../../base/event';
 import type { Disposable } from '../../base/lifecycle';
@@ -61,6 +61,8 @@ export interface V86ScreenAdapter {
 /** The VGA device's entry point that renders graphics modes and pulses vertical retrace. */
 export interface V86VgaDevice {
   screen_fill_buffer(): void;
+  /** Called by screen_fill_buffer: sets the retrace bit guests poll on port 3DA (and latches the start address). */
+  update_vertical_retrace(): void;
 }
 
 /**
@@ -90,8 +92,10 @@ export function installImageDataShim(): void {
 }
 
 export interface V86DisplayOptions {
-  /** How often the VGA device is asked to render (ms). Default 16 (about 60 Hz, like a monitor). */
+  /** How often the VGA device is asked to render (ms). Default 8: a changed frame waits 4 ms on average. */
   readonly refreshMs?: number;
+  /** Vertical retrace period the guest sees (ms), whatever the render rate. Default 16 (about 60 Hz, like a monitor). */
+  readonly retraceMs?: number;
   /** Text cursor blink half-period (ms). Default 266 (VGA's 16 frames at 60 Hz). */
   readonly blinkMs?: number;
 }
@@ -143,7 +147,18 @@ export class V86Display implements FramebufferSource, Disposable {
   attach(vga: V86VgaDevice): void {
     this.vga = vga;
     this.running = true;
-    this.timer ??= setInterval(() => this.tick(), this.opts.refreshMs ?? 16);
+    // Rendering more often than a monitor refreshes shortens the wait for a changed frame, but
+    // guests pace themselves by vertical retrace (DOS games, VGA drivers): keep that at 60 Hz.
+    const retrace = vga.update_vertical_retrace.bind(vga);
+    const retraceMs = this.opts.retraceMs ?? 16;
+    let lastRetrace = -Infinity;
+    vga.update_vertical_retrace = () => {
+      const now = performance.now();
+      if (now - lastRetrace < retraceMs - 1) return;
+      lastRetrace = now;
+      retrace();
+    };
+    this.timer ??= setInterval(() => this.tick(), this.opts.refreshMs ?? 8);
     this.blinkTimer ??= setInterval(() => {
       if (!this.graphical && this.running) this.text.blink();
     }, this.opts.blinkMs ?? 266);

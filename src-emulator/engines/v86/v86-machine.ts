@@ -16,9 +16,29 @@ import type { V86InputTarget } from './ps2-input';
 /** The v86 version this adapter is written against (package.json pins it exactly). */
 export const V86_VERSION = '0.5.462';
 
+/** v86's I/O port dispatch (cpu.io): the guest's IN/OUT instructions call these from WebAssembly. */
+interface V86PortIo {
+  port_read8(port: number): number;
+  port_read16(port: number): number;
+  port_read32(port: number): number;
+  port_write8(port: number, value: number): void;
+  port_write16(port: number, value: number): void;
+  port_write32(port: number, value: number): void;
+}
+
+/** The parts of v86's CPU object we use. */
+interface V86Cpu {
+  devices: { vga?: V86VgaDevice; cdrom?: { set_cdrom(drive: V86Drive): void } };
+  io: V86PortIo;
+  /** One emulation slice (WebAssembly export); v86's loop calls it, then yields to the event loop. */
+  main_loop(): number;
+  /** View of the instruction counter in the WebAssembly memory. */
+  instruction_counter: Uint32Array;
+}
+
 /** The parts of a V86 instance (and its internals) we use. */
 interface V86Instance extends V86InputTarget {
-  v86: { cpu: { devices: { vga?: V86VgaDevice; cdrom?: { set_cdrom(drive: V86Drive): void } } } };
+  v86: { cpu: V86Cpu };
   screen_adapter: V86ScreenAdapter;
   add_listener(name: string, fn: (value: never) => void): void;
   remove_listener(name: string, fn: (value: never) => void): void;
@@ -75,6 +95,55 @@ export interface V86MachineOptions {
   readonly wasmPath?: string;
   /** Limit for loading the emulator (WebAssembly compile, drives). Default 60 s. */
   readonly loadTimeoutMs?: number;
+  /** Longest emulation slice before the event loop gets a turn (see boundSlices). Default 8 ms. */
+  readonly sliceBudgetMs?: number;
+}
+
+/** Emulation slice budget: the event loop (display, sockets, timers) runs at least this often while the guest does I/O. */
+export const DEFAULT_SLICE_BUDGET_MS = 8;
+/** Serial output is handed on at a line end or after this many bytes. */
+const SERIAL_BATCH_BYTES = 4096;
+/** v86's instructions per batch (LOOP_COUNTER in its cpu.rs): a batch ends once the counter moved this far. */
+const V86_LOOP_COUNTER = 100_003;
+
+/**
+ * Keeps v86's emulation slices short. v86 returns to the event loop only after a batch of
+ * 100,003 instructions, and a REP STOS/MOVS into video memory counts as one instruction however
+ * long it runs: a guest that fills a 1024×768 screen per frame held our thread for ~0.5 s per
+ * batch, so the display and every socket waited that long. Each port access the guest makes
+ * (the PIT, the PIC, VGA registers, the serial port: frequent in any guest that is doing
+ * something) checks the clock; past the budget it moves the instruction counter to the end of
+ * the batch, so v86 finishes the current instruction and yields. Nothing else reads the counter
+ * in v86's release build (only its profiler), and the guest sees no difference.
+ */
+function boundSlices(cpu: V86Cpu, budgetMs: number): void {
+  let sliceStart = 0;
+  let yieldRequested = false;
+  const mainLoop = cpu.main_loop;
+  cpu.main_loop = () => {
+    sliceStart = performance.now();
+    yieldRequested = false;
+    return mainLoop();
+  };
+  const check = (): void => {
+    if (yieldRequested || performance.now() - sliceStart < budgetMs) return;
+    yieldRequested = true;
+    const counter = cpu.instruction_counter;
+    counter[0] = (counter[0]! + V86_LOOP_COUNTER) >>> 0;
+  };
+  const io = cpu.io;
+  const r8 = io.port_read8.bind(io);
+  const r16 = io.port_read16.bind(io);
+  const r32 = io.port_read32.bind(io);
+  const w8 = io.port_write8.bind(io);
+  const w16 = io.port_write16.bind(io);
+  const w32 = io.port_write32.bind(io);
+  io.port_read8 = (p) => (check(), r8(p));
+  io.port_read16 = (p) => (check(), r16(p));
+  io.port_read32 = (p) => (check(), r32(p));
+  io.port_write8 = (p, v) => (check(), w8(p, v));
+  io.port_write16 = (p, v) => (check(), w16(p, v));
+  io.port_write32 = (p, v) => (check(), w32(p, v));
 }
 
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
@@ -91,15 +160,26 @@ export class V86Machine implements Disposable {
   private pendingSerial: number[] = [];
   private serialFlush: NodeJS.Immediate | undefined;
   private destroyed = false;
+  // Bytes arrive one by one from inside an emulation slice. A full line goes out at once (its
+  // listeners' socket writes reach the kernel while the guest keeps running); the rest of a
+  // line waits for the end of the slice.
   private readonly onSerialByte = (b: number): void => {
     this.pendingSerial.push(b);
-    this.serialFlush ??= setImmediate(() => {
-      this.serialFlush = undefined;
-      const bytes = Uint8Array.from(this.pendingSerial);
-      this.pendingSerial = [];
-      this.serial.fire(bytes);
-    });
+    if (b === 0x0a || this.pendingSerial.length >= SERIAL_BATCH_BYTES) {
+      this.flushSerial();
+      return;
+    }
+    this.serialFlush ??= setImmediate(() => this.flushSerial());
   };
+
+  private flushSerial(): void {
+    if (this.serialFlush) clearImmediate(this.serialFlush);
+    this.serialFlush = undefined;
+    if (this.pendingSerial.length === 0 || this.destroyed) return;
+    const bytes = Uint8Array.from(this.pendingSerial);
+    this.pendingSerial = [];
+    this.serial.fire(bytes);
+  }
 
   private constructor(private readonly emu: V86Instance) {
     emu.add_listener('serial0-output-byte', this.onSerialByte as (v: never) => void);
@@ -154,6 +234,7 @@ export class V86Machine implements Disposable {
     const vga = emu.v86.cpu.devices.vga;
     if (!vga) throw new AppError('INTERNAL', 'The v86 emulator has no VGA device.');
     opts.display.attach(vga);
+    boundSlices(emu.v86.cpu, opts.sliceBudgetMs ?? DEFAULT_SLICE_BUDGET_MS);
     return new V86Machine(emu);
   }
 
