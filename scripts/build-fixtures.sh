@@ -47,6 +47,8 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 # serial port, the i8042 keyboard and the framebuffer console are built into Debian's kernel.
 EARLY_MODULES="efivarfs button evdev"
 STORAGE_MODULES="ata_piix ata_generic ahci sr_mod sd_mod isofs virtio_pci virtio_blk virtio_scsi nvme"
+# QEMU's usb-tablet (the absolute pointer Maru gives QEMU VMs): on xHCI (q35) or UHCI (pc), USB HID.
+POINTER_MODULES="xhci_pci uhci_hcd usbhid hid_generic"
 
 T0=$(date +%s)
 log() { printf 'build-fixtures: %s\n' "$*"; }
@@ -206,7 +208,7 @@ done
 # Kernel: vmlinuz, config and the needed modules (dependencies resolved here).
 kernel_part() {
   local arch=$1 deb=${DEB[kernel-$1]} d=$PARTS/kernel-$1 key
-  key="${deb##*/} $EARLY_MODULES $STORAGE_MODULES"
+  key="${deb##*/} $EARLY_MODULES $STORAGE_MODULES $POINTER_MODULES"
   part_stale "$d" "$key" || return 0
   log "unpacking $(basename "$deb")"
   rm -rf "$d"; mkdir -p "$d/x" "$d/modules"
@@ -223,7 +225,7 @@ kernel_part() {
   tar -xf "$tarball" -C "$d/x" "./boot/vmlinuz-$kver" "./boot/config-$kver" "./lib/modules/$kver/modules.builtin"
   cp "$d/x/boot/vmlinuz-$kver" "$d/vmlinuz"; cp "$d/x/boot/config-$kver" "$d/config"
   # Breadth-first: extract the wanted modules, read their depends=, repeat for new ones.
-  local want="$EARLY_MODULES $STORAGE_MODULES" have=" " round=0 m p missing deps
+  local want="$EARLY_MODULES $STORAGE_MODULES $POINTER_MODULES" have=" " round=0 m p missing deps
   while [ -n "${want// /}" ] && [ $round -lt 8 ]; do
     round=$((round + 1)); missing=()
     for m in $want; do
@@ -266,6 +268,8 @@ kernel_part() {
   order $EARLY_MODULES > "$d/early.order"
   # shellcheck disable=SC2086
   order $STORAGE_MODULES > "$d/storage.order"
+  # shellcheck disable=SC2086
+  order $POINTER_MODULES > "$d/pointer.order"
   rm -rf "$d/x" "$d/members" "$d/modpaths" "$tarball"
   echo "$key" > "$d/.done"
 }
@@ -360,6 +364,43 @@ for b in $cur; do
 done
 say "MARU-DISKS=$cur"
 
+# Pointer: QEMU's USB tablet. Each left click is reported with the absolute position it
+# landed at (0..32767 on both axes, as the tablet reports it): MARU-CLICK x=… y=…
+loadmods pointer
+tablet=""
+i=0
+while [ -z "$tablet" ] && [ $i -lt 40 ]; do
+  for e in /sys/class/input/event*; do
+    case "$(cat "$e/device/name" 2>/dev/null)" in *Tablet*) tablet=/dev/input/${e##*/} ;; esac
+  done
+  [ -n "$tablet" ] || usleep 250000
+  i=$((i + 1))
+done
+if [ -c "$tablet" ]; then
+  # struct input_event: a timeval (two longs), then type, code (u16) and value (s32).
+  if [ "$(cat /etc/maru-arch)" = amd64 ]; then es=24; else es=16; fi
+  (
+    exec 3< "$tablet"
+    x=0 y=0 click=0
+    while :; do
+      # shellcheck disable=SC2046
+      set -- $(dd bs=$es count=1 <&3 2>/dev/null | od -An -tu2 -w$es)
+      [ $# -ge 4 ] || continue
+      shift $(($# - 4))
+      type=$1 code=$2 value=$(($3 + $4 * 65536))
+      case "$type:$code" in
+        3:0) x=$value ;;
+        3:1) y=$value ;;
+        1:272) [ "$value" = 1 ] && click=1 ;;
+        0:0) [ $click = 1 ] && ser "MARU-CLICK x=$x y=$y"; click=0 ;;
+      esac
+    done
+  ) 2>/dev/null &
+  say "MARU-POINTER=tablet"
+else
+  say MARU-POINTER=none
+fi
+
 while :; do sleep 3600; done
 INIT
 }
@@ -373,8 +414,8 @@ build_initramfs() {
   ln -s busybox "$r/bin/sh"
   write_init "$r/init"; chmod 755 "$r/init" "$r/bin/busybox"
   echo "$arch" > "$r/etc/maru-arch"
-  cat "$k/early.order" "$k/storage.order" | while read -r m; do cp "$k/modules/$m.ko" "$r/lib/modules/"; done
-  cp "$k/early.order" "$k/storage.order" "$r/lib/modules/"
+  cat "$k/early.order" "$k/storage.order" "$k/pointer.order" | while read -r m; do cp "$k/modules/$m.ko" "$r/lib/modules/"; done
+  cp "$k/early.order" "$k/storage.order" "$k/pointer.order" "$r/lib/modules/"
   find "$r" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
   (cd "$r" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n > "$TMP/initramfs.gz"
   mv "$TMP/initramfs.gz" "$target"

@@ -1,7 +1,8 @@
 // A running VM's screen in the browser, end to end: real QEMU (TCG) booting the test ISO,
 // the engine's RFB through `maru serve`'s console socket, noVNC drawing into the canvas.
 // The screen shows the guest and changes with it; typing reaches the guest (its serial log
-// echoes keyboard lines); the host key releases the keyboard; logging out closes the console.
+// echoes keyboard lines); clicks land on the guest pixel under the pointer (the guest reports
+// its USB tablet's positions); the host key releases the keyboard; logging out closes the console.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
@@ -28,6 +29,12 @@ async function serialHas(text: string, timeoutMs: number): Promise<void> {
     if (Date.now() > end) throw new Error(`serial never showed ${text}; last output:\n${r.stdout.slice(-2000)}`);
     await new Promise((res) => setTimeout(res, 500));
   }
+}
+
+/** The guest's MARU-CLICK reports so far (absolute tablet positions, 0..32767). */
+async function clicks(): Promise<{ x: number; y: number }[]> {
+  const r = maru.cli(['serial', 'Screen e2e']);
+  return [...r.stdout.matchAll(/MARU-CLICK x=(\d+) y=(\d+)/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]) }));
 }
 
 /** A digest of the canvas pixels and how many distinct colours it has (blank = 1). */
@@ -102,6 +109,25 @@ test("the running VM's screen appears, follows the guest, takes typing; logout c
   // The host key (Right Ctrl) releases the keyboard and is not sent to the guest.
   await page.keyboard.press('ControlRight');
   await expect(page.getByTestId('capture-indicator')).toContainText('Click the screen');
+
+  // Clicks land where the pointer is: the guest reports each left click with the position its
+  // USB tablet read (0..32767 across the screen); it must be the guest pixel under the pointer.
+  await serialHas('MARU-POINTER=tablet', 60_000);
+  const box = (await canvas.boundingBox())!;
+  const fb = await canvas.evaluate((c: HTMLCanvasElement) => ({ width: c.width, height: c.height }));
+  for (const [fx, fy] of [
+    [0.2, 0.3],
+    [0.85, 0.75],
+  ] as const) {
+    const seen = (await clicks()).length;
+    await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
+    await expect.poll(async () => (await clicks()).length, { timeout: 30_000 }).toBeGreaterThan(seen);
+    const last = (await clicks()).at(-1)!;
+    const guest = { x: (last.x * fb.width) / 32767, y: (last.y * fb.height) / 32767 };
+    expect(Math.abs(guest.x - fb.width * fx), `click x (guest ${guest.x}, pointer ${fb.width * fx})`).toBeLessThan(3);
+    expect(Math.abs(guest.y - fb.height * fy), `click y (guest ${guest.y}, pointer ${fb.height * fy})`).toBeLessThan(3);
+  }
+  await page.keyboard.press('ControlRight');
 
   // A second tab of the same session shows the console too; logging out in the first closes it.
   const second = await context.newPage();
