@@ -1,11 +1,13 @@
 // Where a running VM's screen goes: the display view (noVNC over the console WebSocket or
 // a desktop MessagePort) while the VM runs or is paused. Dropping an ISO onto the screen
-// inserts it into the VM's CD drive.
-import type { DragEvent } from 'react';
+// inserts it into the VM's CD drive. The display view (noVNC: more than the rest of the app
+// together) loads on first use, so the library paints without it.
+import { lazy, Suspense, type DragEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { VmPowerState } from '../../src-shared/contracts/library';
 import { useAppStore } from '../store/app-store';
-import { VmDisplay } from '../display/VmDisplay';
+
+const VmDisplay = lazy(() => import('../display/VmDisplay').then((m) => ({ default: m.VmDisplay })));
 
 export interface VmScreenSlotProps {
   readonly vmId: string;
@@ -35,7 +37,9 @@ export function VmScreenSlot({ vmId, vmName, state }: VmScreenSlotProps) {
       onDrop={live ? onDrop : undefined}
     >
       {live && transport ? (
-        <VmDisplay transport={transport} vmId={vmId} vmName={vmName} />
+        <Suspense fallback={<span>{t('screen.pending')}</span>}>
+          <VmDisplay transport={transport} vmId={vmId} vmName={vmName} />
+        </Suspense>
       ) : (
         <span>{live ? t('screen.pending') : t('screen.off')}</span>
       )}

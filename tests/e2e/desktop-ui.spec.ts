@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import type { Browser, Locator, Page } from '@playwright/test';
 import { expect as baseExpect, startOwnServer, test, type MaruServer } from './maru-server-fixture';
+import { declaredIsoSizeMiB } from '../fixtures/iso-facts';
 
 test.describe.configure({ mode: 'serial' });
 // The host probe (first use of a fresh MARU_HOME) boots test guests: allow it time on a busy machine.
@@ -237,7 +238,7 @@ test('dropping ISOs: the detected OS prefills the wizard; non-ISOs are refused c
   // Looks like an ISO but is cut short: uploaded, rejected by the server's detector, deleted.
   await dropFile(page, TRUNCATED);
   await expect(page.getByRole('alert').filter({ hasText: 'truncated.iso' })).toContainText(
-    'truncated.iso is truncated: its volume descriptor says the image holds 19.0 MiB, but the file has only 40.0 KiB.',
+    `truncated.iso is truncated: its volume descriptor says the image holds ${declaredIsoSizeMiB(TRUNCATED)}, but the file has only 40.0 KiB.`,
   );
   expect(readdirSync(path.join(maru.home, 'isos')).sort()).toEqual(['maru-test-bios-uefi.iso', 'maru-test-i386.iso']);
 
