@@ -18,14 +18,15 @@ const nodeBanner = {
 // The CLI is code-split (commands load what they need on demand: `maru list` must start fast).
 const nodeTargets = [
   { entry: 'src-main/cli/maru.ts', outdir: 'dist/cli', split: true },
-  { entry: 'src-emulator/host/engine-host-main.ts', out: 'dist/engine-host/engine-host.js' },
+  // Code-split too (the v86 engine loads only for v86 VMs); the entry keeps its name.
+  { entry: { 'engine-host': 'src-emulator/host/engine-host-main.ts' }, outdir: 'dist/engine-host', split: true },
 ];
 
 mkdirSync('dist', { recursive: true });
 for (const t of nodeTargets) {
-  if (!existsSync(t.entry)) continue;
+  if (!Object.values(typeof t.entry === 'string' ? { e: t.entry } : t.entry).every((f) => existsSync(f))) continue;
   await build({
-    entryPoints: [t.entry],
+    entryPoints: typeof t.entry === 'string' ? [t.entry] : t.entry,
     ...(t.split ? { outdir: t.outdir, splitting: true, chunkNames: 'chunks/[name]-[hash]' } : { outfile: t.out }),
     bundle: true,
     platform: 'node',

@@ -25,7 +25,6 @@ import { toDisposable, type Disposable } from '../base/lifecycle';
 import type { Engine, EngineStateChange } from '../engines/engine';
 import { QemuEngine } from '../engines/qemu/qemu-engine';
 import { repairLeaks } from '../engines/qemu/qemu-img';
-import { V86Engine } from '../engines/v86/v86-engine';
 import { ControlServer, type ControlHandler } from './control-server';
 import type { ParentChannel } from './parent-channel';
 import { controlEndpointFor, ensurePrivateFolder } from './run-paths';
@@ -178,9 +177,16 @@ export class EngineHost {
       log(`a saved state of engine ${saved.engine} cannot be resumed by ${spec.engine}: booting`);
 
     const enginePaths = { vmFolder: paths.vmFolder, socketFolder: paths.socketFolder, logsFolder: paths.logsFolder };
+    // v86 (and its RFB server, qcow2 code, VGA text renderer) loads only for v86 VMs: a QEMU VM's
+    // start-up does not pay for compiling it.
     const engine: Engine =
       spec.engine === 'v86'
-        ? new V86Engine({ config: spec.config, host: spec.host, paths: enginePaths, log })
+        ? new (await import('../engines/v86/v86-engine')).V86Engine({
+            config: spec.config,
+            host: spec.host,
+            paths: enginePaths,
+            log,
+          })
         : new QemuEngine({
             config: spec.config,
             host: spec.host,

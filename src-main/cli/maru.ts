@@ -8,6 +8,14 @@ const wantsStart = argv[0] === 'start' && !argv.includes('--help') && !argv.incl
 const engineHost = wantsStart ? prewarmEngineHost(process.env) : null;
 const { runCli } = await import('./run-cli');
 
+// `maru list | head`: the reader went away; stop quietly like other command-line tools.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const controller = new AbortController();
 let interrupted = false;
 process.on('SIGINT', () => {

@@ -182,3 +182,19 @@ describe('maru host', () => {
     }
   });
 });
+
+describe('maru in a pipeline', () => {
+  it('stops quietly when the reader goes away (maru serial VM | head -c 10)', () => {
+    expect(maru('create', '--name', 'Piped', '--os', 'other', '--disk', '0').code).toBe(0);
+    const id = (JSON.parse(maru('show', 'Piped', '--json').out) as { config: { id: string } }).config.id;
+    mkdirSync(path.join(home, 'vms', id, 'logs'), { recursive: true });
+    // Far more than a pipe holds (64 KiB): the writes are still going when `head` quits.
+    writeFileSync(path.join(home, 'vms', id, 'logs', 'serial.log'), 'serial output line\n'.repeat(200_000));
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" serial Piped | head -c 10 >/dev/null`], {
+      env: { ...process.env, MARU_HOME: home },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled|node:events/);
+  });
+});
