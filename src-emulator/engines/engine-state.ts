@@ -1,6 +1,7 @@
 // An engine's power state as an explicit state machine: only the transitions of
 // ENGINE_TRANSITIONS happen; an illegal one is a bug and throws.
 import { isEngineTransitionAllowed, isFinalEngineState, type EngineState } from '../../src-shared/contracts/engine';
+import { AppError } from '../../src-shared/errors';
 import { Emitter, type Event } from '../base/event';
 import type { Disposable } from '../base/lifecycle';
 import type { EngineStateChange } from './engine';
@@ -36,7 +37,29 @@ export class EngineStateMachine implements Disposable {
     return true;
   }
 
+  /**
+   * Returns `handle` when the state is one of `allowed` and the handle exists; otherwise throws
+   * BUSY: "Cannot <what>: VM <label> is <state>."
+   */
+  require<T>(handle: T | null | undefined, what: string, vmLabel: string, ...allowed: EngineState[]): T {
+    if (!allowed.includes(this.current) || handle === null || handle === undefined) {
+      throw new AppError('BUSY', `Cannot ${what}: VM ${vmLabel} is ${this.current}.`);
+    }
+    return handle;
+  }
+
   dispose(): void {
     this.changes.dispose();
+  }
+}
+
+/** Runs an engine's state-changing operations one at a time, in call order; a failed one does not block the next. */
+export class OperationQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
   }
 }

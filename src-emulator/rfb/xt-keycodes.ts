@@ -1,6 +1,7 @@
 // XT key numbers ("qnum": PC set-1 make codes, E0-prefixed keys as 0x80 | code), the
 // vocabulary of RFB's QEMU extended key event; and the maps into it from X11 keysyms
 // (US layout, for plain RFB key events) and from QEMU QKeyCode names (send-keys, combos).
+import { strokeForChar } from '../input/key-mapping';
 
 /** QKeyCode name → XT key number. */
 export const QCODE_TO_QNUM: Readonly<Record<string, number>> = {
@@ -117,43 +118,6 @@ export function qcodeToQnum(name: string): number | undefined {
   return Object.hasOwn(QCODE_TO_QNUM, name) ? QCODE_TO_QNUM[name] : undefined;
 }
 
-/** Printable ASCII → the QKeyCode of the US-layout key that types it (shifted or not). */
-const ASCII_KEYS: Readonly<Record<string, string>> = {
-  ' ': 'spc',
-  '-': 'minus',
-  _: 'minus',
-  '=': 'equal',
-  '+': 'equal',
-  '[': 'bracket_left',
-  '{': 'bracket_left',
-  ']': 'bracket_right',
-  '}': 'bracket_right',
-  '\\': 'backslash',
-  '|': 'backslash',
-  ';': 'semicolon',
-  ':': 'semicolon',
-  "'": 'apostrophe',
-  '"': 'apostrophe',
-  '`': 'grave_accent',
-  '~': 'grave_accent',
-  ',': 'comma',
-  '<': 'comma',
-  '.': 'dot',
-  '>': 'dot',
-  '/': 'slash',
-  '?': 'slash',
-  '!': '1',
-  '@': '2',
-  '#': '3',
-  $: '4',
-  '%': '5',
-  '^': '6',
-  '&': '7',
-  '*': '8',
-  '(': '9',
-  ')': '0',
-};
-
 /** X11 function-key keysyms (0xfexx / 0xffxx) → QKeyCode. */
 const FUNCTION_KEYSYMS: ReadonlyMap<number, string> = new Map([
   [0xff08, 'backspace'],
@@ -216,10 +180,9 @@ const FUNCTION_KEYSYMS: ReadonlyMap<number, string> = new Map([
  */
 export function keysymToQnum(keysym: number): number | undefined {
   if (keysym >= 0x20 && keysym <= 0x7e) {
-    const ch = String.fromCharCode(keysym);
-    if (/[a-z0-9]/i.test(ch)) return qcodeToQnum(ch.toLowerCase());
-    const q = ASCII_KEYS[ch];
-    return q === undefined ? undefined : qcodeToQnum(q);
+    // The key that types the character on a US keyboard (the last of its strokes; Shift is the viewer's).
+    const key = strokeForChar(String.fromCharCode(keysym))?.at(-1);
+    return key === undefined ? undefined : qcodeToQnum(key);
   }
   if (keysym >= 0xffbe && keysym <= 0xffc9) return qcodeToQnum(`f${keysym - 0xffbe + 1}`);
   if (keysym >= 0xffb0 && keysym <= 0xffb9) return qcodeToQnum(`kp_${keysym - 0xffb0}`);

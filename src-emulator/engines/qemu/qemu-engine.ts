@@ -25,7 +25,7 @@ import type {
   SavedState,
   Screenshot,
 } from '../engine';
-import { EngineStateMachine } from '../engine-state';
+import { EngineStateMachine, OperationQueue } from '../engine-state';
 import { buildMachine, type MachinePaths, type MachinePlan } from './machine-builder';
 import { createNvramFromTemplate, repairLeaks, type ImageCheck } from './qemu-img';
 import { QmpClient, QmpError, connectUnixSocket, openQmpWhenReady } from './qmp-client';
@@ -91,7 +91,7 @@ export class QemuEngine implements Engine {
   private abortReason: string | null = null;
   private guestShutdown = false;
   private resumed = false;
-  private ops: Promise<unknown> = Promise.resolve();
+  private readonly ops = new OperationQueue();
   private input: Promise<unknown> = Promise.resolve();
   private finalReached: Promise<void>;
   private qemuVersion: string | null = null;
@@ -434,17 +434,11 @@ export class QemuEngine implements Engine {
 
   /** Runs state-changing operations one at a time. */
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.ops.then(fn);
-    this.ops = run.catch(() => undefined);
-    return run;
+    return this.ops.run(fn);
   }
 
   private requireState(what: string, ...allowed: EngineState[]): QmpClient {
-    const s = this.sm.state;
-    if (!allowed.includes(s) || !this.qmp) {
-      throw new AppError('BUSY', `Cannot ${what}: VM ${JSON.stringify(this.options.config.name)} is ${s}.`);
-    }
-    return this.qmp;
+    return this.sm.require(this.qmp, what, JSON.stringify(this.options.config.name), ...allowed);
   }
 
   stop(mode: StopMode, options: { timeoutMs?: number } = {}): Promise<EngineStopOutcome> {

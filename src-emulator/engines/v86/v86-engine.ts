@@ -25,7 +25,7 @@ import type {
   SavedState,
   Screenshot,
 } from '../engine';
-import { EngineStateMachine } from '../engine-state';
+import { EngineStateMachine, OperationQueue } from '../engine-state';
 import { strokeToSet1, V86Input } from './ps2-input';
 import { V86Display } from './v86-display';
 import { V86DriveAdapter } from './v86-disk';
@@ -89,7 +89,7 @@ export class V86Engine implements Engine {
   private readonly rfbPath: string;
   private readonly notes: string[] = [];
   private resumed = false;
-  private ops: Promise<unknown> = Promise.resolve();
+  private readonly ops = new OperationQueue();
   private input: Promise<unknown> = Promise.resolve();
   private tornDown = false;
 
@@ -321,17 +321,11 @@ export class V86Engine implements Engine {
   // ---- operations
 
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.ops.then(fn);
-    this.ops = run.catch(() => undefined);
-    return run;
+    return this.ops.run(fn);
   }
 
   private requireState(what: string, ...allowed: EngineState[]): V86Machine {
-    const s = this.sm.state;
-    if (!allowed.includes(s) || !this.machine) {
-      throw new AppError('BUSY', `Cannot ${what}: VM ${this.label} is ${s}.`);
-    }
-    return this.machine;
+    return this.sm.require(this.machine, what, this.label, ...allowed);
   }
 
   stop(mode: StopMode): Promise<EngineStopOutcome> {
