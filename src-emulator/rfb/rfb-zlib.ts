@@ -6,16 +6,17 @@
 //
 // Why synchronously: the engine host's thread also runs the emulator (v86), and an
 // asynchronous job's result is only picked up after the emulator's next slice, a frame later.
-// Compressing a typical frame at level 1 takes ~3 ms (1024×768, mostly flat colour) to ~8 ms
-// (1920×1080); noisy content can take 100 ms, so a compression slower than one 60 Hz frame
-// sends the next ones to the thread pool.
+// Compressing a typical frame at level 1 takes ~3 ms (1024×768, mostly flat colour) to
+// 8–20 ms (1920×1080, depending on the machine); noisy content can take 100 ms and more, so a
+// compression slower than 40 ms sends the next ones to the thread pool (below that, waiting a
+// slice for the pool's result costs more than compressing here).
 import { constants, deflateRaw, deflateRawSync } from 'node:zlib';
 import type { Disposable } from '../base/lifecycle';
 
 /** zlib header: deflate, 32 KiB window, no preset dictionary, "fastest" level hint. */
 const ZLIB_HEADER = Uint8Array.of(0x78, 0x01);
-/** A compression slower than this (one 60 Hz frame) moves the following ones off this thread. */
-const SYNC_BUDGET_MS = 16;
+/** A compression slower than this moves the following ones off this thread. */
+const SYNC_BUDGET_MS = 40;
 /** After a slow compression, this many go to the thread pool before trying inline again. */
 const ASYNC_STREAK = 8;
 
