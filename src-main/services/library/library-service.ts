@@ -45,7 +45,7 @@ import {
   readInBatches,
   readVmRecord,
   readVmNameSync,
-  readVmRecordsSync,
+  VmRecordCache,
   runFolderNames,
   vmFolderNames,
   writeVmConfig,
@@ -161,6 +161,8 @@ export class Library implements LibraryService {
   readonly maruHome: string;
   readonly hostLimits: HostLimits;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Parsed vm.json files, reused by list() while their text is unchanged. */
+  private readonly records = new VmRecordCache();
 
   constructor(options: LibraryOptions) {
     this.maruHome = options.maruHome;
@@ -171,8 +173,9 @@ export class Library implements LibraryService {
   async list(): Promise<VmListEntry[]> {
     const home = this.maruHome;
     const [names, running] = await Promise.all([vmFolderNames(home), runFolderNames(home)]);
+    this.records.keepOnly(home, names);
     const entries = await readInBatches(names, (batch) =>
-      readVmRecordsSync(home, batch).map((rec): VmListEntry => {
+      this.records.readSync(home, batch).map((rec): VmListEntry => {
         if (rec.kind === 'inaccessible') {
           return { kind: 'inaccessible', id: rec.folderName, folder: rec.folder, error: rec.error };
         }

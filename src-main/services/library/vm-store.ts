@@ -136,6 +136,35 @@ export function readVmRecordsSync(home: string, folderNames: readonly string[]):
   return folderNames.map((name, i) => parseVmRecord(home, name, texts[i] ?? { error: 'not read' }));
 }
 
+/**
+ * Parsed vm.json files of a long-lived process (the server, the desktop's main), reused while
+ * a file's text is unchanged: listing 500 VMs then costs 500 small reads instead of 500 JSON
+ * parses and schema checks. Records are compared by the whole text, never by time stamps.
+ */
+export class VmRecordCache {
+  private readonly byFolder = new Map<string, { text: string; record: VmRecord }>();
+
+  /** Like readVmRecordsSync, for the folders of one library listing (others are forgotten). */
+  readSync(home: string, folderNames: readonly string[]): VmRecord[] {
+    return folderNames.map((name) => {
+      const read = readVmConfigTextSync(home, name);
+      const key = vmFolder(home, name);
+      const hit = this.byFolder.get(key);
+      if ('text' in read && hit && hit.text === read.text) return hit.record;
+      const record = parseVmRecord(home, name, read);
+      if ('text' in read) this.byFolder.set(key, { text: read.text, record });
+      else this.byFolder.delete(key);
+      return record;
+    });
+  }
+
+  /** Drops the entries of folders that are gone (call with every folder of a full listing). */
+  keepOnly(home: string, folderNames: readonly string[]): void {
+    const keep = new Set(folderNames.map((n) => vmFolder(home, n)));
+    for (const key of this.byFolder.keys()) if (!keep.has(key)) this.byFolder.delete(key);
+  }
+}
+
 /** Names of the VM folders under vms/: hidden entries (`.creating-*`, `.deleting-*`) and plain files are skipped. */
 export async function vmFolderNames(home: string): Promise<string[]> {
   let entries;

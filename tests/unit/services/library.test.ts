@@ -247,6 +247,23 @@ describe('Library.create', () => {
 });
 
 describe('Library.list and show', () => {
+  it('lists what vm.json says now, in one long-lived Library: edits, corruption and repair, removal', async () => {
+    const vm = (await lib.create({ name: 'cached', diskGiB: 0 })).vm;
+    const file = path.join(vm.folder, 'vm.json');
+    const good = await readFile(file, 'utf8');
+    const nameOf = async () => (await lib.list()).map((e) => (e.kind === 'ok' ? e.name : `inaccessible ${e.id}`));
+    expect(await nameOf()).toEqual(['cached']);
+    // Edited behind the library's back (same length, so only the text differs).
+    await writeFile(file, good.replace('"cached"', '"cachet"'));
+    expect(await nameOf()).toEqual(['cachet']);
+    await writeFile(file, '{ not json');
+    expect(await nameOf()).toEqual([`inaccessible ${vm.config.id}`]);
+    await writeFile(file, good);
+    expect(await nameOf()).toEqual(['cached']);
+    await rm(vm.folder, { recursive: true });
+    expect(await lib.list()).toEqual([]);
+  });
+
   it('lists VMs sorted by name and finds them by uuid, exact and case-insensitive name', async () => {
     const b = (await lib.create({ name: 'beta', diskGiB: 1 })).vm;
     const a = (await lib.create({ name: 'Alpha', os: 'linux64', diskGiB: 0 })).vm;
