@@ -20,8 +20,17 @@ const TYPES: Record<string, string> = {
 };
 
 export interface StaticOptions {
-  /** Markup inserted at the start of index.html's <head> (the web console's preload hints). */
-  readonly headHtml?: string;
+  /**
+   * Markup inserted at the start of index.html's <head>, asked for only when index.html is
+   * served (the web console puts a signed-in user's library list there). Such a page is
+   * served `no-store`.
+   */
+  readonly headHtml?: () => Promise<string>;
+}
+
+/** JSON for a `<script type="application/json">` data block: no `<` can end the element early. */
+export function jsonForHtml(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
 export async function serveStatic(
@@ -63,12 +72,13 @@ export async function serveStatic(
     }
   }
   const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
-  if (options.headHtml && path.basename(file) === 'index.html') {
-    const html = (await readFile(file, 'utf8')).replace('<head>', `<head>${options.headHtml}`);
+  const head = options.headHtml && path.basename(file) === 'index.html' ? await options.headHtml() : '';
+  if (head) {
+    const html = (await readFile(file, 'utf8')).replace('<head>', `<head>${head}`);
     res.writeHead(200, {
       'Content-Type': type,
       'Content-Length': Buffer.byteLength(html),
-      'Cache-Control': 'no-cache',
+      'Cache-Control': 'no-store',
     });
     res.end(html);
     return;

@@ -18,12 +18,13 @@ import {
 import { AppError, toWireError } from '../../src-shared/errors';
 import { DEFAULT_MAX_ISO_UPLOAD_BYTES } from '../../src-shared/contracts/iso-upload';
 import { isUuid } from '../../src-shared/ids';
+import { INITIAL_LIST_ELEMENT_ID } from '../../src-shared/web-console';
 import { RENDERER_CSP } from '../services/renderer-csp';
 import { checkBinding, isLoopbackHost } from './binding-policy';
 import { LoginThrottle } from './login-throttle';
 import { loadPasswordHash, verifyPassword } from './password-store';
 import { safeEqual, SessionStore, type Session } from './session-store';
-import { serveStatic } from './static-files';
+import { jsonForHtml, serveStatic } from './static-files';
 import { ConsoleTickets } from './console-tickets';
 import { IsoUploads } from './iso-upload';
 
@@ -261,14 +262,22 @@ export class WebServer {
     }
     const url = new URL(req.url ?? '/', 'http://x');
     if (!url.pathname.startsWith('/api/')) {
-      // The app shell and its assets hold no data; the login screen is part of them.
+      // The app shell and its assets; the login screen is part of them. For a signed-in user
+      // the page carries the library list (a JSON data block, not a script), so the library
+      // paints without a round trip; everyone else gets the bare shell.
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         this.fail(res, 405, 'METHOD', 'Method not allowed.');
         return;
       }
+      const session = this.sessionOf(req);
       await serveStatic(this.opts.rendererDir, url.pathname, res, {
-        // Start fetching the library list with the HTML (a logged-out visit just gets a 401).
-        headHtml: '<link rel="preload" href="api/library/list" as="fetch" crossorigin>',
+        headHtml: async () => {
+          if (!session) return '';
+          const list = await this.opts.services.library.list().catch(() => null);
+          return list
+            ? `<script type="application/json" id="${INITIAL_LIST_ELEMENT_ID}">${jsonForHtml(list)}</script>`
+            : '';
+        },
       });
       return;
     }
@@ -282,8 +291,7 @@ export class WebServer {
       return;
     }
     if (req.method === 'GET' && url.pathname === '/api/library/list') {
-      // The library list over plain HTTP too: the app shell preloads it (see static-files),
-      // so it arrives while the app's code is still loading. Same data as library.list.
+      // The library list over plain HTTP too (when the page came without it). Same data as library.list.
       const value = await this.opts.services.library.list();
       this.json(res, 200, { ok: true, value });
       return;

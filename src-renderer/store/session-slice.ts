@@ -36,17 +36,34 @@ export const createSessionSlice: StateCreator<AppState, [], [], SessionSlice> = 
       );
     });
     // Ask for the list while the session is checked: a returning user's library arrives one
-    // round trip sooner (without a session the call just fails and is dropped).
-    // In the web console it comes over HTTP, matching the preload the server put in the page.
+    // round trip sooner (without a session the call just fails and is dropped). In the web
+    // console a signed-in user's page already carries it; else it comes over HTTP.
+    const inline = transport instanceof WebTransport ? transport.initialList<VmListEntry[]>() : null;
     const early = (
-      transport instanceof WebTransport
-        ? transport.listViaHttp<VmListEntry[]>()
-        : transport.call<VmListEntry[]>('library', 'list', [])
+      inline
+        ? Promise.resolve(inline)
+        : transport instanceof WebTransport
+          ? transport.listViaHttp<VmListEntry[]>()
+          : transport.call<VmListEntry[]>('library', 'list', [])
     ).then(
       (vms) => vms,
       () => null,
     );
-    const session = await transport.session();
+    const checked = transport.session();
+    if (inline) {
+      // The server put the list in the page because this browser's session was valid: show
+      // the library now; the check (it brings the CSRF token) finishes meanwhile.
+      set({ session: 'authenticated' });
+      void checked.then(
+        (s) => {
+          if (s !== 'authenticated') set({ session: s });
+        },
+        () => undefined,
+      );
+      await get().afterLogin(early);
+      return;
+    }
+    const session = await checked;
     set({ session });
     if (session === 'authenticated') await get().afterLogin(early);
   },

@@ -4,6 +4,7 @@ import { AppError, CancelledError, type WireResult } from '../../src-shared/erro
 import { ISO_UPLOAD_ROUTE, type IsoUploadResult } from '../../src-shared/contracts/iso-upload';
 import type { ControlClientMessage, ControlServerMessage } from '../../src-shared/contracts/control-jobs';
 import type { CallOptions, ControlTransport, IsoImportOptions, SessionState } from './control-transport';
+import { INITIAL_LIST_ELEMENT_ID } from '../../src-shared/web-console';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -33,6 +34,7 @@ async function errorOf(res: Response): Promise<AppError> {
 export class WebTransport implements ControlTransport {
   readonly kind = 'web' as const;
   private csrf: string | null = null;
+  private sessionCheck: Promise<unknown> = Promise.resolve();
   private ws: WebSocket | null = null;
   private opening: Promise<WebSocket> | null = null;
   private nextId = 1;
@@ -40,14 +42,41 @@ export class WebTransport implements ControlTransport {
   private readonly eventListeners = new Set<(e: string, p: unknown) => void>();
   private readonly disconnectListeners = new Set<(reason: string) => void>();
 
-  /** The library list over HTTP (the app shell preloads this URL); null without a session. */
+  /**
+   * The library list the server put in the page for a signed-in user (read once: the block is
+   * removed, so a later sign-in never sees stale data); null when the page has none.
+   */
+  initialList<T>(): T | null {
+    const block = document.getElementById(INITIAL_LIST_ELEMENT_ID);
+    if (!block) return null;
+    block.remove();
+    try {
+      return JSON.parse(block.textContent ?? '') as T;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The library list over HTTP; null without a session. */
   async listViaHttp<T>(): Promise<T | null> {
     const res = await fetch('api/library/list', { credentials: 'same-origin' });
     if (!res.ok) return null;
     return ((await res.json()) as { value: T }).value;
   }
 
-  async session(): Promise<SessionState> {
+  session(): Promise<SessionState> {
+    const check = this.checkSession();
+    this.sessionCheck = check;
+    return check;
+  }
+
+  /** The CSRF token, once a session check that may still be running has brought it. */
+  private async csrfToken(): Promise<string> {
+    await this.sessionCheck.catch(() => undefined);
+    return this.csrf ?? '';
+  }
+
+  private async checkSession(): Promise<SessionState> {
     const res = await fetch('api/session', { credentials: 'same-origin' });
     if (res.status === 401) return 'login-required';
     if (!res.ok) throw await errorOf(res);
@@ -64,7 +93,7 @@ export class WebTransport implements ControlTransport {
   }
 
   async logout(): Promise<void> {
-    const res = await postJson('api/logout', {}, this.csrf ?? '');
+    const res = await postJson('api/logout', {}, await this.csrfToken());
     this.csrf = null;
     this.ws?.close(1000, 'logout');
     if (!res.ok) throw await errorOf(res);
@@ -72,7 +101,7 @@ export class WebTransport implements ControlTransport {
 
   /** A single-use ticket for one VM's console socket. */
   async consoleTicket(vmId: string): Promise<string> {
-    const res = await postJson('api/console-ticket', { vmId }, this.csrf ?? '');
+    const res = await postJson('api/console-ticket', { vmId }, await this.csrfToken());
     if (!res.ok) throw await errorOf(res);
     return ((await res.json()) as { value: { ticket: string } }).value.ticket;
   }
@@ -139,13 +168,14 @@ export class WebTransport implements ControlTransport {
   }
 
   /** Streams the file to the upload route (XHR: fetch has no upload progress); abort cancels it. */
-  importIso(file: File, options?: IsoImportOptions): Promise<IsoUploadResult> {
+  async importIso(file: File, options?: IsoImportOptions): Promise<IsoUploadResult> {
+    const csrf = await this.csrfToken();
     return new Promise<IsoUploadResult>((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open('POST', `${ISO_UPLOAD_ROUTE}?name=${encodeURIComponent(file.name)}`);
       xhr.withCredentials = true;
       xhr.setRequestHeader('Content-Type', 'application/octet-stream');
-      xhr.setRequestHeader('X-Maru-CSRF', this.csrf ?? '');
+      xhr.setRequestHeader('X-Maru-CSRF', csrf);
       xhr.responseType = 'text';
       xhr.upload.onprogress = (e) => options?.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
       xhr.onload = () => {

@@ -1,7 +1,7 @@
 // Security of `maru serve` against a real server on loopback (real HTTP, real WebSockets,
 // the real library service): every attempt below is counted, and every one must be refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -97,6 +97,31 @@ afterAll(async () => {
 });
 
 describe('maru serve security', () => {
+  it('the page carries the library only for a signed-in user, and no text of it can end its data block', async () => {
+    writeFileSync(path.join(home, 'web', 'index.html'), '<!doctype html><html><head></head><body></body></html>');
+    // A vm.json whose parse error quotes markup: the list reports it, inside the page.
+    const bad = path.join(home, 'vms', '11111111-2222-4333-8444-555555555555');
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(path.join(bad, 'vm.json'), '</script><img src=x onerror=alert(1)>');
+    try {
+      const anonymous = await (await fetch(base)).text();
+      expect(anonymous).not.toContain('maru-initial-list');
+      const { cookie } = await login();
+      const res = await fetch(base, { headers: { Cookie: cookie } });
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const html = await res.text();
+      const m = /<script type="application\/json" id="maru-initial-list">(.*?)<\/script>/s.exec(html);
+      expect(m, html.slice(0, 300)).not.toBeNull();
+      expect(html.match(/<\/script>/g)).toHaveLength(1); // only the block's own end tag
+      const list = JSON.parse(m![1]!) as { kind: string; name?: string; error?: string }[];
+      expect(list.filter((v) => v.kind === 'ok').map((v) => v.name)).toEqual(['A', 'B']);
+      expect(list.find((v) => v.kind === 'inaccessible')?.error).toContain('"</script><"');
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+      rmSync(path.join(home, 'web', 'index.html'));
+    }
+  });
+
   it('no session: 401 on every API route and every socket upgrade', async () => {
     const attempts: [string, string][] = [
       ['GET', 'api/session'],
