@@ -144,7 +144,7 @@ export function readVmRecordsSync(home: string, folderNames: readonly string[]):
 export class VmRecordCache {
   private readonly byFolder = new Map<string, { text: string; record: VmRecord }>();
 
-  /** Like readVmRecordsSync, for the folders of one library listing (others are forgotten). */
+  /** Like readVmRecordsSync, reusing the parse of a vm.json whose text is unchanged. */
   readSync(home: string, folderNames: readonly string[]): VmRecord[] {
     return folderNames.map((name) => {
       const read = readVmConfigTextSync(home, name);
