@@ -1,12 +1,16 @@
 // Newline-delimited JSON over a byte stream, the framing of the engine host's control
-// endpoint: a decoder that resumes across chunks and refuses oversized lines.
+// endpoint (and of QMP): a decoder that resumes across chunks and refuses oversized lines.
 
 /** Splits a byte stream into lines (without the `\n`); throws when a line exceeds `maxBytes`. */
 export class LineDecoder {
   private parts: Buffer[] = [];
   private size = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    /** How a too-long line is named in the error ("Control message", "QMP message"). */
+    private readonly what = 'Control message',
+  ) {}
 
   push(chunk: Uint8Array): string[] {
     const out: string[] = [];
@@ -18,11 +22,11 @@ export class LineDecoder {
           this.parts.push(Buffer.from(buf));
           this.size += buf.length;
         }
-        if (this.size > this.maxBytes) throw new RangeError(`Control message longer than ${this.maxBytes} bytes.`);
+        if (this.size > this.maxBytes) throw new RangeError(`${this.what} longer than ${this.maxBytes} bytes.`);
         return out;
       }
       const line = this.parts.length ? Buffer.concat([...this.parts, buf.subarray(0, nl)]) : buf.subarray(0, nl);
-      if (line.length > this.maxBytes) throw new RangeError(`Control message longer than ${this.maxBytes} bytes.`);
+      if (line.length > this.maxBytes) throw new RangeError(`${this.what} longer than ${this.maxBytes} bytes.`);
       this.parts = [];
       this.size = 0;
       buf = buf.subarray(nl + 1);

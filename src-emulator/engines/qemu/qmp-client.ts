@@ -4,6 +4,7 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Emitter, type Event } from '../../base/event';
+import { LineDecoder } from '../../host/line-channel';
 import type { Disposable } from '../../base/lifecycle';
 import type {
   QmpArgs,
@@ -45,32 +46,17 @@ export const QMP_MAX_LINE_BYTES = 16 * 1024 * 1024;
  * keeps the unfinished tail and resumes on the next chunk, so chunk boundaries never matter.
  */
 export class QmpMessageParser {
-  private parts: Buffer[] = [];
-  private pending = 0;
+  private readonly lines = new LineDecoder(QMP_MAX_LINE_BYTES, 'QMP message');
 
   /** Feeds bytes; returns the complete messages they finished. Throws QmpError('Protocol') on bad input. */
   push(chunk: Uint8Array): QmpIncoming[] {
-    const out: QmpIncoming[] = [];
-    let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    for (;;) {
-      const nl = buf.indexOf(0x0a);
-      if (nl < 0) {
-        if (buf.length) {
-          this.parts.push(Buffer.from(buf));
-          this.pending += buf.length;
-        }
-        if (this.pending > QMP_MAX_LINE_BYTES) {
-          throw new QmpError('Protocol', `QMP message longer than ${QMP_MAX_LINE_BYTES} bytes.`);
-        }
-        return out;
-      }
-      const lineBytes = this.parts.length ? Buffer.concat([...this.parts, buf.subarray(0, nl)]) : buf.subarray(0, nl);
-      this.parts = [];
-      this.pending = 0;
-      buf = buf.subarray(nl + 1);
-      const line = lineBytes.toString('utf8').trim();
-      if (line) out.push(classify(line));
+    let lines: string[];
+    try {
+      lines = this.lines.push(chunk);
+    } catch (err) {
+      throw new QmpError('Protocol', (err as Error).message);
     }
+    return lines.map(classify);
   }
 }
 
