@@ -19,6 +19,7 @@ import { markListPainted } from '../app/perf-marks';
 import { selectFilteredVms, useAppStore } from '../store/app-store';
 import { listWindow, ROW_HEIGHT } from './list-window';
 import { VmDetailsPane } from './VmDetails';
+import { IsoFileInput } from '../components/IsoFileInput';
 
 function hasFiles(e: DragEvent): boolean {
   return [...e.dataTransfer.types].includes('Files');
@@ -212,18 +213,7 @@ export function LibraryView() {
           <button type="button" onClick={() => fileInput.current?.click()}>
             {t('library.openIso')}
           </button>
-          <input
-            ref={fileInput}
-            type="file"
-            accept=".iso,application/x-iso9660-image"
-            hidden
-            data-testid="library-iso-input"
-            onChange={(e) => {
-              const file = e.target.files?.[0];
-              e.target.value = '';
-              if (file) void importIsoFile(file);
-            }}
-          />
+          <IsoFileInput ref={fileInput} testId="library-iso-input" onFile={(file) => void importIsoFile(file)} />
         </div>
         <input
           type="search"

@@ -7,6 +7,7 @@ import { formatBytes } from '../format/format-size';
 import { useAppStore } from '../store/app-store';
 import { messageOf } from '../store/store-errors';
 import { IsoDetectionSummary } from './IsoDetectionSummary';
+import { IsoFileInput } from '../components/IsoFileInput';
 
 export interface IsoFieldProps {
   readonly value: string | null;
@@ -86,20 +87,14 @@ export function IsoField(p: IsoFieldProps) {
         <button type="button" disabled={p.disabled || importing !== null} onClick={() => fileInput.current?.click()}>
           {transport?.kind === 'web' ? t('iso.uploadFile') : t('iso.openFile')}
         </button>
-        <input
+        <IsoFileInput
           ref={fileInput}
-          type="file"
-          accept=".iso,application/x-iso9660-image"
-          hidden
-          data-testid="wizard-iso-input"
-          onChange={(e) => {
-            const file = e.target.files?.[0];
-            e.target.value = '';
-            if (file)
-              void upload(file).then((r) => {
-                if (r) p.onChange(r.path, r.detection);
-              });
-          }}
+          testId="wizard-iso-input"
+          onFile={(file) =>
+            void upload(file).then((r) => {
+              if (r) p.onChange(r.path, r.detection);
+            })
+          }
         />
       </div>
       {error && (
