@@ -68,6 +68,26 @@ if (!nodeOnly) {
     });
     log('built dist/electron');
   }
+  if (existsSync('src-renderer/ssr/render-page.tsx')) {
+    // The web console's server rendering of a signed-in page (src-main/server/page-renderer.ts).
+    await build({
+      entryPoints: ['src-renderer/ssr/render-page.tsx'],
+      // Split: the lazily loaded views (wizard, dialogs, display) are never rendered here.
+      outdir: 'dist/ssr',
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      jsx: 'automatic',
+      banner: nodeBanner,
+      define: { 'process.env.NODE_ENV': '"production"' },
+      sourcemap: 'linked',
+      logLevel: quiet ? 'error' : 'warning',
+    });
+    log('built dist/ssr');
+  }
   if (existsSync('src-renderer/index.html')) {
     const r = spawnSync(
       process.execPath,

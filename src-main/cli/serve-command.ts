@@ -75,6 +75,8 @@ export function serveCommand(deps: {
         typeof certFile === 'string' && typeof keyFile === 'string'
           ? { cert: await readFile(certFile), key: await readFile(keyFile) }
           : undefined;
+      const log = (l: string) => ctx.stderr.write(l + '\n');
+      const { loadPageRenderer } = await import('../server/page-renderer');
       const server = new WebServer({
         host: typeof values.host === 'string' ? values.host : '127.0.0.1',
         port,
@@ -84,7 +86,8 @@ export function serveCommand(deps: {
         services: await deps.services(ctx),
         allowedOrigins: (values['allow-origin'] as string[] | undefined) ?? [],
         ...(deps.consoleEndpoint ? { consoleEndpoint: deps.consoleEndpoint(ctx) } : {}),
-        log: (l) => ctx.stderr.write(l + '\n'),
+        pageRenderer: await loadPageRenderer(deps.rendererDir, log),
+        log,
       });
       const { url, oneTimeToken } = await server.start();
       ctx.stdout.write(`Maru web console: ${url}\n`);

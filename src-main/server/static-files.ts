@@ -21,11 +21,17 @@ const TYPES: Record<string, string> = {
 
 export interface StaticOptions {
   /**
-   * Markup inserted at the start of index.html's <head>, asked for only when index.html is
-   * served (the web console puts a signed-in user's library list there). Such a page is
-   * served `no-store`.
+   * A page made for its user, applied only when index.html is served (the web console's
+   * signed-in page: the app's markup inside `#root`, the library list before `</body>`). The
+   * page is streamed: everything up to `#root`'s content goes out at once (the browser commits
+   * the page and loads the scripts while the content is computed), the rest when it is ready.
+   * Such a page is `no-store`.
    */
-  readonly headHtml?: () => Promise<string>;
+  readonly page?: {
+    /** The page's `<html lang>` (the language its markup is in). */
+    readonly language?: string | undefined;
+    readonly content: () => Promise<{ readonly rootHtml: string; readonly bodyEndHtml: string }>;
+  };
 }
 
 /** JSON for a `<script type="application/json">` data block: no `<` can end the element early. */
@@ -72,15 +78,8 @@ export async function serveStatic(
     }
   }
   const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
-  const head = options.headHtml && path.basename(file) === 'index.html' ? await options.headHtml() : '';
-  if (head) {
-    const html = (await readFile(file, 'utf8')).replace('<head>', `<head>${head}`);
-    res.writeHead(200, {
-      'Content-Type': type,
-      'Content-Length': Buffer.byteLength(html),
-      'Cache-Control': 'no-store',
-    });
-    res.end(html);
+  if (options.page && path.basename(file) === 'index.html') {
+    await servePage(file, type, res, options.page);
     return;
   }
   const immutable = file.includes(`${path.sep}assets${path.sep}`);
@@ -90,4 +89,21 @@ export async function serveStatic(
     'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
   });
   createReadStream(file).pipe(res);
+}
+
+const ROOT_OPEN = '<div id="root">';
+
+async function servePage(file: string, type: string, res: ServerResponse, page: NonNullable<StaticOptions['page']>) {
+  let html = await readFile(file, 'utf8');
+  if (page.language) html = html.replace(/<html lang="[^"]*"/, `<html lang="${page.language}"`);
+  const rootAt = html.indexOf(ROOT_OPEN);
+  let bodyEndAt = html.lastIndexOf('</body>');
+  if (bodyEndAt < 0) bodyEndAt = html.length;
+  // Markup goes into #root (when the shell has one), the data before </body>.
+  const split = rootAt >= 0 && rootAt < bodyEndAt ? rootAt + ROOT_OPEN.length : bodyEndAt;
+  res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' });
+  res.write(html.slice(0, split));
+  const content = await page.content().catch(() => ({ rootHtml: '', bodyEndHtml: '' }));
+  const rootHtml = rootAt >= 0 && rootAt < bodyEndAt ? content.rootHtml : '';
+  res.end(rootHtml + html.slice(split, bodyEndAt) + content.bodyEndHtml + html.slice(bodyEndAt));
 }

@@ -18,7 +18,7 @@ import {
 import { AppError, toWireError } from '../../src-shared/errors';
 import { DEFAULT_MAX_ISO_UPLOAD_BYTES } from '../../src-shared/contracts/iso-upload';
 import { isUuid } from '../../src-shared/ids';
-import { INITIAL_LIST_ELEMENT_ID } from '../../src-shared/web-console';
+import { INITIAL_LIST_ELEMENT_ID, LANGUAGE_COOKIE, RENDERED_LANGUAGE_ATTRIBUTE } from '../../src-shared/web-console';
 import { RENDERER_CSP } from '../services/renderer-csp';
 import { checkBinding, isLoopbackHost } from './binding-policy';
 import { LoginThrottle } from './login-throttle';
@@ -27,6 +27,7 @@ import { safeEqual, SessionStore, type Session } from './session-store';
 import { jsonForHtml, serveStatic } from './static-files';
 import { ConsoleTickets } from './console-tickets';
 import { IsoUploads } from './iso-upload';
+import type { PageRenderer } from './page-renderer';
 
 export interface WebServerLimits {
   /** Largest control message accepted; a bigger one closes the socket (1009). */
@@ -65,6 +66,8 @@ export interface WebServerOptions {
   readonly limits?: Partial<WebServerLimits>;
   /** Where the VM's engine host listens for RFB (unix socket path), or null if not running. */
   readonly consoleEndpoint?: (vmId: string) => Promise<string | null>;
+  /** Renders a signed-in user's page on the server (page-renderer.ts); without it the browser does. */
+  readonly pageRenderer?: PageRenderer | null;
   readonly log?: (line: string) => void;
 }
 
@@ -254,6 +257,32 @@ export class WebServer {
     }
   }
 
+  /**
+   * What a signed-in user's page carries: the library list as a JSON data block and, when a
+   * page renderer is there, the app's markup for it (rendered in `language`, said on the block
+   * so the browser hydrates only when it shows the same language). A failure leaves the page bare.
+   */
+  private async signedInPage(
+    renderer: PageRenderer | null,
+    language: 'en' | 'ko' | undefined,
+  ): Promise<{ rootHtml: string; bodyEndHtml: string }> {
+    const list = await this.opts.services.library.list().catch(() => null);
+    if (!list) return { rootHtml: '', bodyEndHtml: '' };
+    let rootHtml = '';
+    if (renderer && language) {
+      try {
+        rootHtml = renderer.render(list, language);
+      } catch (err) {
+        this.opts.log?.(`maru serve: rendering the page failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    const rendered = rootHtml ? ` ${RENDERED_LANGUAGE_ATTRIBUTE}="${language}"` : '';
+    return {
+      rootHtml,
+      bodyEndHtml: `<script type="application/json" id="${INITIAL_LIST_ELEMENT_ID}"${rendered}>${jsonForHtml(list)}</script>`,
+    };
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.securityHeaders(res);
     if (!this.hostAllowed(req)) {
@@ -263,21 +292,20 @@ export class WebServer {
     const url = new URL(req.url ?? '/', 'http://x');
     if (!url.pathname.startsWith('/api/')) {
       // The app shell and its assets; the login screen is part of them. For a signed-in user
-      // the page carries the library list (a JSON data block, not a script), so the library
-      // paints without a round trip; everyone else gets the bare shell.
+      // the page carries the library list (a JSON data block, not a script, streamed after the
+      // shell), so the library paints without a round trip; everyone else gets the bare shell.
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         this.fail(res, 405, 'METHOD', 'Method not allowed.');
         return;
       }
       const session = this.sessionOf(req);
+      const renderer = session ? this.opts.pageRenderer : null;
+      const language = renderer?.languageFor(
+        parseCookies(req.headers.cookie)[LANGUAGE_COOKIE],
+        req.headers['accept-language'],
+      );
       await serveStatic(this.opts.rendererDir, url.pathname, res, {
-        headHtml: async () => {
-          if (!session) return '';
-          const list = await this.opts.services.library.list().catch(() => null);
-          return list
-            ? `<script type="application/json" id="${INITIAL_LIST_ELEMENT_ID}">${jsonForHtml(list)}</script>`
-            : '';
-        },
+        ...(session ? { page: { language, content: () => this.signedInPage(renderer ?? null, language) } } : {}),
       });
       return;
     }

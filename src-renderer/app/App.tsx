@@ -60,7 +60,7 @@ function OpenDialog() {
 export function App() {
   const { t } = useTranslation();
   const session = useAppStore((s) => s.session);
-  const transport = useAppStore((s) => s.transport);
+  const transportKind = useAppStore((s) => s.transportKind);
   const logout = useAppStore((s) => s.logout);
   const connectionError = useAppStore((s) => s.connectionError);
   const view = useAppStore((s) => s.view);
@@ -98,7 +98,7 @@ export function App() {
             </button>
           </nav>
           <LanguagePicker />
-          {transport?.kind === 'web' && (
+          {transportKind === 'web' && (
             <button type="button" onClick={() => void logout()}>
               {t('app.logout')}
             </button>

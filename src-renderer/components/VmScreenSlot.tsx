@@ -5,7 +5,7 @@
 import { lazy, Suspense, type DragEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { VmPowerState } from '../../src-shared/contracts/library';
-import { useAppStore } from '../store/app-store';
+import { useAppStore, useAppStoreApi } from '../store/app-store';
 
 const VmDisplay = lazy(() => import('../display/VmDisplay').then((m) => ({ default: m.VmDisplay })));
 
@@ -18,13 +18,14 @@ export interface VmScreenSlotProps {
 export function VmScreenSlot({ vmId, vmName, state }: VmScreenSlotProps) {
   const { t } = useTranslation();
   const transport = useAppStore((s) => s.transport);
+  const store = useAppStoreApi();
   const live = state === 'running' || state === 'paused';
   const onDrop = (e: DragEvent) => {
     const file = e.dataTransfer.files[0];
     if (!file) return;
     e.preventDefault();
     e.stopPropagation();
-    void useAppStore.getState().importIsoFile(file, { forVmId: vmId });
+    void store.getState().importIsoFile(file, { forVmId: vmId });
   };
   return (
     <div

@@ -1,6 +1,10 @@
-// The renderer's one zustand store, combined from slices: session, library (a cache of what
-// main owns — never persisted here), host facts, and UI state (page, dialogs, notices, ISO import).
-import { create } from 'zustand';
+// The renderer's zustand store, combined from slices: session, library (a cache of what main
+// owns — never persisted here), host facts, and UI state (page, dialogs, notices, ISO import).
+// One store per page, handed down by context: the browser's, made in main.tsx, and one per
+// server render of a signed-in page (the web console paints the library before any script
+// runs). Both start from the same seed, so the page hydrates without a difference.
+import { createContext, useContext } from 'react';
+import { createStore, useStore, type StoreApi } from 'zustand';
 import type { VmListEntry } from '../../src-shared/contracts/library';
 import { createHostSlice, type HostSlice } from './host-slice';
 import { createLibrarySlice, type LibrarySlice } from './library-slice';
@@ -8,13 +12,42 @@ import { createSessionSlice, type SessionSlice } from './session-slice';
 import { createUiSlice, type UiSlice } from './ui-slice';
 
 export type AppState = SessionSlice & LibrarySlice & HostSlice & UiSlice;
+export type AppStore = StoreApi<AppState>;
 
-export const useAppStore = create<AppState>()((...a) => ({
-  ...createSessionSlice(...a),
-  ...createLibrarySlice(...a),
-  ...createHostSlice(...a),
-  ...createUiSlice(...a),
-}));
+/** A store whose initial state is the slices' defaults overlaid with `seed`. */
+export function createAppStore(seed: Partial<AppState> = {}): AppStore {
+  return createStore<AppState>()((...a) => ({
+    ...createSessionSlice(...a),
+    ...createLibrarySlice(...a),
+    ...createHostSlice(...a),
+    ...createUiSlice(...a),
+    ...seed,
+  }));
+}
+
+/**
+ * The state a signed-in web console page starts from when the server sent the library with it
+ * (the server renders that state; the browser hydrates it).
+ */
+export function signedInSeed(vms: VmListEntry[]): Partial<AppState> {
+  return { transportKind: 'web', session: 'authenticated', vms, loaded: true };
+}
+
+const StoreContext = createContext<AppStore | null>(null);
+/** Gives the tree below its store. */
+export const AppStoreProvider = StoreContext.Provider;
+
+/** The store of the tree this component is in (for calls from event handlers). */
+export function useAppStoreApi(): AppStore {
+  const store = useContext(StoreContext);
+  if (!store) throw new Error('no AppStoreProvider above this component');
+  return store;
+}
+
+/** A slice of this tree's store state; re-renders when it changes. */
+export function useAppStore<T>(selector: (s: AppState) => T): T {
+  return useStore(useAppStoreApi(), selector);
+}
 
 /** Named selector: the list as filtered by the search box (name, OS id, state). */
 export function selectFilteredVms(s: AppState): VmListEntry[] {

@@ -9,21 +9,28 @@ import { messageOf } from './store-errors';
 
 export interface SessionSlice {
   transport: ControlTransport | null;
+  /** Which transport (known before it is handed over: a server-rendered page shows it). */
+  transportKind: ControlTransport['kind'] | null;
   session: 'unknown' | 'authenticated' | 'login-required';
   sessionError: string | null;
   connectionError: string | null;
-  init(transport: ControlTransport): Promise<void>;
+  /**
+   * Connects the store to its transport. `inline` is the library list a signed-in web console
+   * page came with (the server only sends it for a valid session).
+   */
+  init(transport: ControlTransport, inline?: VmListEntry[] | null): Promise<void>;
   login(credentials: { password?: string; token?: string }): Promise<void>;
   logout(): Promise<void>;
 }
 
 export const createSessionSlice: StateCreator<AppState, [], [], SessionSlice> = (set, get) => ({
   transport: null,
+  transportKind: null,
   session: 'unknown',
   sessionError: null,
   connectionError: null,
-  async init(transport) {
-    set({ transport });
+  async init(transport, inline = null) {
+    set({ transport, transportKind: transport.kind });
     transport.onEvent((event) => {
       if (event === 'library.changed') void get().refresh();
     });
@@ -38,7 +45,6 @@ export const createSessionSlice: StateCreator<AppState, [], [], SessionSlice> = 
     // Ask for the list while the session is checked: a returning user's library arrives one
     // round trip sooner (without a session the call just fails and is dropped). In the web
     // console a signed-in user's page already carries it; else it comes over HTTP.
-    const inline = transport instanceof WebTransport ? transport.initialList<VmListEntry[]>() : null;
     const early = (
       inline
         ? Promise.resolve(inline)

@@ -4,7 +4,7 @@ import { AppError, CancelledError, type WireResult } from '../../src-shared/erro
 import { ISO_UPLOAD_ROUTE, type IsoUploadResult } from '../../src-shared/contracts/iso-upload';
 import type { ControlClientMessage, ControlServerMessage } from '../../src-shared/contracts/control-jobs';
 import type { CallOptions, ControlTransport, IsoImportOptions, SessionState } from './control-transport';
-import { INITIAL_LIST_ELEMENT_ID } from '../../src-shared/web-console';
+import { INITIAL_LIST_ELEMENT_ID, RENDERED_LANGUAGE_ATTRIBUTE } from '../../src-shared/web-console';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -43,15 +43,19 @@ export class WebTransport implements ControlTransport {
   private readonly disconnectListeners = new Set<(reason: string) => void>();
 
   /**
-   * The library list the server put in the page for a signed-in user (read once: the block is
-   * removed, so a later sign-in never sees stale data); null when the page has none.
+   * The library list the server put in the page for a signed-in user, and the language it
+   * rendered the page's markup in (null: no markup). Read once: the block is removed, so a later
+   * sign-in never sees stale data. Null when the page has none.
    */
-  initialList<T>(): T | null {
+  initialPage<T>(): { list: T; renderedLanguage: string | null } | null {
     const block = document.getElementById(INITIAL_LIST_ELEMENT_ID);
     if (!block) return null;
     block.remove();
     try {
-      return JSON.parse(block.textContent ?? '') as T;
+      return {
+        list: JSON.parse(block.textContent ?? '') as T,
+        renderedLanguage: block.getAttribute(RENDERED_LANGUAGE_ATTRIBUTE),
+      };
     } catch {
       return null;
     }
