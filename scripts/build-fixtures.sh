@@ -48,7 +48,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 EARLY_MODULES="efivarfs button evdev"
 STORAGE_MODULES="ata_piix ata_generic ahci sr_mod sd_mod isofs virtio_pci virtio_blk virtio_scsi nvme"
 # QEMU's usb-tablet (the absolute pointer Maru gives QEMU VMs): on xHCI (q35) or UHCI (pc), USB HID.
-POINTER_MODULES="xhci_pci uhci_hcd usbhid hid_generic"
+POINTER_MODULES="xhci_pci uhci_hcd usbhid hid_generic psmouse"
 
 T0=$(date +%s)
 log() { printf 'build-fixtures: %s\n' "$*"; }
@@ -367,6 +367,42 @@ say "MARU-DISKS=$cur"
 # Pointer: QEMU's USB tablet. Each left click is reported with the absolute position it
 # landed at (0..32767 on both axes, as the tablet reports it): MARU-CLICK x=… y=…
 loadmods pointer
+# struct input_event: a timeval (two longs), then type, code (u16) and value (s32).
+if [ "$(cat /etc/maru-arch)" = amd64 ]; then es=24; else es=16; fi
+# And the PS/2 mouse's relative input device (v86's pointer; on v86 Linux drives it as a VMware
+# VMMouse, "VirtualPS/2 VMware VMMouse", whose relative half this is): its motion is summed
+# from boot and each left click reports the sum so far (evdev axes: x right, y down):
+# MARU-RELCLICK dx=… dy=…
+(
+  mouse="" name="" i=0
+  while [ -z "$mouse" ] && [ $i -lt 40 ]; do
+    for e in /sys/class/input/event*; do
+      n=$(cat "$e/device/name" 2>/dev/null)
+      rel=$(cat "$e/device/capabilities/rel" 2>/dev/null)
+      case "$n" in *PS/2*) [ "${rel:-0}" != 0 ] && mouse=/dev/input/${e##*/} name=$n ;; esac
+    done
+    [ -n "$mouse" ] || usleep 250000
+    i=$((i + 1))
+  done
+  [ -c "$mouse" ] || exit 0
+  exec 3< "$mouse"
+  say "MARU-MOUSE=ps2 name=$name"
+  sx=0 sy=0 click=0
+  while :; do
+    # shellcheck disable=SC2046
+    set -- $(dd bs=$es count=1 <&3 2>/dev/null | od -An -tu2 -w$es)
+    [ $# -ge 4 ] || continue
+    shift $(($# - 4))
+    type=$1 code=$2
+    if [ "$4" -ge 32768 ]; then value=$(($3 - 65536)); else value=$3; fi
+    case "$type:$code" in
+      2:0) sx=$((sx + value)) ;;
+      2:1) sy=$((sy + value)) ;;
+      1:272) [ "$value" = 1 ] && click=1 ;;
+      0:0) [ $click = 1 ] && ser "MARU-RELCLICK dx=$sx dy=$sy"; click=0 ;;
+    esac
+  done
+) 2>/dev/null &
 tablet=""
 i=0
 while [ -z "$tablet" ] && [ $i -lt 40 ]; do
@@ -377,8 +413,6 @@ while [ -z "$tablet" ] && [ $i -lt 40 ]; do
   i=$((i + 1))
 done
 if [ -c "$tablet" ]; then
-  # struct input_event: a timeval (two longs), then type, code (u16) and value (s32).
-  if [ "$(cat /etc/maru-arch)" = amd64 ]; then es=24; else es=16; fi
   (
     exec 3< "$tablet"
     x=0 y=0 click=0

@@ -65,7 +65,12 @@ export interface RfbKeyEvent {
   readonly qnum: number | undefined;
 }
 
-/** The pointer at (x, y) with buttons held: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down, 5/6 wheel left/right. */
+/**
+ * The pointer at (x, y) with buttons held: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down,
+ * 5/6 wheel left/right. x and y are as the viewer sent them (0–65535): a viewer showing the
+ * screen stays on it, while a viewer holding pointer lock sends a position that only moves by
+ * the mouse's motion and wraps around 65536 (its sink takes differences, see ps2-input.ts).
+ */
 export interface RfbPointerEvent {
   readonly x: number;
   readonly y: number;
@@ -372,12 +377,7 @@ export class RfbServerConnection implements Disposable {
         if (q.length < 6) return false;
         const m = q.read(6);
         const v = new DataView(m.buffer, m.byteOffset, m.length);
-        const { width, height } = this.opts.source;
-        this.opts.input.pointer({
-          buttons: v.getUint8(1),
-          x: Math.min(v.getUint16(2), Math.max(0, width - 1)),
-          y: Math.min(v.getUint16(4), Math.max(0, height - 1)),
-        });
+        this.opts.input.pointer({ buttons: v.getUint8(1), x: v.getUint16(2), y: v.getUint16(4) });
         return true;
       }
       case ClientMessage.clientCutText: {

@@ -1,13 +1,17 @@
 // A running VM's screen: noVNC on the engine's RFB channel, with scale modes, keyboard
 // capture (released by the host key), keys the host OS would eat, paste-as-typing and
 // screenshots. Frames never enter React state: noVNC draws straight into its canvas.
+// Pointer: absolute (noVNC's own events) where the engine has a tablet; pointer lock with
+// relative motion (relative-pointer.ts) where the guest has only a relative mouse.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import RFB from '@novnc/novnc';
+import type { EngineStatus } from '../../src-shared/contracts/engine';
 import type { ControlTransport } from '../transport/control-transport';
 import { openConsoleChannel } from './open-console';
 import { textToKeysyms, HOST_KEY_CHOICES, type HostKeyCode } from './keysyms';
 import { registerDisplayStrings } from './display-strings';
+import { RelativePointer, rfbButtonBit } from './relative-pointer';
 
 export type ScaleMode = 'fit' | 'actual' | 'fullscreen';
 type Status = 'connecting' | 'connected' | 'disconnected';
@@ -36,6 +40,13 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
   const frameRef = useRef<HTMLDivElement>(null);
   const screenRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | null>(null);
+  const channelRef = useRef<{ send(data: Uint8Array<ArrayBuffer>): void } | null>(null);
+  const [mouseLocked, setMouseLocked] = useState(false);
+  // One position for this view's whole life, so captures continue where the last one stopped.
+  const relativePointer = useRef(new RelativePointer((m) => channelRef.current?.send(m)));
+  // The running engine's pointer: a usb-tablet (absolute, noVNC's own events) or a relative
+  // mouse (pointer lock). Asked once connected; absolute until known.
+  const [absolutePointer, setAbsolutePointer] = useState(true);
   const [status, setStatus] = useState<Status>('connecting');
   const [reason, setReason] = useState('');
   const [captured, setCaptured] = useState(false);
@@ -57,6 +68,7 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
           return;
         }
         rfb = new RFB(screen, channel, { shared: true });
+        channelRef.current = channel;
         rfb.background = '#111';
         rfb.focusOnClick = true;
         rfbRef.current = rfb;
@@ -76,9 +88,86 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
     return () => {
       cancelled = true;
       rfbRef.current = null;
+      channelRef.current = null;
       rfb?.disconnect();
     };
   }, [transport, vmId, attempt, t]);
+
+  useEffect(() => {
+    if (status !== 'connected') return;
+    let current = true;
+    transport.call<EngineStatus | null>('vm', 'status', [vmId]).then(
+      (st) => {
+        if (current && st) setAbsolutePointer(st.capabilities.absolutePointer);
+      },
+      () => undefined,
+    );
+    return () => {
+      current = false;
+    };
+  }, [transport, vmId, status]);
+
+  // A relative mouse: the guest gets pointer input only while the screen holds the pointer
+  // (a click captures it, the host key or Esc releases it); noVNC never sees those events.
+  useEffect(() => {
+    const screen = screenRef.current;
+    if (!screen || absolutePointer || status !== 'connected') return;
+    const pointer = relativePointer.current;
+    const locked = () => document.pointerLockElement === screen;
+    const swallow = (e: Event) => {
+      e.stopPropagation();
+      e.preventDefault();
+    };
+    const onDown = (e: MouseEvent) => {
+      swallow(e);
+      if (locked()) {
+        pointer.button(rfbButtonBit(e.button), true);
+        return;
+      }
+      rfbRef.current?.focus();
+      Promise.resolve(screen.requestPointerLock()).catch((err: unknown) =>
+        setReason(t('display.mouseLockFailed', { message: err instanceof Error ? err.message : String(err) })),
+      );
+    };
+    const onUp = (e: MouseEvent) => {
+      swallow(e);
+      if (locked()) pointer.button(rfbButtonBit(e.button), false);
+    };
+    const onMove = (e: MouseEvent) => {
+      swallow(e);
+      if (locked()) pointer.move(e.movementX, e.movementY);
+    };
+    const onWheel = (e: WheelEvent) => {
+      swallow(e);
+      if (locked()) pointer.wheel(e.deltaX, e.deltaY);
+    };
+    const onLockChange = () => {
+      const now = locked();
+      setMouseLocked(now);
+      if (now) pointer.sync();
+      else pointer.releaseAll();
+    };
+    const handlers: [string, (e: never) => void][] = [
+      ['mousedown', onDown],
+      ['mouseup', onUp],
+      ['mousemove', onMove],
+      ['wheel', onWheel],
+      ['click', swallow],
+      ['contextmenu', swallow],
+      ['gesturestart', swallow],
+      ['gesturemove', swallow],
+      ['gestureend', swallow],
+    ];
+    for (const [type, h] of handlers)
+      screen.addEventListener(type, h as EventListener, { capture: true, passive: false });
+    document.addEventListener('pointerlockchange', onLockChange);
+    return () => {
+      for (const [type, h] of handlers) screen.removeEventListener(type, h as EventListener, { capture: true });
+      document.removeEventListener('pointerlockchange', onLockChange);
+      if (locked()) document.exitPointerLock();
+      setMouseLocked(false);
+    };
+  }, [absolutePointer, status, t]);
 
   // Scale modes. "actual" is one guest pixel per device pixel (crisp on HiDPI).
   useEffect(() => {
@@ -117,9 +206,10 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
     const frame = frameRef.current;
     if (!frame) return;
     const onDown = (e: KeyboardEvent) => {
-      if (e.code === hostKey && captured) {
+      if (e.code === hostKey && (captured || document.pointerLockElement)) {
         e.preventDefault();
         e.stopImmediatePropagation();
+        if (document.pointerLockElement) document.exitPointerLock();
         rfbRef.current?.blur();
         (document.activeElement as HTMLElement | null)?.blur();
         setCaptured(false);
@@ -226,11 +316,27 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
             ))}
           </select>
         </label>
-        <span className={`capture ${captured ? 'on' : 'off'}`} role="status" data-testid="capture-indicator">
-          {captured ? t('display.captured', { key: hostKeyLabel }) : t('display.notCaptured')}
+        <span
+          className={`capture ${captured || mouseLocked ? 'on' : 'off'}`}
+          role="status"
+          data-testid="capture-indicator"
+        >
+          {mouseLocked
+            ? t('display.mouseCaptured', { key: hostKeyLabel })
+            : captured
+              ? t('display.captured', { key: hostKeyLabel })
+              : absolutePointer
+                ? t('display.notCaptured')
+                : t('display.notCapturedMouse')}
         </span>
       </div>
-      <div className="display-screen" ref={screenRef} data-status={status} data-testid="vm-screen" />
+      <div
+        className="display-screen"
+        ref={screenRef}
+        data-status={status}
+        data-pointer={absolutePointer ? 'absolute' : 'relative'}
+        data-testid="vm-screen"
+      />
       {status !== 'connected' && (
         <div className="display-overlay" role="status">
           {status === 'connecting' ? t('display.connecting') : t('display.disconnected')}

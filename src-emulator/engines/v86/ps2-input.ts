@@ -1,6 +1,7 @@
-// Keyboard and mouse into v86's PS/2 controller: XT key numbers → set-1 scancode bytes for
-// keyboard_send_scancodes, and absolute RFB pointer positions → relative PS/2 mouse packets
-// (v86 bus events mouse-delta / mouse-click / mouse-wheel).
+// Keyboard and mouse into v86: XT key numbers → set-1 scancode bytes for
+// keyboard_send_scancodes, and RFB pointer positions → relative PS/2 mouse packets plus the
+// VMware VMMouse's absolute or relative input (v86 bus events mouse-delta / mouse-absolute /
+// mouse-pointer-lock / mouse-click / mouse-wheel).
 import type { RfbInputSink, RfbKeyEvent, RfbPointerEvent } from '../../rfb/rfb-connection';
 import { qcodeToQnum } from '../../rfb/xt-keycodes';
 import type { KeyStroke } from '../../input/key-mapping';
@@ -39,14 +40,42 @@ export interface V86InputTarget {
 
 /** PS/2 packets carry 9-bit deltas; larger moves are split. */
 const MAX_STEP = 120;
+/**
+ * A difference beyond this is no mouse motion but another viewer's position (each pointer-lock
+ * viewer keeps its own): it becomes the new reference, and the guest's mouse stays put.
+ */
+const MAX_MOTION = 4096;
 
-/** RFB input → v86's PS/2 keyboard and mouse. */
+/** b − a on a 16-bit circle: the shortest way round. */
+function wrapDelta(a: number, b: number): number {
+  return ((((b - a) % 65536) + 65536 + 32768) % 65536) - 32768;
+}
+
+/**
+ * Positions from here up are a pointer-locked viewer's (its own position, moved only by the
+ * mouse's motion, kept in [16384, 49152): see src-renderer/display/relative-pointer.ts); below,
+ * a viewer pointing at the screen (no v86 screen is that large).
+ */
+export const LOCKED_POSITIONS_FROM = 16384;
+
+/**
+ * RFB input → v86's keyboard and its two mice: the PS/2 mouse (relative; DOS, Windows 9x) and
+ * the VMware VMMouse (Linux's vmmouse driver uses it when present: absolute, or relative
+ * while v86 is told the host holds pointer lock — what v86's own page does). Every pointer
+ * event moves the PS/2 mouse by the difference from the previous position; a position on the
+ * screen also goes to the VMMouse as an absolute one.
+ */
 export class V86Input implements RfbInputSink {
   private lastX: number | undefined;
   private lastY: number | undefined;
   private buttons = 0;
+  private locked = false;
 
-  constructor(private readonly target: () => V86InputTarget | undefined) {}
+  constructor(
+    private readonly target: () => V86InputTarget | undefined,
+    /** The screen's size now (absolute positions for the VMMouse); undefined: not known yet. */
+    private readonly screen: () => { width: number; height: number } | undefined = () => undefined,
+  ) {}
 
   key(e: RfbKeyEvent): void {
     const t = this.target();
@@ -58,9 +87,17 @@ export class V86Input implements RfbInputSink {
   pointer(e: RfbPointerEvent): void {
     const t = this.target();
     if (!t) return;
+    const locked = e.x >= LOCKED_POSITIONS_FROM || e.y >= LOCKED_POSITIONS_FROM;
+    if (locked !== this.locked) {
+      // Another kind of viewer: its positions are in another space (no motion between them).
+      this.locked = locked;
+      this.lastX = this.lastY = undefined;
+      t.bus.send('mouse-pointer-lock', locked);
+    }
     if (this.lastX !== undefined && this.lastY !== undefined) {
-      let dx = e.x - this.lastX;
-      let dy = this.lastY - e.y; // PS/2: positive is up; screen y grows downwards
+      let dx = wrapDelta(this.lastX, e.x);
+      let dy = wrapDelta(e.y, this.lastY); // PS/2: positive is up; screen y grows downwards
+      if (Math.abs(dx) > MAX_MOTION || Math.abs(dy) > MAX_MOTION) dx = dy = 0;
       while (dx !== 0 || dy !== 0) {
         const sx = Math.max(-MAX_STEP, Math.min(MAX_STEP, dx));
         const sy = Math.max(-MAX_STEP, Math.min(MAX_STEP, dy));
@@ -71,6 +108,15 @@ export class V86Input implements RfbInputSink {
     }
     this.lastX = e.x;
     this.lastY = e.y;
+    const size = locked ? undefined : this.screen();
+    if (size && size.width > 0 && size.height > 0) {
+      t.bus.send('mouse-absolute', [
+        Math.min(e.x, size.width - 1),
+        Math.min(e.y, size.height - 1),
+        size.width,
+        size.height,
+      ]);
+    }
     const changed = e.buttons ^ this.buttons;
     if (changed & 0b111) {
       t.bus.send('mouse-click', [(e.buttons & 1) !== 0, (e.buttons & 2) !== 0, (e.buttons & 4) !== 0]);

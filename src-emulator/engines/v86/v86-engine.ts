@@ -165,7 +165,10 @@ export class V86Engine implements Engine {
       });
       this.rfb = new RfbServer({
         source: display,
-        input: new V86Input(() => (this.sm.state === 'running' ? machine.input : undefined)),
+        input: new V86Input(
+          () => (this.sm.state === 'running' ? machine.input : undefined),
+          () => ({ width: display.width, height: display.height }),
+        ),
         desktopName: config.name,
         log: (m) => log(m),
       });

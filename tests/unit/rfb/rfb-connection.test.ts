@@ -324,14 +324,14 @@ describe('RFB input', () => {
     expect(s.input.keys.map((k) => k.qnum)).toEqual([0x1e, 0x1e, 0x02, 0x3b, 0x1c, 0x1d, 0xd3, 0x2b, undefined]);
   });
 
-  it('passes pointer events with buttons, clamped to the framebuffer', () => {
+  it('passes pointer events with buttons and positions as sent (a pointer-locked viewer goes past the screen)', () => {
     const s = setup({ width: 64, height: 48 });
     handshake(s);
     s.conn.receive(clientMsg.pointer(0, 10, 20));
-    s.conn.receive(clientMsg.pointer(1 | 8, 1000, 1000));
+    s.conn.receive(clientMsg.pointer(1 | 8, 1000, 65535));
     expect(s.input.pointers).toEqual([
       { x: 10, y: 20, buttons: 0 },
-      { x: 63, y: 47, buttons: 9 },
+      { x: 1000, y: 65535, buttons: 9 },
     ]);
   });
 

@@ -65,6 +65,41 @@ describe('PS/2 mouse from RFB pointer events', () => {
     ]);
   });
 
+  it("a pointer-locked viewer's positions (off any screen) switch v86's VMMouse to relative; switching back re-references", () => {
+    const { events, input } = recorder();
+    input.pointer({ x: 100, y: 100, buttons: 0 });
+    input.pointer({ x: 32768, y: 32768, buttons: 0 }); // a pointer-locked viewer: reference only
+    input.pointer({ x: 32778, y: 32763, buttons: 0 });
+    input.pointer({ x: 40000, y: 40000, buttons: 0 }); // its jump back into the band: no motion
+    input.pointer({ x: 39990, y: 40000, buttons: 0 });
+    input.pointer({ x: 200, y: 100, buttons: 0 }); // a pointing viewer again: reference only
+    expect(events).toEqual([
+      ['mouse-pointer-lock', true],
+      ['mouse-delta', [10, 5]],
+      ['mouse-delta', [-10, 0]],
+      ['mouse-pointer-lock', false],
+    ]);
+  });
+
+  it('gives a position on the screen to the VMMouse as an absolute one too', () => {
+    const events: [string, unknown][] = [];
+    const target = {
+      keyboard_send_scancodes: () => undefined,
+      bus: { send: (n: string, v: unknown) => events.push([n, v]) },
+    };
+    const input = new V86Input(
+      () => target,
+      () => ({ width: 800, height: 600 }),
+    );
+    input.pointer({ x: 400, y: 300, buttons: 0 });
+    input.pointer({ x: 410, y: 300, buttons: 0 });
+    expect(events).toEqual([
+      ['mouse-absolute', [400, 300, 800, 600]],
+      ['mouse-delta', [10, 0]],
+      ['mouse-absolute', [410, 300, 800, 600]],
+    ]);
+  });
+
   it('reports button changes and one wheel notch per press', () => {
     const { events, input } = recorder();
     input.pointer({ x: 0, y: 0, buttons: 1 });
