@@ -4,37 +4,15 @@
 // echoes keyboard lines); clicks land on the guest pixel under the pointer (the guest reports
 // its USB tablet's positions); the host key releases the keyboard; logging out closes the console.
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, startOwnServer, test, type MaruServer } from './maru-server-fixture';
+import { expect, ownVmServer, test, TEST_ISO_I386 } from './maru-server-fixture';
 
-const ISO = path.resolve('tests/fixtures/build/maru-test-i386.iso');
-let maru: MaruServer & { stop(): Promise<void> };
-
-test.beforeAll(async () => {
-  test.skip(!existsSync(ISO), 'fixture ISOs missing: run `npm run fixtures` (.ci/run does)');
-  maru = await startOwnServer('maru-e2e-console-');
-});
-test.afterAll(async () => {
-  if (!maru) return;
-  maru.cli(['stop', 'Screen e2e', '--force']);
-  await maru.stop();
-});
-
-async function serialHas(text: string, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const r = maru.cli(['serial', 'Screen e2e']);
-    if (r.stdout.includes(text)) return;
-    if (Date.now() > end) throw new Error(`serial never showed ${text}; last output:\n${r.stdout.slice(-2000)}`);
-    await new Promise((res) => setTimeout(res, 500));
-  }
-}
+const own = ownVmServer('maru-e2e-console-', 'Screen e2e');
+const { serialHas } = own;
 
 /** The guest's MARU-CLICK reports so far (absolute tablet positions, 0..32767). */
 async function clicks(): Promise<{ x: number; y: number }[]> {
-  const r = maru.cli(['serial', 'Screen e2e']);
-  return [...r.stdout.matchAll(/MARU-CLICK x=(\d+) y=(\d+)/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]) }));
+  return [...own.serial().matchAll(/MARU-CLICK x=(\d+) y=(\d+)/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]) }));
 }
 
 /** A digest of the canvas pixels and how many distinct colours it has (blank = 1). */
@@ -57,14 +35,14 @@ async function canvasDigest(page: Page): Promise<{ hash: number; colours: number
 }
 
 async function login(page: Page): Promise<void> {
-  await page.goto(maru.url);
-  await page.getByLabel('Password').fill(maru.password);
+  await page.goto(own.maru.url);
+  await page.getByLabel('Password').fill(own.maru.password);
   await page.getByRole('button', { name: 'Log in', exact: true }).click();
 }
 
 test("the running VM's screen appears, follows the guest, takes typing; logout closes it", async ({ browser }) => {
   test.skip(!existsSync('/usr/bin/qemu-system-i386'), 'needs QEMU (qemu-system-x86)');
-  const made = maru.cli([
+  const made = own.maru.cli([
     'create',
     '--name',
     'Screen e2e',
@@ -75,10 +53,10 @@ test("the running VM's screen appears, follows the guest, takes typing; logout c
     '--disk',
     '0',
     '--iso',
-    ISO,
+    TEST_ISO_I386,
   ]);
   expect(made.status, made.stderr).toBe(0);
-  const started = maru.cli(['start', 'Screen e2e', '--headless']);
+  const started = own.maru.cli(['start', 'Screen e2e', '--headless']);
   expect(started.status, started.stderr).toBe(0);
   await serialHas('MARU-READY', 120_000);
 
@@ -131,7 +109,7 @@ test("the running VM's screen appears, follows the guest, takes typing; logout c
 
   // A second tab of the same session shows the console too; logging out in the first closes it.
   const second = await context.newPage();
-  await second.goto(maru.url);
+  await second.goto(own.maru.url);
   await second
     .getByRole('listbox', { name: 'Virtual machines' })
     .getByRole('option', { name: /Screen e2e/ })

@@ -1,9 +1,9 @@
 // A real `maru serve` for e2e tests: a temp MARU_HOME with VMs made by the real CLI, a
 // password set with `maru serve --set-password`, and the server on a free loopback port.
 // Torn down (process and folder) after the worker.
-import { test as base } from '@playwright/test';
+import { expect, test as base } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -90,4 +90,43 @@ export const test = base.extend<object, { maru: MaruServer }>({
   ],
 });
 
-export { expect } from '@playwright/test';
+export { expect };
+
+/** The i386 test ISO (BIOS, boots on QEMU and v86): `npm run fixtures` builds it. */
+export const TEST_ISO_I386 = path.resolve('tests/fixtures/build/maru-test-i386.iso');
+
+/**
+ * For a spec that boots one VM from the test ISO on a server of its own: skipped when the
+ * fixtures are missing; afterwards the VM is forced off and the server removed. Its serial
+ * log is read through the real CLI.
+ */
+export function ownVmServer(prefix: string, vmName: string) {
+  let server: (MaruServer & { stop(): Promise<void> }) | undefined;
+  test.beforeAll(async () => {
+    test.skip(!existsSync(TEST_ISO_I386), 'fixture ISOs missing: run `npm run fixtures` (.ci/run does)');
+    server = await startOwnServer(prefix);
+  });
+  test.afterAll(async () => {
+    if (!server) return;
+    server.cli(['stop', vmName, '--force']);
+    await server.stop();
+  });
+  const own = {
+    get maru(): MaruServer {
+      if (!server) throw new Error('the server is not started yet');
+      return server;
+    },
+    serial: (): string => own.maru.cli(['serial', vmName]).stdout,
+    /** Waits until the VM's serial log shows `text` (the error quotes the log's end). */
+    async serialHas(text: string, timeoutMs: number): Promise<void> {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const out = own.serial();
+        if (out.includes(text)) return;
+        if (Date.now() > end) throw new Error(`serial never showed ${text}; last output:\n${out.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    },
+  };
+  return own;
+}

@@ -3,34 +3,12 @@
 // guest only while captured: a click captures it with pointer lock, the guest then sees exactly
 // the motion made (the test media sums its PS/2 mouse's motion and reports it at each left
 // click), the host key releases it, and motion while released never reaches the guest.
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, startOwnServer, test, type MaruServer } from './maru-server-fixture';
+import { expect, ownVmServer, test, TEST_ISO_I386 } from './maru-server-fixture';
 
-const ISO = path.resolve('tests/fixtures/build/maru-test-i386.iso');
 const VM = 'Mouse e2e';
-let maru: MaruServer & { stop(): Promise<void> };
-
-test.beforeAll(async () => {
-  test.skip(!existsSync(ISO), 'fixture ISOs missing: run `npm run fixtures` (.ci/run does)');
-  maru = await startOwnServer('maru-e2e-mouse-');
-});
-test.afterAll(async () => {
-  if (!maru) return;
-  maru.cli(['stop', VM, '--force']);
-  await maru.stop();
-});
-
-function serial(): string {
-  return maru.cli(['serial', VM]).stdout;
-}
-
-async function serialHas(text: string, timeoutMs: number): Promise<void> {
-  await expect
-    .poll(() => serial().includes(text), { timeout: timeoutMs, intervals: [500], message: `serial shows ${text}` })
-    .toBe(true);
-}
+const own = ownVmServer('maru-e2e-mouse-', VM);
+const { serialHas, serial } = own;
 
 /** The guest's PS/2 click reports: the sum of its mouse's motion at each left click. */
 function relClicks(): { dx: number; dy: number }[] {
@@ -50,7 +28,7 @@ async function clickAndReport(page: Page): Promise<{ dx: number; dy: number }> {
 
 test('a relative-mouse guest gets exactly the motion made while the screen holds the pointer', async ({ browser }) => {
   test.setTimeout(360_000);
-  const made = maru.cli([
+  const made = own.maru.cli([
     'create',
     '--name',
     VM,
@@ -63,17 +41,17 @@ test('a relative-mouse guest gets exactly the motion made while the screen holds
     '--disk',
     '0',
     '--iso',
-    ISO,
+    TEST_ISO_I386,
   ]);
   expect(made.status, made.stderr).toBe(0);
-  const started = maru.cli(['start', VM, '--headless']);
+  const started = own.maru.cli(['start', VM, '--headless']);
   expect(started.status, started.stderr).toBe(0);
   await serialHas('MARU-MOUSE=ps2', 240_000);
 
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.goto(maru.url);
-  await page.getByLabel('Password').fill(maru.password);
+  await page.goto(own.maru.url);
+  await page.getByLabel('Password').fill(own.maru.password);
   await page.getByRole('button', { name: 'Log in', exact: true }).click();
   await page
     .getByRole('listbox', { name: 'Virtual machines' })
