@@ -67,9 +67,10 @@ export interface RfbKeyEvent {
 
 /**
  * The pointer at (x, y) with buttons held: bit 0 left, 1 middle, 2 right, 3/4 wheel up/down,
- * 5/6 wheel left/right. x and y are as the viewer sent them (0–65535): a viewer showing the
- * screen stays on it, while a viewer holding pointer lock sends a position that only moves by
- * the mouse's motion and wraps around 65536 (its sink takes differences, see ps2-input.ts).
+ * 5/6 wheel left/right. x and y are as the viewer sent them (0–65535), not clamped to the
+ * screen: a viewer showing the screen stays on it, while Maru's display view holding pointer
+ * lock sends its own position off the screen, moved only by the mouse's motion (a relative
+ * sink takes differences, see engines/v86/ps2-input.ts).
  */
 export interface RfbPointerEvent {
   readonly x: number;

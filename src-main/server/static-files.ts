@@ -100,10 +100,11 @@ async function servePage(file: string, type: string, res: ServerResponse, page: 
   let bodyEndAt = html.lastIndexOf('</body>');
   if (bodyEndAt < 0) bodyEndAt = html.length;
   // Markup goes into #root (when the shell has one), the data before </body>.
-  const split = rootAt >= 0 && rootAt < bodyEndAt ? rootAt + ROOT_OPEN.length : bodyEndAt;
+  const hasRoot = rootAt >= 0 && rootAt < bodyEndAt;
+  const split = hasRoot ? rootAt + ROOT_OPEN.length : bodyEndAt;
   res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' });
   res.write(html.slice(0, split));
   const content = await page.content().catch(() => ({ rootHtml: '', bodyEndHtml: '' }));
-  const rootHtml = rootAt >= 0 && rootAt < bodyEndAt ? content.rootHtml : '';
+  const rootHtml = hasRoot ? content.rootHtml : '';
   res.end(rootHtml + html.slice(split, bodyEndAt) + content.bodyEndHtml + html.slice(bodyEndAt));
 }

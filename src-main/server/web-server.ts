@@ -299,13 +299,13 @@ export class WebServer {
         return;
       }
       const session = this.sessionOf(req);
-      const renderer = session ? this.opts.pageRenderer : null;
+      const renderer = session ? (this.opts.pageRenderer ?? null) : null;
       const language = renderer?.languageFor(
         parseCookies(req.headers.cookie)[LANGUAGE_COOKIE],
         req.headers['accept-language'],
       );
       await serveStatic(this.opts.rendererDir, url.pathname, res, {
-        ...(session ? { page: { language, content: () => this.signedInPage(renderer ?? null, language) } } : {}),
+        ...(session ? { page: { language, content: () => this.signedInPage(renderer, language) } } : {}),
       });
       return;
     }

@@ -46,11 +46,6 @@ const MAX_STEP = 120;
  */
 const MAX_MOTION = 4096;
 
-/** b − a on a 16-bit circle: the shortest way round. */
-function wrapDelta(a: number, b: number): number {
-  return ((((b - a) % 65536) + 65536 + 32768) % 65536) - 32768;
-}
-
 /**
  * Positions from here up are a pointer-locked viewer's (its own position, moved only by the
  * mouse's motion, kept in [16384, 49152): see src-renderer/display/relative-pointer.ts); below,
@@ -95,8 +90,8 @@ export class V86Input implements RfbInputSink {
       t.bus.send('mouse-pointer-lock', locked);
     }
     if (this.lastX !== undefined && this.lastY !== undefined) {
-      let dx = wrapDelta(this.lastX, e.x);
-      let dy = wrapDelta(e.y, this.lastY); // PS/2: positive is up; screen y grows downwards
+      let dx = e.x - this.lastX;
+      let dy = this.lastY - e.y; // PS/2: positive is up; screen y grows downwards
       if (Math.abs(dx) > MAX_MOTION || Math.abs(dy) > MAX_MOTION) dx = dy = 0;
       while (dx !== 0 || dy !== 0) {
         const sx = Math.max(-MAX_STEP, Math.min(MAX_STEP, dx));
