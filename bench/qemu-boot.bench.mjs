@@ -43,12 +43,12 @@ async function bootMaru(env, vmFolder, runFolder) {
   await started;
   // When the engine host had qemu running: the part of the boot time Maru adds before QEMU runs.
   const hostLog = readFileSync(path.join(vmFolder, 'logs', 'engine-host.log'), 'utf8');
-  const spawned = /^(\S+) qemu started, pid/m.exec(hostLog);
+  const spawned = /^(\S+) qemu started, pid (\d+)/m.exec(hostLog);
   const overheadMs = spawned ? Date.parse(spawned[1]) - t0 : NaN;
   const hostPid = JSON.parse(readFileSync(path.join(runFolder, 'lock'), 'utf8')).pid;
   const host = memoryOf(hostPid);
-  const state = JSON.parse(readFileSync(path.join(runFolder, 'state.json'), 'utf8'));
-  const qemu = state.children?.qemu ? memoryOf(state.children.qemu) : null;
+  // The engine host logs qemu's pid (state.json keeps it only in the engine's opaque recovery record).
+  const qemu = spawned ? memoryOf(Number(spawned[2])) : null;
   maru(['stop', VM, '--force'], env);
   return { s: ms / 1000, host, qemu, overheadMs };
 }

@@ -3,7 +3,8 @@
 // `npm run maru` needs), `--quiet` prints only errors.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 const args = new Set(process.argv.slice(2));
 const nodeOnly = args.has('--node-only');
@@ -19,8 +20,24 @@ const nodeBanner = {
 const nodeTargets = [
   { entry: 'src-main/cli/maru.ts', outdir: 'dist/cli', split: true },
   // Code-split too (the v86 engine loads only for v86 VMs); the entry keeps its name.
-  { entry: { 'engine-host': 'src-emulator/host/engine-host-main.ts' }, outdir: 'dist/engine-host', split: true },
+  { entry: { 'engine-host': 'src-emulator/engine-host/engine-host-main.ts' }, outdir: 'dist/engine-host', split: true },
 ];
+
+// Vite's `import text from './file.svg?raw'` (the renderer's OS icons, assets/os), for the
+// esbuild bundles of renderer code: the file's text as a string.
+const rawTextImports = {
+  name: 'raw-text-imports',
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (a) => ({
+      path: resolve(dirname(a.importer), a.path.slice(0, -'?raw'.length)),
+      namespace: 'raw-text',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'raw-text' }, (a) => ({
+      contents: readFileSync(a.path, 'utf8'),
+      loader: 'text',
+    }));
+  },
+};
 
 mkdirSync('dist', { recursive: true });
 for (const t of nodeTargets) {
@@ -81,6 +98,7 @@ if (!nodeOnly) {
       format: 'esm',
       target: 'node20',
       jsx: 'automatic',
+      plugins: [rawTextImports],
       banner: nodeBanner,
       define: { 'process.env.NODE_ENV': '"production"' },
       sourcemap: 'linked',

@@ -1,10 +1,12 @@
 // Type-checks every folder against its own tsconfig (its own lib and types), so the
-// folder boundaries hold for types too: src-shared has no node or DOM types, the renderer no node.
+// folder boundaries hold for types too: src-shared has no node or DOM types, the renderer no node,
+// src-node no DOM.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const projects = [
   'src-shared/tsconfig.json',
+  'src-node/tsconfig.json',
   'src-emulator/tsconfig.json',
   'src-main/tsconfig.json',
   'src-main/electron/tsconfig.json',

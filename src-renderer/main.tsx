@@ -8,7 +8,6 @@ import { setupI18n } from './i18n/i18n';
 import { detectTransport } from './transport/detect-transport';
 import { AppStoreProvider, createAppStore, signedInSeed } from './store/app-store';
 import { WebTransport } from './transport/web-transport';
-import type { VmListEntry } from '../src-shared/contracts/library';
 import './styles.css';
 
 window.addEventListener('unhandledrejection', (e) => console.error('maru renderer: unhandled rejection', e.reason));
@@ -17,7 +16,7 @@ performance.mark('maru:boot');
 const i18n = await setupI18n();
 performance.mark('maru:i18n');
 const transport = detectTransport();
-const page = transport instanceof WebTransport ? transport.initialPage<VmListEntry[]>() : null;
+const page = transport instanceof WebTransport ? transport.initialPage() : null;
 const store = createAppStore(page ? signedInSeed(page.list) : {});
 const app = (
   <AppStoreProvider value={store}>

@@ -30,6 +30,11 @@ export const diskSchema = z.object({
   bus: z.enum(['ahci', 'ide', 'virtio']),
   /** Virtual size in bytes, as created. */
   sizeBytes: z.number().int().positive(),
+  /**
+   * The user attached this existing disk themselves: only then may `file` be an absolute path
+   * outside the VM's folder (and never inside Maru's data folder). Absent in older files.
+   */
+  userAttached: z.boolean().optional(),
 });
 export type DiskConfig = z.infer<typeof diskSchema>;
 

@@ -2,7 +2,7 @@
 // basic facts out of any qcow2 header. Spec: QEMU docs/interop/qcow2.txt ("the spec").
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { AppError, CancelledError } from '../../src-shared/errors';
-import type { JobOptions } from '../../src-shared/contracts/library';
+import type { JobOptions } from '../../src-shared/contracts/jobs';
 
 /** Facts from a qcow2 header. */
 export interface Qcow2Info {

@@ -1,6 +1,7 @@
-// The engine interface every engine implements (qemu now, v86 later): lifecycle, media,
-// display, input, serial, capabilities and state events. Engine hosts and front ends only
-// ever talk to this; the UI asks capabilities, never which engine it is.
+// The engine interface every engine implements (qemu, v86): lifecycle, media, display,
+// input, serial, capabilities, state events, and what a later engine host needs to clean up
+// after it. Engine hosts and front ends only ever talk to this; the UI asks capabilities,
+// never which engine it is. Engines are created by kind in engine-registry.ts.
 import type {
   EngineCapabilities,
   EngineKind,
@@ -40,9 +41,12 @@ export interface EngineRuntimeInfo {
   readonly cdrom: string | null;
   readonly serialLog: string | null;
   readonly resumedFromSavedState: boolean;
-  /** Child processes the engine runs (qemu, swtpm), for crash recovery by a later engine host. */
-  readonly children: { readonly qemu?: number; readonly swtpm?: number };
-  readonly qmpSocket?: string;
+  /**
+   * What this engine's own recovery needs to end its leftovers (child processes) should the
+   * engine host die: JSON-serialisable, opaque to everyone else (the host stores it in
+   * state.json as `engineRecovery`). Null when nothing of the engine outlives its host.
+   */
+  readonly recovery: unknown;
 }
 
 /** What `saveState` leaves for the next start (the host writes it as the saved-state marker). */
@@ -89,4 +93,11 @@ export interface Engine extends Disposable {
   writeSerial(data: Uint8Array): Promise<void>;
   display(): DisplayEndpoint | null;
   runtimeInfo(): EngineRuntimeInfo;
+  /** After the VM aborted: repairs what the abort may have left (e.g. clusters leaked in qcow2 images). Never throws. */
+  repairAfterAbort?(): Promise<void>;
+  /**
+   * Last resort when the engine host itself fails: asks the engine's child processes to end,
+   * synchronously (the host exits right after). Never throws.
+   */
+  emergencyStop?(): void;
 }

@@ -1,14 +1,14 @@
 // What every CLI command gets: output streams, environment, and a cancellation signal
 // wired to Ctrl+C. Commands write results to stdout and errors to stderr.
 import { AppError } from '../../src-shared/errors';
-import type { PrewarmedEngineHost } from '../services/engine-host-path';
+import type { PrewarmedEngineHost } from '../services/vm-runtime/engine-host-process';
 
 export interface CliContext {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
   readonly signal: AbortSignal;
-  /** `maru start` only: an engine host the entry started early (see engine-host-path.ts). */
+  /** `maru start` only: an engine host the entry started early (see vm-runtime/engine-host-process.ts). */
   readonly engineHost?: PrewarmedEngineHost | null;
 }
 

@@ -1,9 +1,10 @@
 // `maru host [--refresh] [--json]`: what this host can do — QEMU, firmware, swtpm, storage,
 // and each accelerator's verdict from a real test boot.
-import { type CliCommand, type CliContext, writeJson } from './cli-context';
+import { type CliCommand, writeJson } from './cli-context';
 import { parseCommandArgs, requirePositionals } from './cli-options';
+import type { ServicesFactory } from './vm-commands';
 
-export function hostCommand(maruHome: (ctx: CliContext) => string): CliCommand {
+export function hostCommand(services: ServicesFactory): CliCommand {
   return {
     name: 'host',
     usage: 'maru host [--refresh] [--json]',
@@ -14,10 +15,8 @@ export function hostCommand(maruHome: (ctx: CliContext) => string): CliCommand {
         json: { type: 'boolean' },
       });
       requirePositionals(positionals, []);
-      // Loaded on demand: other commands should not pay for the probe's code at start-up.
-      const { probeHost } = await import('../services/host-probe/host-probe');
+      const info = await (await services(ctx)).host.info({ refresh: values.refresh === true });
       const { formatHostReport } = await import('../services/host-probe/format-host-report');
-      const info = await probeHost({ maruHome: maruHome(ctx), refresh: values.refresh === true });
       if (values.json) writeJson(ctx, info);
       else ctx.stdout.write(formatHostReport(info));
     },

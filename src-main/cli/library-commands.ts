@@ -1,7 +1,9 @@
 // `maru list | show | create | modify | rename | delete | clone`: the VM library from the
 // command line, VBoxManage-style, each read with --json.
+import { formatBytes } from '../../src-shared/format-bytes';
 import { PRESET_IDS, OS_PRESETS } from '../../src-shared/os-presets';
-import type { LibraryService, VmDetails, VmListEntry } from '../../src-shared/contracts/library';
+import type { VmDetails, VmListEntry } from '../../src-shared/contracts/library';
+import type { ServicesFactory } from './vm-commands';
 import { type CliCommand, type CliContext, UsageError, writeJson } from './cli-context';
 import {
   diskOption,
@@ -12,10 +14,8 @@ import {
   parseCommandArgs,
   requirePositionals,
 } from './cli-options';
-import { formatBytes, formatMiB, textTable } from './text-table';
+import { formatMiB, textTable } from './text-table';
 import { progressReporter } from './progress-reporter';
-
-export type LibraryFactory = (ctx: CliContext) => LibraryService;
 
 function printWarnings(ctx: CliContext, warnings: readonly string[]): void {
   for (const w of warnings) ctx.stderr.write(`maru: warning: ${w}\n`);
@@ -96,7 +96,8 @@ const createOptions = {
   json: { type: 'boolean' },
 } as const;
 
-export function libraryCommands(open: LibraryFactory): CliCommand[] {
+export function libraryCommands(services: ServicesFactory): CliCommand[] {
+  const open = async (ctx: CliContext) => (await services(ctx)).library;
   return [
     {
       name: 'list',
@@ -105,7 +106,7 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
       async run(ctx, argv) {
         const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
         requirePositionals(positionals, []);
-        const entries = await open(ctx).list();
+        const entries = await (await open(ctx)).list();
         if (values.json) writeJson(ctx, entries);
         else ctx.stdout.write(formatVmList(entries));
       },
@@ -117,7 +118,7 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
       async run(ctx, argv) {
         const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
         const [ref] = requirePositionals(positionals, ['VM']);
-        const vm = await open(ctx).show(ref!);
+        const vm = await (await open(ctx)).show(ref!);
         if (values.json) writeJson(ctx, vm);
         else ctx.stdout.write(formatVmDetails(vm));
       },
@@ -134,7 +135,9 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
         const { values, positionals } = parseCommandArgs(argv, createOptions);
         requirePositionals(positionals, []);
         if (typeof values.name !== 'string') throw new UsageError('--name is required.');
-        const result = await open(ctx).create(
+        const result = await (
+          await open(ctx)
+        ).create(
           {
             name: values.name,
             os: oneOf(values, 'os', PRESET_IDS) ?? 'other',
@@ -199,7 +202,7 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
           bootOrder,
         };
         if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('nothing to change.');
-        const result = await open(ctx).modify(ref!, patch);
+        const result = await (await open(ctx)).modify(ref!, patch);
         printWarnings(ctx, result.warnings);
         if (values.json) writeJson(ctx, result);
         else ctx.stdout.write(formatVmDetails(result.vm));
@@ -212,7 +215,7 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
       async run(ctx, argv) {
         const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
         const [ref, name] = requirePositionals(positionals, ['VM', 'NEW-NAME']);
-        const vm = await open(ctx).rename(ref!, name!);
+        const vm = await (await open(ctx)).rename(ref!, name!);
         if (values.json) writeJson(ctx, vm);
         else ctx.stdout.write(`Renamed to "${vm.config.name}".\n`);
       },
@@ -227,7 +230,7 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
           json: { type: 'boolean' },
         });
         const [ref] = requirePositionals(positionals, ['VM']);
-        const lib = open(ctx);
+        const lib = await open(ctx);
         const vm = await lib.show(ref!);
         const deleteDisks = values['delete-disks'] === true;
         await lib.delete(vm.config.id, { deleteDisks });
@@ -242,7 +245,9 @@ export function libraryCommands(open: LibraryFactory): CliCommand[] {
       async run(ctx, argv) {
         const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
         const [ref, name] = requirePositionals(positionals, ['VM', 'NEW-NAME']);
-        const vm = await open(ctx).clone(ref!, name!, {
+        const vm = await (
+          await open(ctx)
+        ).clone(ref!, name!, {
           onProgress: values.json ? undefined : progressReporter(ctx.stderr),
           signal: ctx.signal,
         });

@@ -1,7 +1,7 @@
 // `maru` process entry: wires stdio, the environment and Ctrl+C (cancels a running job
 // instead of killing it mid-write) into runCli. Kept small: for `maru start` it first starts
 // an engine host (it loads while we check the VM), then loads the commands.
-import { prewarmEngineHost, releasePrewarmed } from '../services/engine-host-path';
+import { prewarmEngineHost, releasePrewarmed } from '../services/vm-runtime/engine-host-process';
 
 const argv = process.argv.slice(2);
 const wantsStart = argv[0] === 'start' && !argv.includes('--help') && !argv.includes('-h');

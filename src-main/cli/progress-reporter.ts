@@ -1,6 +1,6 @@
 // Shows a long job's progress on stderr: a redrawn bar on a terminal, one line per phase
 // otherwise (so logs and tests see it too).
-import type { JobProgress } from '../../src-shared/contracts/library';
+import type { JobProgress } from '../../src-shared/contracts/jobs';
 
 export function progressReporter(stderr: NodeJS.WritableStream & { isTTY?: boolean }): (p: JobProgress) => void {
   let lastPhase = '';

@@ -4,11 +4,16 @@ import { AppError } from '../../src-shared/errors';
 import { type CliCommand, type CliContext, UsageError } from './cli-context';
 import { libraryCommands } from './library-commands';
 import { hostCommand } from './host-command';
-import { Library } from '../services/library/library-service';
 import { resolveMaruHome } from '../services/maru-home';
 import { serveCommand } from './serve-command';
 import { vmCommands } from './vm-commands';
-import type { ControlServices } from '../../src-shared/contracts/control';
+import {
+  createControlClient,
+  inProcessTransport,
+  type ControlEventSource,
+  type ControlServices,
+} from '../../src-shared/contracts/control';
+import { LOCAL_USER_POLICY } from '../../src-shared/contracts/access';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -20,28 +25,36 @@ export function maruHomeOf(ctx: Ctx): string {
   return resolveMaruHome({ env: ctx.env, platform: process.platform, homedir: os.homedir() });
 }
 
-async function services(ctx: Ctx): Promise<ControlServices> {
-  const { createControlServices } = await import('../services/control-services');
-  return createControlServices({ maruHome: maruHomeOf(ctx), confineMedia: true, env: ctx.env });
+const clients = new WeakMap<Ctx, Promise<ControlServices>>();
+
+/**
+ * The control services as the CLI calls them: the typed client over the in-process
+ * transport (validation and jobs as for every front end; the local user's full access).
+ * `maru start` hands its pre-warmed engine host to the detached spawner.
+ */
+function cliServices(ctx: Ctx): Promise<ControlServices> {
+  let client = clients.get(ctx);
+  if (!client) {
+    client = (async () => {
+      const { createControlServices } = await import('../services/control-services');
+      const { detachedNodeSpawner } = await import('../services/vm-runtime/engine-host-process');
+      const host = createControlServices({
+        maruHome: maruHomeOf(ctx),
+        env: ctx.env,
+        spawner: detachedNodeSpawner({ prewarmed: ctx.engineHost ?? null }),
+      });
+      return createControlClient(inProcessTransport(host.services, host, LOCAL_USER_POLICY));
+    })();
+    clients.set(ctx, client);
+  }
+  return client;
 }
 
-/** A running VM's RFB endpoint (its engine host's display socket), for the web console. */
-function consoleEndpoint(ctx: Ctx): (vmId: string) => Promise<string | null> {
-  return async (vmId) => {
-    const { connectEngineHost } = await import('../services/engine-launcher');
-    let conn;
-    try {
-      conn = await connectEngineHost(maruHomeOf(ctx), vmId);
-    } catch {
-      // Not running (or starting): the console socket closes with "VM is not running".
-      return null;
-    }
-    try {
-      return (await conn.client.status()).display;
-    } finally {
-      conn.client.dispose();
-    }
-  };
+/** The services `maru serve` runs (ISO detection confined to the allowed folders) and their events. */
+async function serverControl(ctx: Ctx): Promise<{ services: ControlServices; events: ControlEventSource }> {
+  const { createControlServices } = await import('../services/control-services');
+  const host = createControlServices({ maruHome: maruHomeOf(ctx), confineMedia: true, env: ctx.env });
+  return { services: host.services, events: host };
 }
 
 /**
@@ -57,10 +70,10 @@ const rendererDir = findRendererDir();
 
 export function allCommands(): CliCommand[] {
   return [
-    hostCommand((ctx) => maruHomeOf(ctx)),
-    ...libraryCommands((ctx) => new Library({ maruHome: maruHomeOf(ctx) })),
-    ...vmCommands((ctx) => maruHomeOf(ctx)),
-    serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), services, rendererDir, consoleEndpoint }),
+    hostCommand(cliServices),
+    ...libraryCommands(cliServices),
+    ...vmCommands(cliServices),
+    serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), control: serverControl, rendererDir }),
   ];
 }
 

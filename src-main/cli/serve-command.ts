@@ -3,16 +3,51 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { AppError } from '../../src-shared/errors';
-import type { ControlServices } from '../../src-shared/contracts/control';
+import type { ControlEventSource, ControlServices } from '../../src-shared/contracts/control';
 import { type CliCommand, type CliContext, UsageError } from './cli-context';
 import { intOption, parseCommandArgs, requirePositionals } from './cli-options';
+
+/**
+ * The lines of a non-interactive stdin, one per call: a pipe carries the password once per
+ * prompt (`printf '%s\n%s\n' "$pw" "$pw" | maru serve --set-password`), and the line break is
+ * never part of it. Null at the end of the input.
+ */
+function lineReader(input: NodeJS.ReadableStream): { next(): Promise<string | null>; close(): void } {
+  const rl = createInterface({ input, terminal: false, crlfDelay: Infinity });
+  const lines = rl[Symbol.asyncIterator]();
+  return {
+    next: async () => {
+      const r = await lines.next();
+      return r.done ? null : r.value;
+    },
+    close: () => rl.close(),
+  };
+}
 
 async function readPassword(ctx: CliContext, fromStdin: boolean): Promise<string> {
   const stdin = process.stdin;
   if (fromStdin || !stdin.isTTY) {
-    let text = '';
-    for await (const chunk of stdin) text += String(chunk);
-    return text.replace(/\r?\n$/, '');
+    const lines = lineReader(stdin);
+    try {
+      const first = await lines.next();
+      if (first === null) {
+        throw new AppError('INVALID_ARGUMENT', 'No password on standard input; nothing was changed.');
+      }
+      // --password-stdin: one line. A plain pipe answers both prompts: the password, then again.
+      if (fromStdin) return first;
+      const again = await lines.next();
+      if (again === null) {
+        throw new AppError(
+          'INVALID_ARGUMENT',
+          'Standard input held the password once, but it is asked twice (two lines); nothing was changed. ' +
+            'Pipe it twice, or pass --password-stdin to read one line.',
+        );
+      }
+      if (first !== again) throw new AppError('INVALID_ARGUMENT', 'The two passwords differ; nothing was changed.');
+      return first;
+    } finally {
+      lines.close();
+    }
   }
   // Interactive: prompt twice without echo.
   const ask = (q: string) =>
@@ -35,14 +70,15 @@ async function readPassword(ctx: CliContext, fromStdin: boolean): Promise<string
 
 export function serveCommand(deps: {
   maruHome: (ctx: CliContext) => string;
-  services: (ctx: CliContext) => Promise<ControlServices>;
+  /** The services the server runs, with their change events (createControlServices). */
+  control: (ctx: CliContext) => Promise<{ services: ControlServices; events: ControlEventSource }>;
   rendererDir: string;
-  consoleEndpoint?: (ctx: CliContext) => (vmId: string) => Promise<string | null>;
 }): CliCommand {
   return {
     name: 'serve',
     usage:
       'maru serve [--host 127.0.0.1] [--port 7780] [--tls-cert FILE --tls-key FILE] [--allow-origin URL]... ' +
+      '[--allow-remote-forwards] ' +
       '| maru serve --set-password [--password-stdin]',
     summary: 'Run the web console (browser UI for NAS / remote use)',
     async run(ctx, argv) {
@@ -52,6 +88,8 @@ export function serveCommand(deps: {
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'allow-origin': { type: 'string', multiple: true },
+        // The owner's choice: port forwards set from the web may listen beyond loopback.
+        'allow-remote-forwards': { type: 'boolean' },
         'set-password': { type: 'boolean' },
         'password-stdin': { type: 'boolean' },
       });
@@ -77,15 +115,17 @@ export function serveCommand(deps: {
           : undefined;
       const log = (l: string) => ctx.stderr.write(l + '\n');
       const { loadPageRenderer } = await import('../server/page-renderer');
+      const { isoFoldersFromEnv } = await import('../services/iso-detect/media-service');
       const server = new WebServer({
         host: typeof values.host === 'string' ? values.host : '127.0.0.1',
         port,
         ...(tls ? { tls } : {}),
         maruHome,
         rendererDir: deps.rendererDir,
-        services: await deps.services(ctx),
+        ...(await deps.control(ctx)),
         allowedOrigins: (values['allow-origin'] as string[] | undefined) ?? [],
-        ...(deps.consoleEndpoint ? { consoleEndpoint: deps.consoleEndpoint(ctx) } : {}),
+        allowRemoteForwards: values['allow-remote-forwards'] === true,
+        isoFolders: isoFoldersFromEnv(ctx.env),
         pageRenderer: await loadPageRenderer(deps.rendererDir, log),
         log,
       });

@@ -1,18 +1,16 @@
 // `maru start | stop | pause | resume | reset | save-state | discard-state | attach-iso |
-// eject | screenshot | send-keys | serial | status`: running VMs from the command line. Each
-// command loads the launcher on demand, so `maru list` stays fast.
+// eject | screenshot | send-keys | serial | status`: running VMs from the command line. Every
+// verb is one call of the `vm` control service — the same methods the desktop and the web
+// console call — through the CLI's in-process transport.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { ControlServices } from '../../src-shared/contracts/control';
 import type { EngineStatus } from '../../src-shared/contracts/engine';
-import { AppError } from '../../src-shared/errors';
 import { type CliCommand, type CliContext, UsageError, writeJson } from './cli-context';
-import { intOption, parseCommandArgs, requirePositionals } from './cli-options';
+import { intOption, parseCommandArgs, requirePositionals, type OptionSpec } from './cli-options';
+import { progressReporter } from './progress-reporter';
 
-type Launcher = typeof import('../services/engine-launcher');
-
-function launcher(): Promise<Launcher> {
-  return import('../services/engine-launcher');
-}
+export type ServicesFactory = (ctx: CliContext) => Promise<ControlServices>;
 
 function describeStatus(s: EngineStatus): string {
   const lines = [
@@ -28,220 +26,166 @@ function describeStatus(s: EngineStatus): string {
   return lines.join('\n') + '\n';
 }
 
-/** Runs `fn` with a control client of the running VM, disposing it after. */
-async function withEngine<T>(
-  ctx: CliContext,
-  maruHome: string,
-  ref: string,
-  fn: (c: Awaited<ReturnType<Launcher['connectEngineHost']>>) => Promise<T>,
-): Promise<T> {
-  const { connectEngineHost } = await launcher();
-  const conn = await connectEngineHost(maruHome, ref);
-  try {
-    return await fn(conn);
-  } finally {
-    conn.client.dispose();
-  }
+interface VerbSpec<O extends OptionSpec> {
+  readonly name: string;
+  readonly usage: string;
+  readonly summary: string;
+  readonly options?: O;
+  /** Positional names after VM. */
+  readonly more?: readonly string[];
+  /** Does the work; returns what `--json` prints and the line printed otherwise (or null). */
+  run(
+    vm: ControlServices['vm'],
+    ctx: CliContext,
+    args: { ref: string; more: string[]; values: Record<string, string | boolean | string[] | undefined> },
+  ): Promise<{ json: unknown; text: string | null }>;
 }
 
-function simpleCommand(
-  maruHome: (ctx: CliContext) => string,
-  name: 'pause' | 'resume' | 'reset',
-  summary: string,
-  done: string,
-): CliCommand {
+/** A `maru VERB VM …` command over the `vm` service, with `--json` where it prints a result. */
+function vmVerb<O extends OptionSpec>(services: ServicesFactory, spec: VerbSpec<O>): CliCommand {
   return {
-    name,
-    usage: `maru ${name} VM [--json]`,
-    summary,
+    name: spec.name,
+    usage: spec.usage,
+    summary: spec.summary,
     async run(ctx, argv) {
-      const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-      const [ref] = requirePositionals(positionals, ['VM']);
-      await withEngine(ctx, maruHome(ctx), ref!, async ({ vm, client }) => {
-        const status = await client[name]();
-        if (values.json) writeJson(ctx, status);
-        else ctx.stdout.write(`${done} "${vm.config.name}".\n`);
-      });
+      const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, ...spec.options });
+      const [ref, ...more] = requirePositionals(positionals, ['VM', ...(spec.more ?? [])]);
+      const { vm } = await services(ctx);
+      const out = await spec.run(vm, ctx, { ref: ref!, more: more as string[], values });
+      if (values.json) writeJson(ctx, out.json);
+      else if (out.text !== null) ctx.stdout.write(out.text);
     },
   };
 }
 
-export function vmCommands(maruHome: (ctx: CliContext) => string): CliCommand[] {
+function powerVerb(services: ServicesFactory, name: 'pause' | 'resume' | 'reset', summary: string, done: string) {
+  return vmVerb(services, {
+    name,
+    usage: `maru ${name} VM [--json]`,
+    summary,
+    async run(vm, _ctx, { ref }) {
+      const status = await vm[name](ref);
+      return { json: status, text: `${done} ${JSON.stringify(ref)} (${status.state}).\n` };
+    },
+  });
+}
+
+export function vmCommands(services: ServicesFactory): CliCommand[] {
   return [
-    {
+    vmVerb(services, {
       name: 'start',
       usage: 'maru start VM [--headless] [--json]',
       summary: 'Start a virtual machine (in a background engine host)',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, {
-          headless: { type: 'boolean' },
-          json: { type: 'boolean' },
+      options: { headless: { type: 'boolean' } },
+      async run(vm, ctx, { ref, values }) {
+        const r = await vm.start(ref, {
+          ...(values.json ? {} : { onProgress: progressReporter(ctx.stderr) }),
+          signal: ctx.signal,
         });
-        const [ref] = requirePositionals(positionals, ['VM']);
-        const { startVm } = await launcher();
-        const r = await startVm(maruHome(ctx), ref!, { env: ctx.env, signal: ctx.signal, prewarmed: ctx.engineHost });
-        if (values.json) {
-          writeJson(ctx, r);
-          return;
-        }
         const s = r.status;
-        ctx.stdout.write(
-          `${s.resumedFromSavedState ? 'Resumed' : 'Started'} "${r.vm.name}" (${r.vm.id}) with ${s.engine}, ` +
-            `accelerator ${s.accelerator ?? 'none'}.\n`,
-        );
-        for (const n of s.notes ?? []) ctx.stdout.write(`Note: ${n}\n`);
-        if (s.display) ctx.stdout.write(`Screen: VNC (RFB) on unix socket ${s.display}\n`);
-        if (s.serialLog)
-          ctx.stdout.write(`Serial log: ${s.serialLog} (follow it: maru serial "${r.vm.name}" --follow)\n`);
-        if (!values.headless) {
-          ctx.stdout.write(
-            'The command line always runs VMs headless, in a background engine host that outlives this command.\n' +
-              'To see the screen: run "maru serve" and open the VM in the web console, or point a VNC viewer that ' +
-              `takes unix sockets at it (e.g. remote-viewer vnc+unix://${s.display ?? 'SOCKET'}).\n`,
-          );
-        }
-        ctx.stdout.write(`Stop it with: maru stop "${r.vm.name}" [--force]\n`);
+        const lines = [
+          `${s.resumedFromSavedState ? 'Resumed' : 'Started'} "${r.name}" (${r.vmId}) with ${s.engine}, ` +
+            `accelerator ${s.accelerator ?? 'none'}.`,
+          ...(s.notes ?? []).map((n) => `Note: ${n}`),
+          ...(s.display ? [`Screen: VNC (RFB) on unix socket ${s.display}`] : []),
+          ...(s.serialLog ? [`Serial log: ${s.serialLog} (follow it: maru serial "${r.name}" --follow)`] : []),
+          ...(values.headless
+            ? []
+            : [
+                'The command line always runs VMs headless, in a background engine host that outlives this command.',
+                'To see the screen: run "maru serve" and open the VM in the web console, or point a VNC viewer that ' +
+                  `takes unix sockets at it (e.g. remote-viewer vnc+unix://${s.display ?? 'SOCKET'}).`,
+              ]),
+          `Stop it with: maru stop "${r.name}" [--force]`,
+        ];
+        return { json: r, text: lines.join('\n') + '\n' };
       },
-    },
-    {
+    }),
+    vmVerb(services, {
       name: 'stop',
       usage: 'maru stop VM [--force] [--timeout SECONDS] [--json]',
       summary: 'Power a virtual machine off (ACPI power button; --force pulls the plug)',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, {
-          force: { type: 'boolean' },
-          timeout: { type: 'string' },
-          json: { type: 'boolean' },
-        });
-        const [ref] = requirePositionals(positionals, ['VM']);
+      options: { force: { type: 'boolean' }, timeout: { type: 'string' } },
+      async run(vm, ctx, { ref, values }) {
         const timeout = intOption(values, 'timeout');
         if (timeout !== undefined && values.force)
           throw new UsageError('--timeout applies to an ACPI stop, not --force.');
-        const home = maruHome(ctx);
-        const { recoverAbandonedRun, connectEngineHost, waitForEngineHostExit } = await launcher();
-        // An engine host that died leaves its run folder (and maybe its qemu): clean that up.
-        const recovered = await recoverAbandonedRun(home, ref!);
-        if (recovered) {
-          const msg =
-            `VM ${JSON.stringify(ref)} was not running: its engine host had ended abnormally. Cleaned up` +
-            (recovered.length ? ` (${recovered.join(', ')}).` : '.');
-          if (values.json) writeJson(ctx, { state: 'aborted', forced: true, message: msg });
-          else ctx.stdout.write(msg + '\n');
-          return;
+        if (!values.force && !values.json) {
+          ctx.stderr.write(
+            `Pressing the power button of ${JSON.stringify(ref)}; waiting up to ${timeout ?? 60} s for the guest to power off…\n`,
+          );
         }
-        const { vm, client, hostPid } = await connectEngineHost(home, ref!);
-        try {
-          if (!values.force && !values.json) {
-            ctx.stderr.write(
-              `Pressing the power button of "${vm.config.name}"; waiting up to ${timeout ?? 60} s for the guest to power off…\n`,
-            );
-          }
-          const r = await client.stop({
-            mode: values.force ? 'force' : 'acpi',
-            ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}),
-          });
-          // Return once the engine host has cleaned up, so a start right after finds the VM free.
-          await waitForEngineHostExit(hostPid);
-          if (values.json) writeJson(ctx, r);
-          else ctx.stdout.write(`Stopped "${vm.config.name}": ${r.message}\n`);
-        } finally {
-          client.dispose();
-        }
+        const r = await vm.stop(ref, {
+          force: values.force === true,
+          ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}),
+        });
+        return {
+          json: r,
+          text: r.state === 'aborted' ? `${r.message}\n` : `Stopped ${JSON.stringify(ref)}: ${r.message}\n`,
+        };
       },
-    },
-    simpleCommand(maruHome, 'pause', 'Pause a running virtual machine', 'Paused'),
-    simpleCommand(maruHome, 'resume', 'Resume a paused virtual machine', 'Resumed'),
-    simpleCommand(maruHome, 'reset', 'Reset a virtual machine (like the reset button)', 'Reset'),
-    {
+    }),
+    powerVerb(services, 'pause', 'Pause a running virtual machine', 'Paused'),
+    powerVerb(services, 'resume', 'Resume a paused virtual machine', 'Resumed'),
+    powerVerb(services, 'reset', 'Reset a virtual machine (like the reset button)', 'Reset'),
+    vmVerb(services, {
       name: 'save-state',
       usage: 'maru save-state VM [--json]',
       summary: 'Save a running VM (memory and devices) and power it off; start resumes it',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-        const [ref] = requirePositionals(positionals, ['VM']);
-        const { waitForEngineHostExit } = await launcher();
-        await withEngine(ctx, maruHome(ctx), ref!, async ({ vm, client, hostPid }) => {
-          const r = await client.saveState();
-          await waitForEngineHostExit(hostPid);
-          if (values.json) writeJson(ctx, r);
-          else ctx.stdout.write(`Saved the state of "${vm.config.name}"; "maru start ${vm.config.name}" resumes it.\n`);
-        });
+      async run(vm, _ctx, { ref }) {
+        const r = await vm.saveState(ref);
+        return { json: r, text: `Saved the state of ${JSON.stringify(ref)}; "maru start ${ref}" resumes it.\n` };
       },
-    },
-    {
+    }),
+    vmVerb(services, {
       name: 'discard-state',
       usage: 'maru discard-state VM',
       summary: "Drop a VM's saved state, so it boots afresh",
-      async run(ctx, argv) {
-        const { positionals } = parseCommandArgs(argv, {});
-        const [ref] = requirePositionals(positionals, ['VM']);
-        const { discardSavedState } = await launcher();
-        await discardSavedState(maruHome(ctx), ref!, ctx.env);
-        ctx.stdout.write(`Discarded the saved state of ${JSON.stringify(ref)}.\n`);
+      async run(vm, _ctx, { ref }) {
+        await vm.discardState(ref);
+        return { json: { discarded: ref }, text: `Discarded the saved state of ${JSON.stringify(ref)}.\n` };
       },
-    },
-    {
+    }),
+    vmVerb(services, {
       name: 'attach-iso',
       usage: 'maru attach-iso VM PATH',
       summary: 'Put an ISO image into the CD/DVD drive (a running VM gets it at once)',
-      async run(ctx, argv) {
-        const { positionals } = parseCommandArgs(argv, {});
-        const [ref, file] = requirePositionals(positionals, ['VM', 'PATH']);
-        const { inspectIso } = await import('../../src-emulator/media/iso-image');
-        const iso = await inspectIso(file!);
-        await onRunningOrStored(
-          ctx,
-          maruHome(ctx),
-          ref!,
-          async (client, name) => {
-            await client.attachIso(iso.path);
-            ctx.stdout.write(`Inserted ${iso.path} into the CD/DVD drive of "${name}" (for this run).\n`);
-          },
-          async (library, name) => {
-            await library.modify(ref!, { iso: iso.path });
-            ctx.stdout.write(`"${name}" will start with ${iso.path} in its CD/DVD drive.\n`);
-          },
-        );
+      more: ['PATH'],
+      async run(vm, _ctx, { ref, more }) {
+        const r = await vm.attachIso(ref, path.resolve(more[0]!));
+        const text = r.live
+          ? `Inserted ${r.iso} into the CD/DVD drive of "${r.name}" (for this run).\n`
+          : `"${r.name}" will start with ${r.iso} in its CD/DVD drive.\n`;
+        return { json: r, text };
       },
-    },
-    {
+    }),
+    vmVerb(services, {
       name: 'eject',
       usage: 'maru eject VM',
       summary: 'Empty the CD/DVD drive',
-      async run(ctx, argv) {
-        const { positionals } = parseCommandArgs(argv, {});
-        const [ref] = requirePositionals(positionals, ['VM']);
-        await onRunningOrStored(
-          ctx,
-          maruHome(ctx),
-          ref!,
-          async (client, name) => {
-            await client.eject();
-            ctx.stdout.write(`Ejected the CD/DVD of "${name}" (for this run).\n`);
-          },
-          async (library, name) => {
-            await library.modify(ref!, { iso: null });
-            ctx.stdout.write(`The CD/DVD drive of "${name}" is empty.\n`);
-          },
-        );
+      async run(vm, _ctx, { ref }) {
+        const r = await vm.eject(ref);
+        const text = r.live
+          ? `Ejected the CD/DVD of "${r.name}" (for this run).\n`
+          : `The CD/DVD drive of "${r.name}" is empty.\n`;
+        return { json: r, text };
       },
-    },
-    {
+    }),
+    vmVerb(services, {
       name: 'screenshot',
       usage: 'maru screenshot VM FILE.png [--json]',
       summary: "Save a running VM's screen as a PNG image",
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-        const [ref, out] = requirePositionals(positionals, ['VM', 'FILE.png']);
-        const file = path.resolve(out!);
-        await withEngine(ctx, maruHome(ctx), ref!, async ({ vm, client }) => {
-          const shot = await client.screenshot();
-          await writeFile(file, Buffer.from(shot.pngBase64, 'base64'));
-          if (values.json) writeJson(ctx, { file, width: shot.width, height: shot.height });
-          else ctx.stdout.write(`Wrote ${file} (${shot.width}×${shot.height}) from "${vm.config.name}".\n`);
-        });
+      more: ['FILE.png'],
+      async run(vm, _ctx, { ref, more }) {
+        const file = path.resolve(more[0]!);
+        const shot = await vm.screenshot(ref);
+        await writeFile(file, Buffer.from(shot.pngBase64, 'base64'));
+        return {
+          json: { file, width: shot.width, height: shot.height },
+          text: `Wrote ${file} (${shot.width}×${shot.height}) from ${JSON.stringify(ref)}.\n`,
+        };
       },
-    },
+    }),
     {
       name: 'send-keys',
       usage: 'maru send-keys VM TEXT | maru send-keys VM --combo ctrl+alt+del [--combo …]',
@@ -249,19 +193,21 @@ export function vmCommands(maruHome: (ctx: CliContext) => string): CliCommand[] 
       async run(ctx, argv) {
         const { values, positionals } = parseCommandArgs(argv, { combo: { type: 'string', multiple: true } });
         const combos = (values.combo as string[] | undefined) ?? [];
+        const { vm } = await services(ctx);
         if (combos.length > 0) {
           const [ref] = requirePositionals(positionals, ['VM']);
-          const { parseCombo } = await import('../../src-emulator/input/key-mapping');
-          const strokes = combos.map((c) => parseCombo(c));
-          await withEngine(ctx, maruHome(ctx), ref!, async ({ client }) => {
-            for (const s of strokes) await client.sendCombo(s);
-          });
+          for (const c of combos) {
+            if (c.split('+').some((k) => k.trim() === '')) {
+              throw new UsageError(
+                `${JSON.stringify(c)} is not a key combo: write keys joined by "+", e.g. ctrl+alt+del.`,
+              );
+            }
+          }
+          await vm.sendKeys(ref!, { combos: combos.map((c) => c.split('+').map((k) => k.trim())) });
           return;
         }
         const [ref, text] = requirePositionals(positionals, ['VM', 'TEXT']);
-        const { textToKeyStrokes } = await import('../../src-emulator/input/key-mapping');
-        textToKeyStrokes(text!); // refuses untypable characters before connecting
-        await withEngine(ctx, maruHome(ctx), ref!, async ({ client }) => client.sendKeys(text!));
+        await vm.sendKeys(ref!, { text: text! });
       },
     },
     {
@@ -274,82 +220,44 @@ export function vmCommands(maruHome: (ctx: CliContext) => string): CliCommand[] 
           send: { type: 'string' },
         });
         const [ref] = requirePositionals(positionals, ['VM']);
-        const home = maruHome(ctx);
+        const { vm } = await services(ctx);
         if (typeof values.send === 'string') {
-          await withEngine(ctx, home, ref!, async ({ client }) => client.serialWrite(`${values.send as string}\r`));
+          await vm.sendSerial(ref!, values.send);
           if (!values.follow) return;
         }
         if (!values.follow) {
-          const { Library } = await import('../services/library/library-service');
-          const vm = await new Library({ maruHome: home }).show(ref!);
-          const { readFile } = await import('node:fs/promises');
-          const log = path.join(vm.folder, 'logs', 'serial.log');
-          const text = await readFile(log).catch((err: NodeJS.ErrnoException) => {
-            if (err.code === 'ENOENT') return null;
-            throw err;
-          });
-          if (text === null)
-            throw new AppError('NOT_FOUND', `VM "${vm.config.name}" has no serial log yet (it never ran).`);
-          ctx.stdout.write(text);
+          ctx.stdout.write(await vm.readSerial(ref!));
           return;
         }
-        await withEngine(ctx, home, ref!, async ({ vm, client }) => {
-          const ended = new Promise<string | null>((resolve) => {
-            void client
-              .followSerial(
-                true,
-                (data) => ctx.stdout.write(Buffer.from(data)),
-                (state) => resolve(state),
-              )
-              .catch((err: unknown) => resolve(`error: ${err instanceof Error ? err.message : String(err)}`));
-            ctx.signal.addEventListener('abort', () => resolve('interrupted'), { once: true });
-          });
-          const why = await ended;
-          if (why !== 'interrupted') ctx.stderr.write(`\nmaru serial: "${vm.config.name}" is ${why ?? 'gone'}.\n`);
-        });
+        const r = await vm.followSerial(
+          ref!,
+          { history: true },
+          {
+            signal: ctx.signal,
+            onProgress: (p) => {
+              if (p.data) ctx.stdout.write(Buffer.from(p.data, 'base64'));
+            },
+          },
+        );
+        if (!ctx.signal.aborted)
+          ctx.stderr.write(`\nmaru serial: ${JSON.stringify(ref)} is ${r.endedState ?? 'gone'}.\n`);
       },
     },
-    {
+    vmVerb(services, {
       name: 'status',
       usage: 'maru status VM [--json]',
       summary: 'How a VM runs: state, accelerator, screen socket, CD/DVD',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-        const [ref] = requirePositionals(positionals, ['VM']);
-        const home = maruHome(ctx);
-        const { Library } = await import('../services/library/library-service');
-        const vm = await new Library({ maruHome: home }).show(ref!);
-        if (vm.state !== 'running' && vm.state !== 'paused') {
-          const { abortedInfo } = await launcher();
-          const aborted = vm.state === 'aborted' ? await abortedInfo(home, ref!) : null;
-          if (values.json) writeJson(ctx, { vmId: vm.config.id, state: vm.state, aborted });
-          else ctx.stdout.write(`State:       ${vm.state}\n${aborted ? `Why:         ${aborted.reason}\n` : ''}`);
-          return;
-        }
-        await withEngine(ctx, home, ref!, async ({ client }) => {
-          const s = await client.status();
-          if (values.json) writeJson(ctx, s);
-          else ctx.stdout.write(describeStatus(s));
-        });
+      async run(vm, _ctx, { ref }) {
+        const status = await vm.status(ref);
+        if (status) return { json: status, text: describeStatus(status) };
+        const aborted = await vm.abortInfo(ref);
+        const { library } = await services(_ctx);
+        const details = await library.show(ref);
+        return {
+          json: { vmId: details.config.id, state: details.state, aborted },
+          text: `State:       ${details.state}\n${aborted ? `Why:         ${aborted.reason}\n` : ''}`,
+        };
       },
-    },
+    }),
   ];
-}
-
-/** Runs `running` when the VM runs (a live media change), else `stored` (a config change). */
-async function onRunningOrStored(
-  ctx: CliContext,
-  maruHome: string,
-  ref: string,
-  running: (client: import('../../src-emulator/host/control-client').EngineHostClient, name: string) => Promise<void>,
-  stored: (library: import('../services/library/library-service').Library, name: string) => Promise<void>,
-): Promise<void> {
-  const { Library } = await import('../services/library/library-service');
-  const library = new Library({ maruHome });
-  const vm = await library.show(ref);
-  if (vm.state === 'running' || vm.state === 'paused') {
-    await withEngine(ctx, maruHome, ref, ({ client }) => running(client, vm.config.name));
-  } else {
-    await stored(library, vm.config.name);
-  }
 }

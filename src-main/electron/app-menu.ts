@@ -1,33 +1,61 @@
-// The application menu: the usual VM actions (they act on the VM selected in the window,
-// which the renderer reports) plus the standard Edit / View / Window menus.
+// The application menu: the Machine menu sends each VM action (VM_MENU_ACTIONS) to the page,
+// which carries it out on the selected VM through the control services; plus Edit / View /
+// Window. No Reload (Ctrl+R is Reset here) and nothing on Cmd+H (macOS's Hide).
 import { Menu, type BrowserWindow, type MenuItemConstructorOptions } from 'electron';
+import { IPC_CHANNELS } from '../../src-shared/contracts/ipc-channels';
+import type { VmMenuAction } from '../../src-shared/contracts/menu';
 
-export type VmMenuAction = 'new' | 'start' | 'stop' | 'pause' | 'reset' | 'settings' | 'ctrl-alt-del' | 'screenshot';
+const MACHINE_ITEMS: Record<VmMenuAction, { label: string; accelerator?: string }> = {
+  new: { label: 'New…', accelerator: 'CmdOrCtrl+N' },
+  settings: { label: 'Settings…', accelerator: 'CmdOrCtrl+S' },
+  start: { label: 'Start', accelerator: 'CmdOrCtrl+Shift+S' },
+  pause: { label: 'Pause / Resume', accelerator: 'CmdOrCtrl+P' },
+  reset: { label: 'Reset', accelerator: 'CmdOrCtrl+R' },
+  stop: { label: 'ACPI Shutdown', accelerator: 'CmdOrCtrl+Shift+H' },
+  'ctrl-alt-del': { label: 'Send Ctrl+Alt+Del', accelerator: 'CmdOrCtrl+Delete' },
+  screenshot: { label: 'Take Screenshot', accelerator: 'CmdOrCtrl+E' },
+};
 
-export const MENU_ACTION_CHANNEL = 'maru:menu-action';
+const MACHINE_GROUPS: readonly (readonly VmMenuAction[])[] = [
+  ['new', 'settings'],
+  ['start', 'pause', 'reset', 'stop'],
+  ['ctrl-alt-del', 'screenshot'],
+];
 
-export function installAppMenu(win: () => BrowserWindow | null, isMac: boolean): void {
-  const send = (action: VmMenuAction) => () => win()?.webContents.send(MENU_ACTION_CHANNEL, action);
+export function installAppMenu(
+  win: () => BrowserWindow | null,
+  options: { isMac: boolean; devTools: boolean },
+): void {
+  const item = (action: VmMenuAction): MenuItemConstructorOptions => ({
+    ...MACHINE_ITEMS[action],
+    id: `machine.${action}`,
+    click: () => {
+      const w = win();
+      if (w && !w.isDestroyed()) w.webContents.send(IPC_CHANNELS.menuAction, action);
+    },
+  });
+  const machine: MenuItemConstructorOptions[] = MACHINE_GROUPS.flatMap((group, i) => [
+    ...(i > 0 ? [{ type: 'separator' as const }] : []),
+    ...group.map(item),
+  ]);
   const template: MenuItemConstructorOptions[] = [
-    ...(isMac ? [{ role: 'appMenu' as const }] : []),
+    ...(options.isMac ? [{ role: 'appMenu' as const }] : []),
     {
       label: 'Machine',
-      submenu: [
-        { label: 'New…', accelerator: 'CmdOrCtrl+N', click: send('new') },
-        { label: 'Settings…', accelerator: 'CmdOrCtrl+S', click: send('settings') },
-        { type: 'separator' },
-        { label: 'Start', click: send('start') },
-        { label: 'Pause / Resume', accelerator: 'CmdOrCtrl+P', click: send('pause') },
-        { label: 'Reset', accelerator: 'CmdOrCtrl+R', click: send('reset') },
-        { label: 'ACPI Shutdown', accelerator: 'CmdOrCtrl+H', click: send('stop') },
-        { type: 'separator' },
-        { label: 'Send Ctrl+Alt+Del', accelerator: 'CmdOrCtrl+Delete', click: send('ctrl-alt-del') },
-        { label: 'Take Screenshot', accelerator: 'CmdOrCtrl+E', click: send('screenshot') },
-        ...(isMac ? [] : [{ type: 'separator' as const }, { role: 'quit' as const }]),
-      ],
+      submenu: [...machine, ...(options.isMac ? [] : [{ type: 'separator' as const }, { role: 'quit' as const }])],
     },
     { role: 'editMenu' },
-    { role: 'viewMenu' },
+    {
+      label: 'View',
+      submenu: [
+        { role: 'resetZoom' },
+        { role: 'zoomIn' },
+        { role: 'zoomOut' },
+        { type: 'separator' },
+        { role: 'togglefullscreen' },
+        ...(options.devTools ? [{ role: 'toggleDevTools' as const }] : []),
+      ],
+    },
     { role: 'windowMenu' },
   ];
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));

@@ -1,52 +1,57 @@
-// Electron main process: app lifecycle, the one main window (sandboxed, context-isolated,
-// strict CSP), the IPC glue that routes validated control calls to the plain-Node services,
-// VMs in utility processes, display ports, menus, and what closing with running VMs does.
-import { app, BrowserWindow, dialog, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
+// Electron main process: app lifecycle and the one main window (sandboxed, context-isolated,
+// served from maru-app:// with a strict CSP, no navigation, links only through the allowlist),
+// wiring the shared control services to IPC, and what closing with VMs running here does.
+import { app, BrowserWindow, dialog, session, type WebContents } from 'electron';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { dispatchControl, type ControlServices } from '../../src-shared/contracts/control';
-import { toWireError, type WireResult } from '../../src-shared/errors';
-import { CONTROL_CHANNEL } from '../../src-shared/contracts/ipc-channels';
-import { resolveMaruHome } from '../services/maru-home';
+import type { ControlServices } from '../../src-shared/contracts/control';
 import { createControlServices } from '../services/control-services';
-import { RENDERER_CSP } from '../services/renderer-csp';
-import { isUuid } from '../../src-shared/ids';
-import { connectEngineHost, startVm, waitForEngineHostExit } from '../services/engine-launcher';
-import { DesktopEngines } from './desktop-engines';
+import { resolveMaruHome } from '../services/maru-home';
 import { installAppMenu } from './app-menu';
+import { APP_INDEX_URL, isAppUrl, registerAppScheme, serveRenderer } from './app-protocol';
+import { installConsolePorts } from './console-ports';
+import { installControlIpc } from './control-ipc';
+import { openExternalLink } from './external-links';
+import { UtilityProcessSpawner } from './utility-process-spawner';
 import { loadWindowState, trackWindowState } from './window-state';
 
-/** Channel on which the preload asks main for a VM's display port. */
-const OPEN_CONSOLE_CHANNEL = 'maru:open-console';
+process.on('unhandledRejection', (reason) => console.error('maru main: unhandled rejection', reason));
 
-process.on('unhandledRejection', (reason) => {
-  console.error('maru main: unhandled rejection', reason);
-});
+/** What the page may ask for: the display's pointer lock, full screen and clipboard paste. Nothing else. */
+const PAGE_PERMISSIONS: ReadonlySet<string> = new Set([
+  'pointerLock',
+  'fullscreen',
+  'clipboard-read',
+  'clipboard-sanitized-write',
+]);
 
-const rendererDir = path.join(__dirname, '..', 'renderer');
-const rendererIndex = pathToFileURL(path.join(rendererDir, 'index.html')).href;
-
+const isMac = process.platform === 'darwin';
 const maruHome = resolveMaruHome();
+const spawner = new UtilityProcessSpawner(() => quitWhenIdle());
+let services: ControlServices | null = null;
 let mainWindow: BrowserWindow | null = null;
-let engines: DesktopEngines | null = null;
+/** Windows whose close the user has already settled (or that have nothing to settle). */
+const mayClose = new WeakSet<BrowserWindow>();
 
-function createServices(desktop: DesktopEngines): ControlServices {
-  const services = createControlServices({ maruHome, confineMedia: false });
-  // From the desktop a VM runs in a utility process of this app (it ends with the app; the
-  // close dialog offers to keep it running headless instead).
-  const vm = services.vm;
-  services.vm = Object.assign(Object.create(Object.getPrototypeOf(vm) as object) as typeof vm, vm, {
-    start: async (ref: string) => {
-      const status = await desktop.start(ref);
-      return { vmId: status.vmId, status };
-    },
-  });
-  return services;
+registerAppScheme();
+if (!app.requestSingleInstanceLock()) {
+  // One app per user: a second launch shows the running one (which may hold VMs in the background).
+  app.quit();
+} else {
+  app.on('second-instance', () => showMainWindow());
+  void main();
 }
 
-function isOurRenderer(event: IpcMainInvokeEvent): boolean {
-  // Only our own bundled page may call control services (no remote or navigated content).
-  return event.senderFrame?.url.startsWith(pathToFileURL(rendererDir).href) ?? false;
+function guardContents(contents: WebContents): void {
+  // The page never navigates; links go to the system browser when they are on the allowlist.
+  contents.on('will-navigate', (e, url) => {
+    e.preventDefault();
+    openExternalLink(url);
+  });
+  contents.setWindowOpenHandler(({ url }) => {
+    openExternalLink(url);
+    return { action: 'deny' };
+  });
+  contents.on('will-attach-webview', (e) => e.preventDefault());
 }
 
 function createMainWindow(): BrowserWindow {
@@ -65,6 +70,7 @@ function createMainWindow(): BrowserWindow {
       contextIsolation: true,
       nodeIntegration: false,
       webSecurity: true,
+      webviewTag: false,
       spellcheck: false,
     },
   });
@@ -73,109 +79,103 @@ function createMainWindow(): BrowserWindow {
     win.show();
   });
   trackWindowState(win, maruHome);
-  win.on('close', (e) => void confirmClose(e, win));
-  // No navigation away from the app, no new windows: links open in the system browser.
-  win.webContents.on('will-navigate', (e, url) => {
-    if (url !== rendererIndex) e.preventDefault();
+  win.on('close', (e) => {
+    if (mayClose.has(win) || spawner.runningHere().length === 0) return;
+    e.preventDefault();
+    void settleRunningVms(win).then((outcome) => {
+      if (outcome === 'cancel') return;
+      mayClose.add(win);
+      win.close();
+    });
   });
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
+  win.on('closed', () => {
+    if (mainWindow === win) mainWindow = null;
   });
-  void win.loadURL(rendererIndex);
+  void win.loadURL(APP_INDEX_URL);
   return win;
+}
+
+function showMainWindow(): void {
+  if (!services) return; // not ready yet: main() opens it
+  if (!mainWindow || mainWindow.isDestroyed()) mainWindow = createMainWindow();
+  else mainWindow.focus();
 }
 
 async function main(): Promise<void> {
   await app.whenReady();
-  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
-    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [RENDERER_CSP] } });
-  });
-  session.defaultSession.setPermissionRequestHandler((_wc, permission, callback) => {
-    callback(permission === 'clipboard-sanitized-write');
-  });
-  engines = new DesktopEngines(maruHome, () => mainWindow?.webContents.send('maru:vms-changed'));
-  const services = createServices(engines);
-  installAppMenu(() => mainWindow, process.platform === 'darwin');
-  ipcMain.handle(OPEN_CONSOLE_CHANNEL, async (event, vmId: unknown) => {
-    if (!isOurRenderer(event)) return toWireError(new Error('console request from an unknown frame refused'));
-    try {
-      if (typeof vmId !== 'string' || !isUuid(vmId)) throw new TypeError('vmId must be a VM uuid');
-      await engines!.openConsole(vmId, event.sender);
-      return { ok: true, value: null };
-    } catch (err) {
-      return toWireError(err);
-    }
-  });
-  ipcMain.handle(CONTROL_CHANNEL, async (event, req: unknown): Promise<WireResult<unknown>> => {
-    if (!isOurRenderer(event)) return toWireError(new Error('control call from an unknown frame refused'));
-    try {
-      if (typeof req !== 'object' || req === null) throw new TypeError('control request must be an object');
-      const r = req as { service?: unknown; method?: unknown; args?: unknown };
-      const value = await dispatchControl(services, {
-        service: String(r.service),
-        method: String(r.method),
-        args: r.args,
-      });
-      return { ok: true, value };
-    } catch (err) {
-      return toWireError(err);
-    }
-  });
+  serveRenderer(path.join(__dirname, '..', 'renderer'));
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((_wc, permission, callback, details) =>
+    callback(PAGE_PERMISSIONS.has(permission) && isAppUrl(details.requestingUrl)),
+  );
+  ses.setPermissionCheckHandler((_wc, permission, origin) => PAGE_PERMISSIONS.has(permission) && isAppUrl(origin));
+  app.on('web-contents-created', (_e, contents) => guardContents(contents));
+
+  const host = createControlServices({ maruHome, env: process.env, spawner });
+  services = host.services;
+  const uninstall = [installControlIpc(host.services, host), installConsolePorts(host.services, spawner)];
+  installAppMenu(() => mainWindow, { isMac, devTools: !app.isPackaged });
   mainWindow = createMainWindow();
-  app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) mainWindow = createMainWindow();
+
+  app.on('activate', () => showMainWindow());
+  app.on('window-all-closed', () => quitWhenIdle());
+  app.on('before-quit', (e) => {
+    // Quitting with no window (VMs kept in the background): ask here instead of at a window's close.
+    if (BrowserWindow.getAllWindows().length > 0 || spawner.runningHere().length === 0) return;
+    e.preventDefault();
+    void settleRunningVms(null).then((outcome) => outcome === 'closed' && app.quit());
   });
-  app.on('window-all-closed', () => {
-    if (process.platform !== 'darwin') app.quit();
+  app.on('will-quit', () => {
+    for (const u of uninstall) u();
+    spawner.dispose();
+    host.dispose();
   });
 }
 
-let closingDecided = false;
+/** Quits once no window is open and no VM runs in this app (macOS apps stay in the Dock). */
+function quitWhenIdle(): void {
+  if (!isMac && BrowserWindow.getAllWindows().length === 0 && spawner.runningHere().length === 0) app.quit();
+}
+
+let settling: Promise<'closed' | 'background' | 'cancel'> | null = null;
 
 /**
- * Closing the window with VMs running in this app's utility processes (which end with it):
- * save their state, power them off, or keep them running headless (saved, then resumed in a
- * detached engine host that outlives the app).
+ * VMs started here run in this app's utility processes and end with it: save their state,
+ * power them off, or keep the app running without a window until they end (a second launch
+ * shows it again). 'closed': none runs here any more.
  */
-async function confirmClose(e: Electron.Event, win: BrowserWindow): Promise<void> {
-  const running = engines?.runningHere() ?? [];
-  if (closingDecided || running.length === 0) return;
-  e.preventDefault();
-  const { response } = await dialog.showMessageBox(win, {
-    type: 'question',
+function settleRunningVms(parent: BrowserWindow | null): Promise<'closed' | 'background' | 'cancel'> {
+  settling ??= askAndSettle(parent).finally(() => (settling = null));
+  return settling;
+}
+
+async function askAndSettle(parent: BrowserWindow | null): Promise<'closed' | 'background' | 'cancel'> {
+  const running = spawner.runningHere();
+  const options = {
+    type: 'question' as const,
     message: `${running.length} virtual machine${running.length > 1 ? 's are' : ' is'} running.`,
-    detail: 'VMs started from this window stop when Maru closes. What should happen to them?',
+    detail: 'VMs started in this window stop when Maru quits. What should happen to them?',
     buttons: ['Save state', 'Power off', 'Keep running in the background', 'Cancel'],
     defaultId: 0,
     cancelId: 3,
-  });
-  if (response === 3) return;
+  };
+  const { response } = await (parent ? dialog.showMessageBox(parent, options) : dialog.showMessageBox(options));
+  if (response === 3) return 'cancel';
+  if (response === 2) return parent ? 'background' : 'cancel';
+  const failed: string[] = [];
   for (const vmId of running) {
     try {
-      const { client } = await connectEngineHost(maruHome, vmId);
-      try {
-        const pid = (await client.status()).pid;
-        if (response === 1) await client.stop({ mode: 'acpi', timeoutMs: 30_000 });
-        else await client.saveState();
-        await waitForEngineHostExit(pid);
-      } finally {
-        client.dispose();
-      }
-      // Saved state resumes in a detached engine host: the VM keeps running without the app.
-      if (response === 2) await startVm(maruHome, vmId);
+      if (response === 0) await services!.vm.saveState(vmId);
+      else await services!.vm.stop(vmId, { force: false, timeoutSeconds: 30 });
     } catch (err) {
-      dialog.showErrorBox(
-        'Maru',
-        `Could not ${['save', 'power off', 'move'][response]} a VM: ${(err as Error).message}`,
-      );
-      return;
+      failed.push(`${vmId}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  closingDecided = true;
-  win.close();
+  if (failed.length === 0) return 'closed';
+  dialog.showErrorBox(
+    'Maru',
+    `Could not ${response === 0 ? 'save' : 'power off'} ${failed.length === 1 ? 'a VM' : 'some VMs'}; ` +
+      `Maru stays open so nothing is lost.\n\n${failed.join('\n')}`,
+  );
+  return 'cancel';
 }
-
-app.on('before-quit', () => engines?.dispose());
-
-void main();

@@ -1,47 +1,60 @@
-// Preload (sandboxed, CommonJS bundle): exposes one function per concern to the page and
-// never `ipcRenderer` itself. Display ports from main are re-posted into the page.
-import { contextBridge, ipcRenderer, webUtils } from 'electron';
-import { CONTROL_CHANNEL } from '../../src-shared/contracts/ipc-channels';
-
-const OPEN_CONSOLE_CHANNEL = 'maru:open-console';
-const CONSOLE_PORT_CHANNEL = 'maru:console-port';
-const MENU_ACTION_CHANNEL = 'maru:menu-action';
+// Preload (sandboxed, CommonJS bundle): exposes `window.maruDesktop` (DesktopBridge) — one
+// function per concern: control calls and cancel, pushed control messages, display ports,
+// dropped-file paths, menu actions — and never ipcRenderer itself.
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
+import {
+  IPC_CHANNELS,
+  type ControlPushMessage,
+  type ControlResultMessage,
+  type DesktopBridge,
+} from '../../src-shared/contracts/ipc-channels';
+import { isVmMenuAction } from '../../src-shared/contracts/menu';
+import type { WireResult } from '../../src-shared/errors';
 
 // Main posts a MessagePort per display viewer; hand it to the page (ports cannot cross
 // contextBridge, window.postMessage can carry them).
-ipcRenderer.on(CONSOLE_PORT_CHANNEL, (event, msg: { vmId?: unknown }) => {
-  if (typeof msg?.vmId !== 'string') return;
-  window.postMessage(
-    { type: 'maru-console-port', vmId: msg.vmId },
-    window.location.origin === 'null' ? '*' : window.location.origin,
-    event.ports,
-  );
+ipcRenderer.on(IPC_CHANNELS.consolePort, (event, msg: { vmId?: unknown } | null) => {
+  if (typeof msg?.vmId !== 'string' || event.ports.length !== 1) return;
+  window.postMessage({ type: 'maru-console-port', vmId: msg.vmId }, window.location.origin, event.ports);
 });
 
-const api = {
+function isPushMessage(m: unknown): m is ControlPushMessage {
+  const type = (m as { type?: unknown } | null)?.type;
+  return type === 'progress' || type === 'event';
+}
+
+/** Listens on `channel` for values `accept` lets through; returns the unsubscribe. */
+function subscribe<T>(channel: string, accept: (v: unknown) => v is T, listener: (v: T) => void): () => void {
+  const l = (_e: IpcRendererEvent, value: unknown): void => {
+    if (accept(value)) listener(value);
+  };
+  ipcRenderer.on(channel, l);
+  return () => void ipcRenderer.removeListener(channel, l);
+}
+
+const bridge = {
   transport: 'electron' as const,
-  control(service: string, method: string, args: unknown[]): Promise<unknown> {
-    if (typeof service !== 'string' || typeof method !== 'string' || !Array.isArray(args)) {
-      return Promise.reject(new TypeError('maruDesktop.control(service, method, args[])'));
-    }
-    return ipcRenderer.invoke(CONTROL_CHANNEL, { service, method, args });
+  control(message): Promise<ControlResultMessage> {
+    if (message?.type !== 'call') return Promise.reject(new TypeError('maruDesktop.control({ type: "call", … })'));
+    return ipcRenderer.invoke(IPC_CHANNELS.control, message) as Promise<ControlResultMessage>;
   },
-  async openConsole(vmId: string): Promise<void> {
+  cancel(id) {
+    if (Number.isSafeInteger(id)) ipcRenderer.send(IPC_CHANNELS.cancel, id);
+  },
+  onControlMessage(listener) {
+    return subscribe(IPC_CHANNELS.controlMessage, isPushMessage, listener);
+  },
+  async openConsole(vmId) {
     if (typeof vmId !== 'string') throw new TypeError('maruDesktop.openConsole(vmId)');
-    const r = (await ipcRenderer.invoke(OPEN_CONSOLE_CHANNEL, vmId)) as { ok: boolean; error?: { message: string } };
-    if (!r.ok) throw new Error(r.error?.message ?? 'Cannot open the VM display.');
+    const r = (await ipcRenderer.invoke(IPC_CHANNELS.openConsole, vmId)) as WireResult<null>;
+    if (!r.ok) throw new Error(r.error.message);
   },
-  /** The host path of a dropped file (sandboxed pages cannot see paths themselves). */
-  pathForFile(file: File): string {
+  pathForFile(file: File) {
     return webUtils.getPathForFile(file);
   },
-  onMenuAction(listener: (action: string) => void): () => void {
-    const l = (_e: unknown, action: unknown) => {
-      if (typeof action === 'string') listener(action);
-    };
-    ipcRenderer.on(MENU_ACTION_CHANNEL, l);
-    return () => ipcRenderer.removeListener(MENU_ACTION_CHANNEL, l);
+  onMenuAction(listener) {
+    return subscribe(IPC_CHANNELS.menuAction, isVmMenuAction, listener);
   },
-};
+} satisfies DesktopBridge;
 
-contextBridge.exposeInMainWorld('maruDesktop', api);
+contextBridge.exposeInMainWorld('maruDesktop', bridge);

@@ -3,7 +3,7 @@
 import { screen, type BrowserWindow, type Rectangle } from 'electron';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../services/atomic-file';
+import { writeFileAtomic } from '../../src-node/atomic-file';
 
 interface WindowState {
   bounds: Rectangle;

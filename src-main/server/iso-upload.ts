@@ -1,7 +1,8 @@
 // The web console's ISO upload (`POST /api/isos/upload?name=…`, behind the session + CSRF
 // checks of web-server.ts): streams the body into a hidden part file in $MARU_HOME/isos,
-// size-limited, removed when the client aborts; checks it with the ISO detector; and only then
-// links it under a sanitized name that never replaces an existing file.
+// size-limited, with no total time limit but an idle one, removed when the client aborts or
+// stalls; checks it with the ISO detector; and only then links it under a sanitized name that
+// never replaces an existing file. A few run at once; the slot is taken before any await.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, mkdir, statfs, unlink } from 'node:fs/promises';
@@ -19,6 +20,8 @@ export interface IsoUploadOptions {
   readonly maxBytes?: number;
   /** Uploads running at once (each holds a socket and a part file). */
   readonly maxConcurrent?: number;
+  /** An upload that sends no bytes for this long is aborted and its part file removed. */
+  readonly idleTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -53,6 +56,40 @@ function limiter(max: number): Transform {
   });
 }
 
+/** The client sent nothing for too long: the upload is abandoned. */
+class UploadIdleError extends Error {}
+
+/**
+ * Passes bytes through and fails the pipe when none arrive for `idleMs` — however long the
+ * whole upload takes while bytes keep coming.
+ */
+function idleWatch(idleMs: number): Transform {
+  let timer: NodeJS.Timeout | undefined;
+  const t: Transform = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      arm();
+      cb(null, chunk);
+    },
+    flush(cb) {
+      clearTimeout(timer);
+      cb();
+    },
+    destroy(err, cb) {
+      clearTimeout(timer);
+      cb(err);
+    },
+  });
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => t.destroy(new UploadIdleError(`no data arrived for ${Math.round(idleMs / 1000)} s`)),
+      idleMs,
+    );
+  };
+  arm();
+  return t;
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) {
     res.destroy();
@@ -73,15 +110,26 @@ export class IsoUploads {
   private active = 0;
   readonly maxBytes: number;
   private readonly maxConcurrent: number;
+  private readonly idleTimeoutMs: number;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: IsoUploadOptions) {
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_ISO_UPLOAD_BYTES;
     this.maxConcurrent = opts.maxConcurrent ?? 2;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 120_000;
     this.log = opts.log ?? (() => undefined);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  /** Uploads in progress now. */
+  get inProgress(): number {
+    return this.active;
+  }
+
+  /**
+   * Handles one upload request. `onAccepted` runs once the upload has its slot (the server
+   * lifts its total request time limit then: an upload may take hours, the idle limit applies).
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, onAccepted?: () => void): Promise<void> {
     const fail = (status: number, code: string, message: string) =>
       send(res, status, { ok: false, error: { code, message } });
     const type = req.headers['content-type'] ?? '';
@@ -109,9 +157,25 @@ export class IsoUploads {
       return;
     }
     if (this.active >= this.maxConcurrent) {
-      fail(429, 'BUSY', `${this.active} uploads are running; wait for one to finish.`);
+      fail(
+        429,
+        'BUSY',
+        `${this.active} ISO uploads are already running on this server (the limit is ${this.maxConcurrent}); ` +
+          'wait for one to finish, then upload again.',
+      );
       return;
     }
+    // The slot is taken here, before the first await: uploads started together cannot all pass.
+    this.active++;
+    onAccepted?.();
+    try {
+      await this.receive(req, res, rawName, declared);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async receive(req: IncomingMessage, res: ServerResponse, rawName: string, declared: number): Promise<void> {
     const dir = isoFolder(this.opts.maruHome);
     await mkdir(dir, { recursive: true });
     const free = await statfs(dir).then(
@@ -119,18 +183,37 @@ export class IsoUploads {
       () => null,
     );
     if (free !== null && declared > free) {
-      fail(507, 'HOST_LIMIT', `The server has ${free} bytes free in ${dir}; the ISO needs ${declared}.`);
+      send(res, 507, {
+        ok: false,
+        error: {
+          code: 'HOST_LIMIT',
+          message: `The server has ${free} bytes free in ${dir}; the ISO needs ${declared}.`,
+        },
+      });
       return;
     }
     const name = sanitizeIsoName(rawName);
     const part = path.join(dir, `.upload-${randomBytes(8).toString('hex')}.part`);
-    this.active++;
     let status = 200;
     let reply: unknown;
     try {
       try {
-        await pipeline(req, limiter(Math.min(declared, this.maxBytes)), createWriteStream(part, { flags: 'wx' }));
+        await this.streamTo(req, part, declared);
       } catch (err) {
+        if (err instanceof UploadIdleError) {
+          this.log(`maru serve: upload of ${name} stalled (${err.message}); partial file removed.`);
+          // Connection: close (send) ends the connection once this answer is out.
+          send(res, 408, {
+            ok: false,
+            error: {
+              code: 'IO',
+              message:
+                `The upload of ${name} stopped: ${err.message}, so the server gave up and removed the partial ` +
+                'file. Check the connection and upload again.',
+            },
+          });
+          return;
+        }
         if (req.destroyed || req.readableAborted) {
           this.log(`maru serve: upload of ${name} cancelled by the client; partial file removed.`);
           res.destroy();
@@ -157,11 +240,33 @@ export class IsoUploads {
       reply = wire;
       this.log(`maru serve: upload of ${name} not kept: ${wire.ok ? '' : wire.error.message}`);
     } finally {
-      this.active--;
       // The part file goes in every case: kept uploads live on under their final name (a hard link).
       await unlink(part).catch(() => undefined);
     }
     send(res, status, reply);
+  }
+
+  /**
+   * Streams the request body into `part`, size-limited and watched for idleness. The request
+   * is piped in rather than made part of the pipeline, so a stall does not destroy the
+   * connection before the 408 that explains it is sent.
+   */
+  private async streamTo(req: IncomingMessage, part: string, declared: number): Promise<void> {
+    const watch = idleWatch(this.idleTimeoutMs);
+    const done = pipeline(watch, limiter(Math.min(declared, this.maxBytes)), createWriteStream(part, { flags: 'wx' }));
+    const gone = () => {
+      if (!req.complete) watch.destroy(new Error('the client closed the connection'));
+    };
+    req.on('error', gone);
+    req.on('close', gone);
+    req.pipe(watch);
+    try {
+      await done;
+    } finally {
+      req.unpipe(watch);
+      req.off('error', gone);
+      req.off('close', gone);
+    }
   }
 
   /** Hard-links the part file under `name`, or `name-2.iso`, `-3`…: `link` never replaces a file. */

@@ -4,7 +4,7 @@ import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../src-shared/errors';
-import { writeFileAtomic } from '../services/atomic-file';
+import { writeFileAtomic } from '../../src-node/atomic-file';
 
 const scrypt = (pw: string, salt: Buffer, len: number, opts: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) => scryptCb(pw, salt, len, opts, (e, k) => (e ? reject(e) : resolve(k))));

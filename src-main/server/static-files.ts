@@ -21,6 +21,11 @@ const TYPES: Record<string, string> = {
 
 export interface StaticOptions {
   /**
+   * Serve source maps (`*.map`: the app's source text)? Without, a map is answered 401: the
+   * web console sends them to signed-in sessions only.
+   */
+  readonly sourceMaps?: boolean;
+  /**
    * A page made for its user, applied only when index.html is served (the web console's
    * signed-in page: the app's markup inside `#root`, the library list before `</body>`). The
    * page is streamed: everything up to `#root`'s content goes out at once (the browser commits
@@ -61,6 +66,12 @@ export async function serveStatic(
     res.writeHead(403).end('Forbidden');
     return;
   }
+  if (!options.sourceMaps && path.extname(file).toLowerCase() === '.map') {
+    res
+      .writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' })
+      .end('Source maps are for signed-in users. Log in first.');
+    return;
+  }
   let st = await stat(file).catch(() => null);
   if (!st || st.isDirectory()) {
     // Client-side routes get the app shell; missing assets a 404.
@@ -83,10 +94,12 @@ export async function serveStatic(
     return;
   }
   const immutable = file.includes(`${path.sep}assets${path.sep}`);
+  const sourceMap = path.extname(file).toLowerCase() === '.map';
   res.writeHead(200, {
     'Content-Type': type,
     'Content-Length': st.size,
-    'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    // A source map is for this signed-in user only: no shared cache keeps it.
+    'Cache-Control': sourceMap ? 'private, no-store' : immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
   });
   createReadStream(file).pipe(res);
 }

@@ -1,7 +1,10 @@
-// Builds every control service implementation once, for the web console (`maru serve`) and
-// the Electron main process alike, so the two front ends cannot drift apart.
-import type { ControlServices } from '../../src-shared/contracts/control';
+// Builds every control service implementation once — for the web console (`maru serve`), the
+// Electron main process and the CLI alike — with the change events they emit, so the three
+// front ends cannot drift apart. Only how engine hosts are spawned differs (a strategy).
+import type { ControlEvent, ControlEventSource, ControlServices } from '../../src-shared/contracts/control';
 import type { VmHostLimits } from '../../src-shared/contracts/host';
+import { V86_MAX_MEMORY_MIB } from '../../src-shared/engine-choice';
+import { Emitter } from '../../src-emulator/base/event';
 import { probeHost } from './host-probe/host-probe';
 import { Media, isoFoldersFromEnv } from './iso-detect/media-service';
 import { Library } from './library/library-service';
@@ -12,10 +15,12 @@ import {
   maxVmMemoryMiB,
   type HostLimits,
 } from './library/host-limits';
-import { V86_MAX_MEMORY_MIB } from './library/vm-settings';
 import { VmLogs } from './vm-monitor/vm-logs';
-import { VmPower } from './vm-power/vm-power-service';
 import { VmStats } from './vm-monitor/vm-stats';
+import { detachedNodeSpawner } from './vm-runtime/engine-host-process';
+import type { EngineHostSpawner } from './vm-runtime/engine-host-spawner';
+import { VmRuntime } from './vm-runtime/vm-runtime';
+import { probeOverridesFromEnv } from './vm-runtime/preflight';
 
 /** The figures the library checks a VM's settings against, for the wizard's sliders. */
 export function vmHostLimits(host: HostLimits): VmHostLimits {
@@ -32,26 +37,57 @@ export function vmHostLimits(host: HostLimits): VmHostLimits {
 export interface ControlServicesOptions {
   readonly maruHome: string;
   /** Confine ISO detection to the allowed ISO folders (true for the web console). */
-  readonly confineMedia: boolean;
+  readonly confineMedia?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /** How engine hosts are spawned: detached Node processes unless the front end says otherwise. */
+  readonly spawner?: EngineHostSpawner;
+  /** Test and bench overrides of the runtime's waits. */
+  readonly startTimeoutMs?: number;
 }
 
-export function createControlServices(opts: ControlServicesOptions): ControlServices {
+/** The services plus the change events they emit. Dispose it when the front end ends. */
+export interface ControlHost extends ControlEventSource {
+  readonly services: ControlServices;
+  readonly runtime: VmRuntime;
+  dispose(): void;
+}
+
+export function createControlServices(opts: ControlServicesOptions): ControlHost {
   const { maruHome } = opts;
-  const library = new Library({ maruHome });
-  return {
+  const env = opts.env ?? process.env;
+  const events = new Emitter<ControlEvent>();
+  const library = new Library({ maruHome, onDidChange: () => events.fire({ type: 'library.changed' }) });
+  const runtime = new VmRuntime({
+    maruHome,
+    library,
+    env,
+    spawner: opts.spawner ?? detachedNodeSpawner(),
+    ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+  });
+  let runtimeEvents: (() => void) | null = null;
+  const services: ControlServices = {
     library,
     host: {
-      info: ({ refresh }) => probeHost({ maruHome, refresh }),
+      info: ({ refresh }) => probeHost({ maruHome, refresh, ...probeOverridesFromEnv(env) }),
       limits: async () => vmHostLimits(library.hostLimits),
     },
-    media: new Media({
-      maruHome,
-      extraFolders: isoFoldersFromEnv(opts.env ?? process.env),
-      confineDetection: opts.confineMedia,
-    }),
+    media: new Media({ maruHome, extraFolders: isoFoldersFromEnv(env), confineDetection: opts.confineMedia ?? false }),
     vmLogs: new VmLogs(library),
     vmStats: new VmStats(maruHome, library),
-    vm: new VmPower(maruHome, opts.env ?? process.env),
+    vm: runtime,
+  };
+  return {
+    services,
+    runtime,
+    onEvent(listener) {
+      runtimeEvents ??= runtime.onEvent((e) => events.fire(e));
+      const sub = events.event(listener);
+      return () => sub.dispose();
+    },
+    dispose() {
+      runtimeEvents?.();
+      runtime.dispose();
+      events.dispose();
+    },
   };
 }

@@ -1,5 +1,6 @@
 // Where Maru keeps its data ($MARU_HOME): resolving the per-user data folder on each OS,
-// and the paths of the folders inside it (docs/ARCHITECTURE.md §4).
+// and the paths of the folders inside it (docs/ARCHITECTURE.md §4); a running VM's files are
+// named by src-node/run-folder.ts.
 import os from 'node:os';
 import path from 'node:path';
 
@@ -41,16 +42,6 @@ export function vmsFolder(home: string): string {
 /** `<home>/vms/<uuid>`: vm.json, disks/, logs/, nvram.qcow2, tpm/, snapshots.json. */
 export function vmFolder(home: string, id: string): string {
   return path.join(home, 'vms', id);
-}
-
-/** `<home>/run/<uuid>`: a running VM's lock, control and QEMU sockets (keep paths short). */
-export function runFolder(home: string, id: string): string {
-  return path.join(home, 'run', id);
-}
-
-/** `<home>/run/<uuid>/lock`: pid (+ start time) of the engine host running the VM. */
-export function runLockFile(home: string, id: string): string {
-  return path.join(home, 'run', id, 'lock');
 }
 
 /** `<home>/orphaned-disks`: disks of VMs deleted without their disks. */

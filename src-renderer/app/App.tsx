@@ -1,13 +1,16 @@
 // The app shell: login gate (web console), header (pages, language, logout), the current
-// page (library or host check), the open dialog and notices.
-import { lazy, Suspense } from 'react';
+// page (library or host check), the open dialog and notices; on the desktop it carries out
+// the Machine menu's actions.
+import { lazy, Suspense, useEffect } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Notices } from '../components/Notices';
 import { OsIconSprite } from '../components/OsIcon';
 import { changeLanguage, LANGUAGES, type Language } from '../i18n/i18n';
 import { LibraryView } from '../library/LibraryView';
-import { useAppStore } from '../store/app-store';
+import { useAppActions, useAppStore, useAppStoreApi } from '../store/app-store';
 import { LoginView } from '../views/LoginView';
+import { runMenuAction } from './menu-actions';
+import { saveBlob } from './save-file';
 
 // Loaded when first opened: the library's first paint parses only what it shows.
 const NewVmWizard = lazy(() => import('../wizard/NewVmWizard').then((m) => ({ default: m.NewVmWizard })));
@@ -57,14 +60,24 @@ function OpenDialog() {
   );
 }
 
+/** The desktop's Machine menu → the selected VM (the web console has no such menu). */
+function useMenuActions(): void {
+  const store = useAppStoreApi();
+  const transport = useAppStore((s) => s.transport);
+  useEffect(
+    () => transport?.onMenuAction?.((action) => void runMenuAction(action, { store, saveFile: saveBlob })),
+    [store, transport],
+  );
+}
+
 export function App() {
   const { t } = useTranslation();
   const session = useAppStore((s) => s.session);
   const transportKind = useAppStore((s) => s.transportKind);
-  const logout = useAppStore((s) => s.logout);
   const connectionError = useAppStore((s) => s.connectionError);
   const view = useAppStore((s) => s.view);
-  const setView = useAppStore((s) => s.setView);
+  const { logout, setView } = useAppActions();
+  useMenuActions();
 
   if (session === 'unknown') return <p className="muted">{t('app.loading')}</p>;
   if (session === 'login-required') {

@@ -1,6 +1,12 @@
-// OS family icons drawn here as SVG symbols (one sprite in the page, each row <use>s it: 500
-// rows stay cheap). Families: modern Windows, classic Windows, Linux, DOS, other.
+// OS family icons: their drawings are the files assets/os/<family>.svg (one source of truth),
+// put into one sprite of <symbol>s at the top of the page; each row <use>s it, so 500 rows stay
+// cheap. Families: modern Windows, classic Windows, Linux, DOS, other.
 import type { PresetId } from '../../src-shared/os-presets';
+import dosSvg from '../../assets/os/dos.svg?raw';
+import linuxSvg from '../../assets/os/linux.svg?raw';
+import otherSvg from '../../assets/os/other.svg?raw';
+import windowsClassicSvg from '../../assets/os/windows-classic.svg?raw';
+import windowsSvg from '../../assets/os/windows.svg?raw';
 
 export type OsIconName = 'windows' | 'windows-classic' | 'linux' | 'dos' | 'other';
 
@@ -23,43 +29,46 @@ export function osIconOf(os: PresetId | null): OsIconName {
   }
 }
 
+/** Every family's drawing, as the text of its assets/os file (bundled at build time). */
+export const OS_ICON_SOURCES: Readonly<Record<OsIconName, string>> = {
+  windows: windowsSvg,
+  'windows-classic': windowsClassicSvg,
+  linux: linuxSvg,
+  dos: dosSvg,
+  other: otherSvg,
+};
+
+/** A drawing's viewBox and the markup inside its root <svg>, to become a <symbol>. */
+export function symbolPartsOf(name: string, svg: string): { viewBox: string; body: string } {
+  const open = /<svg\b([^>]*)>/.exec(svg);
+  const close = svg.lastIndexOf('</svg>');
+  const viewBox = open ? /\bviewBox="([^"]+)"/.exec(open[1] ?? '')?.[1] : undefined;
+  if (!open || close < open.index || !viewBox) {
+    // A build-time asset: a broken one is a bug in the repository, not a user error.
+    throw new Error(
+      `assets/os/${name}.svg is not a drawing Maru can use: it needs one root <svg viewBox="…">…</svg>. Fix the file.`,
+    );
+  }
+  const body = svg
+    .slice(open.index + open[0].length, close)
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .trim();
+  return { viewBox, body };
+}
+
+const SYMBOLS = (Object.keys(OS_ICON_SOURCES) as OsIconName[]).map((name) => ({
+  name,
+  ...symbolPartsOf(name, OS_ICON_SOURCES[name]),
+}));
+
 /** The symbols, rendered once at the top of the app. */
 export function OsIconSprite() {
   return (
     <svg width="0" height="0" className="sprite" aria-hidden="true" focusable="false">
-      <symbol id="os-windows" viewBox="0 0 32 32">
-        <rect x="3" y="3" width="12" height="12" rx="1" fill="#1e88e5" />
-        <rect x="17" y="3" width="12" height="12" rx="1" fill="#1e88e5" />
-        <rect x="3" y="17" width="12" height="12" rx="1" fill="#1e88e5" />
-        <rect x="17" y="17" width="12" height="12" rx="1" fill="#1e88e5" />
-      </symbol>
-      <symbol id="os-windows-classic" viewBox="0 0 32 32">
-        <path d="M3 6 Q9 3 15 6 V15 Q9 12 3 15 Z" fill="#e53935" />
-        <path d="M17 6 Q23 9 29 6 V15 Q23 18 17 15 Z" fill="#43a047" />
-        <path d="M3 17 Q9 14 15 17 V26 Q9 23 3 26 Z" fill="#1e88e5" />
-        <path d="M17 17 Q23 20 29 17 V26 Q23 29 17 26 Z" fill="#fdd835" />
-      </symbol>
-      <symbol id="os-linux" viewBox="0 0 32 32">
-        <ellipse cx="16" cy="18" rx="9" ry="11" fill="#263238" />
-        <ellipse cx="16" cy="21" rx="6" ry="7.5" fill="#fafafa" />
-        <circle cx="13" cy="11" r="2" fill="#fafafa" />
-        <circle cx="19" cy="11" r="2" fill="#fafafa" />
-        <circle cx="13.4" cy="11.3" r="0.9" fill="#263238" />
-        <circle cx="18.6" cy="11.3" r="0.9" fill="#263238" />
-        <path d="M13 14 L16 16.5 L19 14 Z" fill="#ffa000" />
-        <ellipse cx="11" cy="29" rx="4" ry="1.8" fill="#ffa000" />
-        <ellipse cx="21" cy="29" rx="4" ry="1.8" fill="#ffa000" />
-      </symbol>
-      <symbol id="os-dos" viewBox="0 0 32 32">
-        <rect x="2" y="4" width="28" height="24" rx="3" fill="#212121" />
-        <path d="M7 11 L12 15 L7 19" stroke="#76ff03" strokeWidth="2.2" fill="none" strokeLinecap="round" />
-        <rect x="14" y="18" width="9" height="2.4" fill="#76ff03" />
-      </symbol>
-      <symbol id="os-other" viewBox="0 0 32 32">
-        <circle cx="16" cy="16" r="13" fill="#90a4ae" />
-        <circle cx="16" cy="16" r="8" fill="#cfd8dc" />
-        <circle cx="16" cy="16" r="3" fill="#fafafa" stroke="#607d8b" strokeWidth="1" />
-      </symbol>
+      {SYMBOLS.map((s) => (
+        // Our own files, bundled at build time (never user input); plain SVG shapes, no script.
+        <symbol key={s.name} id={`os-${s.name}`} viewBox={s.viewBox} dangerouslySetInnerHTML={{ __html: s.body }} />
+      ))}
     </svg>
   );
 }

@@ -6,7 +6,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import RFB from '@novnc/novnc';
-import type { EngineStatus } from '../../src-shared/contracts/engine';
+import { saveBlob, screenshotFileName } from '../app/save-file';
+import { useAppStore } from '../store/app-store';
 import type { ControlTransport } from '../transport/control-transport';
 import { openConsoleChannel } from './open-console';
 import { textToKeysyms, HOST_KEY_CHOICES, type HostKeyCode } from './keysyms';
@@ -37,6 +38,7 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
     stringsRegistered = true;
   }
   const { t } = useTranslation();
+  const services = useAppStore((s) => s.services);
   const frameRef = useRef<HTMLDivElement>(null);
   const screenRef = useRef<HTMLDivElement>(null);
   const rfbRef = useRef<RFB | null>(null);
@@ -94,9 +96,9 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
   }, [transport, vmId, attempt, t]);
 
   useEffect(() => {
-    if (status !== 'connected') return;
+    if (status !== 'connected' || !services) return;
     let current = true;
-    transport.call<EngineStatus | null>('vm', 'status', [vmId]).then(
+    services.vm.status(vmId).then(
       (st) => {
         if (current && st) setAbsolutePointer(st.capabilities.absolutePointer);
       },
@@ -105,7 +107,7 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
     return () => {
       current = false;
     };
-  }, [transport, vmId, status]);
+  }, [services, vmId, status]);
 
   // A relative mouse: the guest gets pointer input only while the screen holds the pointer
   // (a click captures it, the host key or Esc releases it); noVNC never sees those events.
@@ -262,13 +264,7 @@ export function VmDisplay({ transport, vmId, vmName }: VmDisplayProps) {
     const rfb = rfbRef.current;
     if (!rfb) return;
     rfb.toBlob((blob) => {
-      if (!blob) return;
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = `${vmName.replace(/[^\p{L}\p{N} ._-]/gu, '_')}-${new Date().toISOString().replace(/[:.]/g, '-')}.png`;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      if (blob) saveBlob(blob, screenshotFileName(vmName));
     }, 'image/png');
   };
 

@@ -2,8 +2,10 @@
 // (each test boot), the tools and firmware found, and a re-probe button.
 import { useTranslation } from 'react-i18next';
 import type { HostFinding, HostInfo } from '../../src-shared/host-info';
-import { formatBytes } from '../format/format-size';
-import { useAppStore } from '../store/app-store';
+import { formatBytes } from '../../src-shared/format-bytes';
+import { ErrorText } from '../components/ErrorText';
+import { TableHead } from '../components/TableHead';
+import { useAppActions, useAppStore } from '../store/app-store';
 
 /** Finding ids with a translation: accelerator ids are generic (`kvm-ok` → `accel-ok`). */
 function findingKey(id: string): string {
@@ -37,6 +39,10 @@ function yesNo(t: (k: string) => string, v: boolean | null): string {
   return v === null ? t('host.notTested') : v ? t('common.yes') : t('common.no');
 }
 
+const ACCELERATOR_COLUMNS = ['accelerator', 'present', 'usable', 'smm', 'cpuModel', 'reason', 'probeTime'].map(
+  (c) => `host.${c}`,
+);
+
 function HostFacts({ info }: { readonly info: HostInfo }) {
   const { t } = useTranslation();
   const fw = info.firmware;
@@ -44,17 +50,7 @@ function HostFacts({ info }: { readonly info: HostInfo }) {
     <>
       <h2>{t('host.accelerators')}</h2>
       <table className="accelerators">
-        <thead>
-          <tr>
-            <th>{t('host.accelerator')}</th>
-            <th>{t('host.present')}</th>
-            <th>{t('host.usable')}</th>
-            <th>{t('host.smm')}</th>
-            <th>{t('host.cpuModel')}</th>
-            <th>{t('host.reason')}</th>
-            <th>{t('host.probeTime')}</th>
-          </tr>
-        </thead>
+        <TableHead columns={ACCELERATOR_COLUMNS} />
         <tbody>
           {info.accelerators.map((a) => (
             <tr key={a.name} data-accelerator={a.name}>
@@ -121,7 +117,7 @@ export function HostCheckView() {
   const info = useAppStore((s) => s.hostInfo);
   const state = useAppStore((s) => s.hostState);
   const error = useAppStore((s) => s.hostError);
-  const load = useAppStore((s) => s.loadHostInfo);
+  const { loadHostInfo: load } = useAppActions();
   const order = { error: 0, warning: 1, info: 2, ok: 3 } as const;
   const findings = info ? [...info.findings].sort((a, b) => order[a.level] - order[b.level]) : [];
   return (
@@ -138,11 +134,7 @@ export function HostCheckView() {
           {t('host.probingNote')}
         </p>
       )}
-      {error && (
-        <p role="alert" className="error">
-          {t('errors.server', { message: error })}
-        </p>
-      )}
+      <ErrorText message={error} className="error" fromServer />
       {info && (
         <>
           <h2>{t('host.findings')}</h2>

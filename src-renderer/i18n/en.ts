@@ -67,6 +67,18 @@ export const en = {
       resume: 'Resuming…',
       reset: 'Resetting…',
     },
+    startPhase: {
+      check: 'Checking the VM and the host…',
+      launch: 'Starting the engine…',
+      running: 'Running',
+    },
+    startCancelled: 'Start cancelled: the VM is off.',
+  },
+  menu: {
+    noVm: 'Select a virtual machine in the list first.',
+    notRunning: '“{{name}}” is not running: start it first.',
+    alreadyRunning: '“{{name}}” is already running.',
+    screenshotSaved: 'Saved a screenshot of “{{name}}” as {{file}}.',
   },
   details: {
     tabs: 'VM views',
@@ -143,12 +155,12 @@ export const en = {
       'auto-qemu': 'Automatic → QEMU {{version}}: QEMU is installed and can run these settings.',
       'auto-no-qemu': 'Automatic → v86: QEMU is not installed, and the built-in v86 engine can run these settings.',
       'auto-none':
-        'No engine can run this: QEMU is not installed, and v86 cannot run these settings ({{why}}). Install QEMU, or use 1 CPU, at most 2 GiB, BIOS and no TPM.',
+        'No engine can run this: QEMU is not installed, and v86 cannot run these settings ({{why}}). Install QEMU, or use 1 CPU, at most {{maxMemory}}, BIOS and no TPM.',
       'qemu-chosen': 'QEMU {{version}} runs this VM.',
       'qemu-missing': 'QEMU (6.2 or newer) is not installed on this host: install it, or choose Automatic.',
       'v86-chosen': 'The built-in v86 engine runs this VM (one 32-bit CPU, BIOS).',
       'v86-cannot':
-        'v86 cannot run these settings ({{why}}): it emulates one 32-bit CPU with at most 2 GiB, BIOS only, no TPM.',
+        'v86 cannot run these settings ({{why}}): it emulates one 32-bit CPU with at most {{maxMemory}}, BIOS only, no TPM.',
     },
     engine64bit:
       'This is a 64-bit guest and v86 emulates a 32-bit CPU: it will probably not boot. Install QEMU for it.',
@@ -159,7 +171,6 @@ export const en = {
     create: 'Create',
     created: 'Created VM “{{name}}”.',
     cancelled: 'Creating the VM was cancelled; nothing was kept.',
-    progress: 'Progress',
     phase: { disk: 'Creating the disk…', config: 'Writing the settings…' },
     errors: {
       name: {

@@ -68,6 +68,18 @@ export const ko: Strings = {
       resume: '계속하는 중…',
       reset: '재설정하는 중…',
     },
+    startPhase: {
+      check: '가상 머신과 호스트를 확인하는 중…',
+      launch: '엔진을 시작하는 중…',
+      running: '실행 중',
+    },
+    startCancelled: '시작을 취소했습니다. 가상 머신은 꺼져 있습니다.',
+  },
+  menu: {
+    noVm: '먼저 목록에서 가상 머신을 선택하세요.',
+    notRunning: '“{{name}}”이(가) 실행 중이 아닙니다. 먼저 시작하세요.',
+    alreadyRunning: '“{{name}}”은(는) 이미 실행 중입니다.',
+    screenshotSaved: '“{{name}}”의 스크린샷을 {{file}}(으)로 저장했습니다.',
   },
   details: {
     tabs: '가상 머신 보기',
@@ -139,12 +151,12 @@ export const ko: Strings = {
       'auto-qemu': '자동 → QEMU {{version}}: QEMU가 설치되어 있고 이 설정을 실행할 수 있습니다.',
       'auto-no-qemu': '자동 → v86: QEMU가 설치되어 있지 않으며, 내장 v86 엔진으로 이 설정을 실행할 수 있습니다.',
       'auto-none':
-        '이 설정을 실행할 수 있는 엔진이 없습니다. QEMU가 설치되어 있지 않고 v86은 이 설정을 실행할 수 없습니다 ({{why}}). QEMU를 설치하거나, CPU 1개, 2 GiB 이하, BIOS, TPM 없음으로 설정하세요.',
+        '이 설정을 실행할 수 있는 엔진이 없습니다. QEMU가 설치되어 있지 않고 v86은 이 설정을 실행할 수 없습니다 ({{why}}). QEMU를 설치하거나, CPU 1개, {{maxMemory}} 이하, BIOS, TPM 없음으로 설정하세요.',
       'qemu-chosen': 'QEMU {{version}}이(가) 이 가상 머신을 실행합니다.',
       'qemu-missing': '이 호스트에 QEMU(6.2 이상)가 설치되어 있지 않습니다. 설치하거나 자동을 선택하세요.',
       'v86-chosen': '내장 v86 엔진이 이 가상 머신을 실행합니다 (32비트 CPU 1개, BIOS).',
       'v86-cannot':
-        'v86은 이 설정을 실행할 수 없습니다 ({{why}}). v86은 32비트 CPU 1개와 최대 2 GiB 메모리만 에뮬레이션하며 BIOS만 지원하고 TPM이 없습니다.',
+        'v86은 이 설정을 실행할 수 없습니다 ({{why}}). v86은 32비트 CPU 1개와 최대 {{maxMemory}} 메모리만 에뮬레이션하며 BIOS만 지원하고 TPM이 없습니다.',
     },
     engine64bit:
       '64비트 게스트인데 v86은 32비트 CPU를 에뮬레이션합니다. 부팅되지 않을 가능성이 큽니다. QEMU를 설치하세요.',
@@ -155,7 +167,6 @@ export const ko: Strings = {
     create: '만들기',
     created: '가상 머신 “{{name}}”을(를) 만들었습니다.',
     cancelled: '가상 머신 만들기를 취소했습니다. 아무것도 남기지 않았습니다.',
-    progress: '진행 상황',
     phase: { disk: '디스크를 만드는 중…', config: '설정을 저장하는 중…' },
     errors: {
       name: {

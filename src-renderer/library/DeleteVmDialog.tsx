@@ -3,17 +3,17 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Dialog } from '../components/Dialog';
-import { formatBytes } from '../format/format-size';
-import { useAppStore } from '../store/app-store';
+import { DialogButtons } from '../components/DialogButtons';
+import { ErrorText } from '../components/ErrorText';
+import { formatBytes } from '../../src-shared/format-bytes';
+import { useAppActions, useAppStore } from '../store/app-store';
 import { messageOf } from '../store/store-errors';
 
 export function DeleteVmDialog({ vmId }: { readonly vmId: string }) {
   const { t } = useTranslation();
   const vm = useAppStore((s) => s.vms.find((v) => v.id === vmId));
   const details = useAppStore((s) => (s.details?.config.id === vmId ? s.details : null));
-  const deleteVm = useAppStore((s) => s.deleteVm);
-  const close = useAppStore((s) => s.closeDialog);
-  const notify = useAppStore((s) => s.notify);
+  const { deleteVm, closeDialog: close, notify } = useAppActions();
   const [deleteDisks, setDeleteDisks] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -44,20 +44,8 @@ export function DeleteVmDialog({ vmId }: { readonly vmId: string }) {
           {diskBytes !== null && diskBytes > 0 && <span className="muted"> ({formatBytes(diskBytes)})</span>}
         </label>
         <p className="hint">{deleteDisks ? t('delete.disksGone') : t('delete.disksKept')}</p>
-        {error && (
-          <p className="field-error" role="alert">
-            {t('errors.server', { message: error })}
-          </p>
-        )}
-        <div className="dialog-buttons">
-          <button type="button" onClick={close} data-autofocus disabled={busy}>
-            {t('common.cancel')}
-          </button>
-          <span className="spacer" />
-          <button type="submit" className="danger" disabled={busy}>
-            {t('delete.confirm')}
-          </button>
-        </div>
+        <ErrorText message={error} fromServer />
+        <DialogButtons onCancel={close} submitLabel={t('delete.confirm')} submitTone="danger" busy={busy} focusCancel />
       </form>
     </Dialog>
   );

@@ -1,5 +1,6 @@
 // The VM library: a searchable list (icon, name, state, OS) and the details pane; dropping an
 // ISO anywhere on it (or "Open ISO…") detects the OS and opens the new-VM wizard prefilled.
+// The list follows the services' change events (store/library-slice.ts); nothing polls.
 import {
   memo,
   useCallback,
@@ -13,10 +14,11 @@ import {
 import { useTranslation } from 'react-i18next';
 import { useShallow } from 'zustand/react/shallow';
 import type { VmListEntry } from '../../src-shared/contracts/library';
+import { ErrorText } from '../components/ErrorText';
 import { OsIcon } from '../components/OsIcon';
-import { formatBytes } from '../format/format-size';
+import { formatBytes } from '../../src-shared/format-bytes';
 import { markListPainted, ROW_PAINT_TIMING } from '../app/perf-marks';
-import { selectFilteredVms, useAppStore } from '../store/app-store';
+import { selectFilteredVms, useAppActions, useAppStore } from '../store/app-store';
 import { listWindow, ROW_HEIGHT } from './list-window';
 import { VmDetailsPane } from './VmDetails';
 import { IsoFileInput } from '../components/IsoFileInput';
@@ -89,17 +91,10 @@ export function LibraryView() {
   const vms = useAppStore(useShallow(selectFilteredVms));
   const total = useAppStore((s) => s.vms.length);
   const loaded = useAppStore((s) => s.loaded);
-  const anyRunning = useAppStore((s) =>
-    s.vms.some((v) => v.kind === 'ok' && (v.state === 'running' || v.state === 'paused')),
-  );
   const filter = useAppStore((s) => s.filter);
-  const setFilter = useAppStore((s) => s.setFilter);
   const selectedId = useAppStore((s) => s.selectedId);
-  const select = useAppStore((s) => s.select);
-  const refresh = useAppStore((s) => s.refresh);
   const error = useAppStore((s) => s.libraryError);
-  const openDialog = useAppStore((s) => s.openDialog);
-  const importIsoFile = useAppStore((s) => s.importIsoFile);
+  const { setFilter, select, openDialog, importIsoFile } = useAppActions();
   const [dragging, setDragging] = useState(false);
   const dragDepth = useRef(0);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -124,13 +119,6 @@ export function LibraryView() {
   useLayoutEffect(() => {
     if (loaded) markListPainted(vms.length);
   }, [loaded, vms.length]);
-
-  // A guest that powers itself off changes no file this page hears about: poll while VMs run.
-  useEffect(() => {
-    if (!anyRunning) return;
-    const timer = setInterval(() => void refresh(), 5000);
-    return () => clearInterval(timer);
-  }, [anyRunning, refresh]);
 
   const selectedIndex = vms.findIndex((v) => v.id === selectedId);
   const focusIndex = Math.max(0, selectedIndex);
@@ -225,11 +213,7 @@ export function LibraryView() {
           value={filter}
           onChange={(e) => setFilter(e.target.value)}
         />
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <ErrorText message={error} className="error" />
         <UploadProgress />
         {loaded && total === 0 ? (
           <div className="empty-library">

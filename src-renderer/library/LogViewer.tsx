@@ -3,7 +3,8 @@
 import { useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { VmLogFile, VmLogText } from '../../src-shared/contracts/vm-monitor';
-import { formatBytes } from '../format/format-size';
+import { ErrorText } from '../components/ErrorText';
+import { formatBytes } from '../../src-shared/format-bytes';
 import { useAppStore } from '../store/app-store';
 import { messageOf } from '../store/store-errors';
 
@@ -12,7 +13,7 @@ const TAIL_BYTES = 256 * 1024;
 export function LogViewer({ vmId, running }: { readonly vmId: string; readonly running: boolean }) {
   const { t } = useTranslation();
   const id = useId();
-  const transport = useAppStore((s) => s.transport);
+  const services = useAppStore((s) => s.services);
   const [files, setFiles] = useState<VmLogFile[] | null>(null);
   const [name, setName] = useState<string | null>(null);
   const [log, setLog] = useState<VmLogText | null>(null);
@@ -23,8 +24,8 @@ export function LogViewer({ vmId, running }: { readonly vmId: string; readonly r
   useEffect(() => {
     let live = true;
     setError(null);
-    transport
-      ?.call<VmLogFile[]>('vmLogs', 'list', [vmId])
+    services?.vmLogs
+      .list(vmId)
       .then((f) => {
         if (!live) return;
         setFiles(f);
@@ -34,7 +35,7 @@ export function LogViewer({ vmId, running }: { readonly vmId: string; readonly r
     return () => {
       live = false;
     };
-  }, [transport, vmId, tick]);
+  }, [services, vmId, tick]);
 
   useEffect(() => {
     if (!name) {
@@ -42,14 +43,14 @@ export function LogViewer({ vmId, running }: { readonly vmId: string; readonly r
       return;
     }
     let live = true;
-    transport
-      ?.call<VmLogText>('vmLogs', 'read', [vmId, name, TAIL_BYTES])
+    services?.vmLogs
+      .read(vmId, name, TAIL_BYTES)
       .then((l) => live && setLog(l))
       .catch((err: unknown) => live && setError(messageOf(err)));
     return () => {
       live = false;
     };
-  }, [transport, vmId, name, tick]);
+  }, [services, vmId, name, tick]);
 
   useEffect(() => {
     if (!running || !follow) return;
@@ -78,11 +79,7 @@ export function LogViewer({ vmId, running }: { readonly vmId: string; readonly r
           </label>
         )}
       </div>
-      {error && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       {files && files.length === 0 && <p className="muted">{t('logs.none')}</p>}
       {log && (
         <>

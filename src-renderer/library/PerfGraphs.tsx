@@ -3,15 +3,16 @@
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { VmStatsSample } from '../../src-shared/contracts/vm-monitor';
+import { ErrorText } from '../components/ErrorText';
 import { LineChart } from '../components/LineChart';
-import { formatBytes } from '../format/format-size';
+import { formatBytes } from '../../src-shared/format-bytes';
 import { addSample, PERF_WINDOW, toSeries } from '../perf/perf-series';
 import { useAppStore } from '../store/app-store';
 import { messageOf } from '../store/store-errors';
 
 export function PerfGraphs({ vmId }: { readonly vmId: string }) {
   const { t } = useTranslation();
-  const transport = useAppStore((s) => s.transport);
+  const services = useAppStore((s) => s.services);
   const [samples, setSamples] = useState<VmStatsSample[]>([]);
   const [last, setLast] = useState<VmStatsSample | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -21,8 +22,8 @@ export function PerfGraphs({ vmId }: { readonly vmId: string }) {
     setSamples([]);
     setLast(null);
     const poll = () =>
-      transport
-        ?.call<VmStatsSample>('vmStats', 'sample', [vmId])
+      services?.vmStats
+        .sample(vmId)
         .then((s) => {
           if (!live) return;
           setLast(s);
@@ -36,7 +37,7 @@ export function PerfGraphs({ vmId }: { readonly vmId: string }) {
       live = false;
       clearInterval(timer);
     };
-  }, [transport, vmId]);
+  }, [services, vmId]);
 
   const series = toSeries(samples);
   const newest = series[series.length - 1];
@@ -45,11 +46,7 @@ export function PerfGraphs({ vmId }: { readonly vmId: string }) {
   const rate = (y: number) => `${formatBytes(y)}/s`;
   return (
     <section className="perf" aria-label={t('perf.title')}>
-      {error && (
-        <p className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText message={error} />
       {last && !last.running && <p className="muted">{t('perf.notRunning')}</p>}
       {last && <p className="muted">{t('perf.diskAllocated', { size: formatBytes(last.diskAllocatedBytes) })}</p>}
       {last?.running && (

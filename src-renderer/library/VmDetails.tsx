@@ -1,18 +1,21 @@
-// The details pane of the selected VM: actions (power, settings, clone, delete, log), the
-// screen slot, and tabs — summary (settings, disks with real sizes, snapshots, engine and
-// accelerator), log viewer, performance graphs.
-import { lazy, Suspense, useEffect, useState, type KeyboardEvent } from 'react';
+// The details pane of the selected VM: actions (power — a start shows its progress and can be
+// cancelled —, settings, clone, delete, log), the screen slot, and tabs — summary (settings,
+// disks with real sizes, snapshots, engine and accelerator), log viewer, performance graphs.
+import { lazy, Suspense, type KeyboardEvent } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import type { EngineStatus } from '../../src-shared/contracts/engine';
 import type { VmDetails as Details, VmListEntry } from '../../src-shared/contracts/library';
-import type { VmOverview } from '../../src-shared/contracts/vm-monitor';
 import type { HostInfo } from '../../src-shared/host-info';
+import { JobProgress } from '../components/JobProgress';
+import { useAsyncValue } from '../components/use-async-value';
 import { OsIcon } from '../components/OsIcon';
 import { StateBadge } from '../components/StateBadge';
+import { TableHead } from '../components/TableHead';
 import { VmScreenSlot } from '../components/VmScreenSlot';
-import { formatBytes, formatMiB } from '../format/format-size';
-import { selectSelectedVm, useAppStore } from '../store/app-store';
+import { formatBytes } from '../../src-shared/format-bytes';
+import { formatMiB } from '../format/format-size';
+import { selectSelectedVm, useAppActions, useAppStore } from '../store/app-store';
 import type { DetailsTab } from '../store/ui-slice';
 import { draftFromConfig, explainEngine } from '../wizard/vm-rules';
 
@@ -21,24 +24,34 @@ const PerfGraphs = lazy(() => import('./PerfGraphs').then((m) => ({ default: m.P
 
 type OkEntry = Extract<VmListEntry, { kind: 'ok' }>;
 
+/** A start under way: its phase, a progress bar and Cancel (the VM ends off). */
+function StartProgress({ vmId }: { readonly vmId: string }) {
+  const { t } = useTranslation();
+  const progress = useAppStore((s) => s.startProgress[vmId]);
+  const { cancelStart } = useAppActions();
+  if (!progress) return null;
+  const phase = ['check', 'launch', 'running'].includes(progress.phase) ? progress.phase : 'check';
+  return (
+    <JobProgress
+      label={t(`actions.startPhase.${phase}`)}
+      fraction={progress.fraction}
+      onCancel={() => cancelStart(vmId)}
+      cancelLabel={t('actions.cancelStart')}
+    />
+  );
+}
+
 function PowerButtons({ vm }: { readonly vm: OkEntry }) {
   const { t } = useTranslation();
-  const power = useAppStore((s) => s.power);
   const busy = useAppStore((s) => s.powerBusy[vm.id]);
-  const cancelStart = useAppStore((s) => s.cancelStart);
+  const { power } = useAppActions();
   const on = vm.state === 'running' || vm.state === 'paused';
   const b = busy !== undefined;
   return (
     <div className="button-group" role="group" aria-label={t('actions.power')}>
-      {busy === 'start' ? (
-        <button type="button" onClick={() => cancelStart(vm.id)}>
-          {t('actions.cancelStart')}
-        </button>
-      ) : (
-        <button type="button" className="primary" disabled={on || b} onClick={() => void power(vm.id, 'start')}>
-          {vm.state === 'saved' ? t('actions.restore') : t('actions.start')}
-        </button>
-      )}
+      <button type="button" className="primary" disabled={on || b} onClick={() => void power(vm.id, 'start')}>
+        {vm.state === 'saved' ? t('actions.restore') : t('actions.start')}
+      </button>
       {vm.state === 'paused' ? (
         <button type="button" disabled={b} onClick={() => void power(vm.id, 'resume')}>
           {t('actions.resume')}
@@ -57,7 +70,7 @@ function PowerButtons({ vm }: { readonly vm: OkEntry }) {
       <button type="button" disabled={!on || b} onClick={() => void power(vm.id, 'forceStop')}>
         {t('actions.forceStop')}
       </button>
-      {busy && (
+      {busy && busy !== 'start' && (
         <span className="muted" role="status">
           {t(`actions.busy.${busy}`)}
         </span>
@@ -77,39 +90,15 @@ function acceleratorText(t: TFunction, d: Details, host: HostInfo | null, status
   return t('details.wouldUse', { accelerator: name.toUpperCase(), reason: verdict?.reason ?? '' });
 }
 
+const DISK_COLUMNS = ['disk', 'bus', 'virtualSize', 'allocated'].map((c) => `details.${c}`);
+
 function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Details | null }) {
   const { t } = useTranslation();
   const host = useAppStore((s) => s.hostInfo);
-  const transport = useAppStore((s) => s.transport);
-  const [overview, setOverview] = useState<VmOverview | null>(null);
-  const [status, setStatus] = useState<EngineStatus | null>(null);
+  const services = useAppStore((s) => s.services);
   const running = vm.state === 'running' || vm.state === 'paused';
-
-  useEffect(() => {
-    let live = true;
-    setOverview(null);
-    transport
-      ?.call<VmOverview>('vmStats', 'overview', [vm.id])
-      .then((o) => live && setOverview(o))
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, [transport, vm.id]);
-
-  useEffect(() => {
-    let live = true;
-    setStatus(null);
-    if (running) {
-      transport
-        ?.call<EngineStatus | null>('vm', 'status', [vm.id])
-        .then((s) => live && setStatus(s))
-        .catch(() => undefined);
-    }
-    return () => {
-      live = false;
-    };
-  }, [transport, vm.id, running]);
+  const overview = useAsyncValue(() => services?.vmStats.overview(vm.id), [services, vm.id]);
+  const status = useAsyncValue(() => (running ? services?.vm.status(vm.id) : undefined), [services, vm.id, running]);
 
   const c = details?.config;
   const engine = c ? explainEngine(draftFromConfig(c), host) : null;
@@ -169,14 +158,7 @@ function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Deta
       {details && details.disks.length === 0 && <p className="muted">{t('details.noDisks')}</p>}
       {details && details.disks.length > 0 && (
         <table className="disks">
-          <thead>
-            <tr>
-              <th>{t('details.disk')}</th>
-              <th>{t('details.bus')}</th>
-              <th>{t('details.virtualSize')}</th>
-              <th>{t('details.allocated')}</th>
-            </tr>
-          </thead>
+          <TableHead columns={DISK_COLUMNS} />
           <tbody>
             {details.disks.map((d) => (
               <tr key={d.id} title={d.path}>
@@ -202,8 +184,7 @@ export function VmDetailsPane() {
   const vm = useAppStore(selectSelectedVm);
   const details = useAppStore((s) => s.details);
   const tab = useAppStore((s) => s.detailsTab);
-  const setTab = useAppStore((s) => s.setDetailsTab);
-  const openDialog = useAppStore((s) => s.openDialog);
+  const { setDetailsTab: setTab, openDialog } = useAppActions();
 
   if (!vm) return <p className="muted details-empty">{t('library.select')}</p>;
   if (vm.kind === 'inaccessible') {
@@ -261,6 +242,7 @@ export function VmDetailsPane() {
           </button>
         </div>
       </div>
+      <StartProgress vmId={vm.id} />
       <VmScreenSlot vmId={vm.id} vmName={vm.name} state={vm.state} />
       <div role="tablist" aria-label={t('details.tabs')} className="tabs">
         {TABS.map((id) => (

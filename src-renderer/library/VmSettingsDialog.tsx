@@ -4,11 +4,13 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ModifyVmArgs, VmDetails } from '../../src-shared/contracts/library';
-import type { IsoDetection } from '../../src-shared/contracts/media';
 import type { PortForward, VmConfig } from '../../src-shared/vm-config';
 import { PRESET_IDS, type PresetId } from '../../src-shared/os-presets';
 import { Dialog } from '../components/Dialog';
-import { otherVmNames, useAppStore } from '../store/app-store';
+import { DialogButtons } from '../components/DialogButtons';
+import { ErrorText } from '../components/ErrorText';
+import { TableHead } from '../components/TableHead';
+import { otherVmNames, useAppActions, useAppStore } from '../store/app-store';
 import { messageOf } from '../store/store-errors';
 import { problemText } from '../wizard/field-text';
 import { FirmwareFields, HardwareFields } from '../wizard/HardwareFields';
@@ -112,6 +114,25 @@ function BootOrderField(p: {
   );
 }
 
+const FORWARD_COLUMNS = [...['protocol', 'hostAddress', 'hostPort', 'guestPort'].map((c) => `settings.${c}`), ''];
+
+const badPort = (n: number) => !Number.isInteger(n) || n < 1 || n > 65535;
+
+/** One port number of a forward (host or guest side). */
+function PortCell(p: { readonly label: string; readonly value: number; readonly onChange: (port: number) => void }) {
+  return (
+    <td>
+      <input
+        aria-label={p.label}
+        type="number"
+        value={Number.isNaN(p.value) ? '' : p.value}
+        aria-invalid={badPort(p.value) || undefined}
+        onChange={(e) => p.onChange(Number(e.target.value))}
+      />
+    </td>
+  );
+}
+
 function PortForwardsField(p: {
   readonly value: readonly PortForward[];
   readonly onChange: (v: PortForward[]) => void;
@@ -120,22 +141,13 @@ function PortForwardsField(p: {
   const { t } = useTranslation();
   const set = (i: number, patch: Partial<PortForward>) =>
     p.onChange(p.value.map((f, j) => (j === i ? { ...f, ...patch } : f)));
-  const bad = (n: number) => !Number.isInteger(n) || n < 1 || n > 65535;
   return (
     <fieldset className="fields" disabled={p.disabled}>
       <legend>{t('settings.portForwards')}</legend>
       {p.value.length === 0 && <p className="muted">{t('settings.noForwards')}</p>}
       {p.value.length > 0 && (
         <table className="forwards">
-          <thead>
-            <tr>
-              <th>{t('settings.protocol')}</th>
-              <th>{t('settings.hostAddress')}</th>
-              <th>{t('settings.hostPort')}</th>
-              <th>{t('settings.guestPort')}</th>
-              <th />
-            </tr>
-          </thead>
+          <TableHead columns={FORWARD_COLUMNS} />
           <tbody>
             {p.value.map((f, i) => (
               <tr key={i}>
@@ -156,24 +168,16 @@ function PortForwardsField(p: {
                     onChange={(e) => set(i, { hostAddress: e.target.value })}
                   />
                 </td>
-                <td>
-                  <input
-                    aria-label={t('settings.hostPort')}
-                    type="number"
-                    value={Number.isNaN(f.hostPort) ? '' : f.hostPort}
-                    aria-invalid={bad(f.hostPort) || undefined}
-                    onChange={(e) => set(i, { hostPort: Number(e.target.value) })}
-                  />
-                </td>
-                <td>
-                  <input
-                    aria-label={t('settings.guestPort')}
-                    type="number"
-                    value={Number.isNaN(f.guestPort) ? '' : f.guestPort}
-                    aria-invalid={bad(f.guestPort) || undefined}
-                    onChange={(e) => set(i, { guestPort: Number(e.target.value) })}
-                  />
-                </td>
+                <PortCell
+                  label={t('settings.hostPort')}
+                  value={f.hostPort}
+                  onChange={(hostPort) => set(i, { hostPort })}
+                />
+                <PortCell
+                  label={t('settings.guestPort')}
+                  value={f.guestPort}
+                  onChange={(guestPort) => set(i, { guestPort })}
+                />
                 <td>
                   <button type="button" onClick={() => p.onChange(p.value.filter((_, j) => j !== i))}>
                     {t('settings.removeForward')}
@@ -184,11 +188,7 @@ function PortForwardsField(p: {
           </tbody>
         </table>
       )}
-      {p.value.some((f) => bad(f.hostPort) || bad(f.guestPort)) && (
-        <p className="field-error" role="alert">
-          {t('settings.badPort')}
-        </p>
-      )}
+      <ErrorText message={p.value.some((f) => badPort(f.hostPort) || badPort(f.guestPort)) && t('settings.badPort')} />
       <button
         type="button"
         onClick={() =>
@@ -206,15 +206,11 @@ function SettingsForm({ details }: { readonly details: VmDetails }) {
   const limits = useAppStore((s) => s.limits);
   const host = useAppStore((s) => s.hostInfo);
   const vms = useAppStore((s) => s.vms);
-  const modifyVm = useAppStore((s) => s.modifyVm);
-  const insertCd = useAppStore((s) => s.insertCd);
-  const close = useAppStore((s) => s.closeDialog);
-  const notify = useAppStore((s) => s.notify);
+  const { modifyVm, insertCd, closeDialog: close, notify } = useAppActions();
   const c = details.config;
   const running = details.state === 'running' || details.state === 'paused';
   const taken = useMemo(() => otherVmNames(vms, c.id), [vms, c.id]);
   const [draft, setDraft] = useState<SettingsDraft>(() => draftOf(c));
-  const [detection, setDetection] = useState<IsoDetection | null>(null);
   const [shown, setShown] = useState<ReadonlySet<DraftField>>(new Set());
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
@@ -222,9 +218,7 @@ function SettingsForm({ details }: { readonly details: VmDetails }) {
   const visible = Object.fromEntries(
     Object.entries(problems).filter(([k]) => shown.has(k as DraftField)),
   ) as typeof problems;
-  const badPorts = draft.portForwards.some(
-    (f) => ![f.hostPort, f.guestPort].every((n) => Number.isInteger(n) && n >= 1 && n <= 65535),
-  );
+  const badPorts = draft.portForwards.some((f) => badPort(f.hostPort) || badPort(f.guestPort));
 
   function change(patch: Partial<SettingsDraft>) {
     setDraft((d) => ({ ...d, ...patch }));
@@ -327,35 +321,16 @@ function SettingsForm({ details }: { readonly details: VmDetails }) {
         <BootOrderField value={draft.bootOrder} onChange={(bootOrder) => change({ bootOrder })} disabled={running} />
         <fieldset className="fields">
           <legend>{t('settings.cd')}</legend>
-          <IsoField
-            value={draft.iso}
-            detection={detection}
-            onChange={(iso, d) => {
-              setDetection(d);
-              change({ iso });
-            }}
-          />
+          <IsoField value={draft.iso} onChange={(iso) => change({ iso })} />
         </fieldset>
         <PortForwardsField
           value={draft.portForwards}
           onChange={(portForwards) => change({ portForwards })}
           disabled={running}
         />
-        {error && (
-          <p className="field-error server-error" role="alert">
-            {t('errors.server', { message: error })}
-          </p>
-        )}
+        <ErrorText message={error} className="field-error server-error" fromServer />
       </div>
-      <div className="dialog-buttons">
-        <button type="button" onClick={close}>
-          {t('common.cancel')}
-        </button>
-        <span className="spacer" />
-        <button type="submit" className="primary" disabled={saving}>
-          {t('common.save')}
-        </button>
-      </div>
+      <DialogButtons onCancel={close} submitLabel={t('common.save')} busy={saving} cancelWhileBusy />
     </form>
   );
 }
@@ -363,7 +338,7 @@ function SettingsForm({ details }: { readonly details: VmDetails }) {
 export function VmSettingsDialog({ vmId }: { readonly vmId: string }) {
   const { t } = useTranslation();
   const details = useAppStore((s) => (s.details?.config.id === vmId ? s.details : null));
-  const close = useAppStore((s) => s.closeDialog);
+  const { closeDialog: close } = useAppActions();
   return (
     <Dialog title={t('settings.title', { name: details?.config.name ?? '' })} onClose={close} className="settings">
       {details ? <SettingsForm details={details} /> : <p className="muted">{t('app.loading')}</p>}

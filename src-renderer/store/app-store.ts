@@ -44,6 +44,16 @@ export function useAppStoreApi(): AppStore {
   return store;
 }
 
+/** The store's actions (its functions): they never change, so reading them subscribes to nothing. */
+export type AppActions = {
+  [K in keyof AppState as AppState[K] extends (...args: never[]) => unknown ? K : never]: AppState[K];
+};
+
+/** This tree's store actions, for event handlers (`const { openDialog } = useAppActions()`). */
+export function useAppActions(): AppActions {
+  return useAppStoreApi().getState();
+}
+
 /** A slice of this tree's store state; re-renders when it changes. */
 export function useAppStore<T>(selector: (s: AppState) => T): T {
   return useStore(useAppStoreApi(), selector);

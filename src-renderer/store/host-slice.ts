@@ -22,20 +22,20 @@ export const createHostSlice: StateCreator<AppState, [], [], HostSlice> = (set, 
   hostState: 'idle',
   hostError: null,
   async loadLimits() {
-    const t = get().transport;
-    if (!t) return;
+    const services = get().services;
+    if (!services) return;
     try {
-      set({ limits: await t.call<VmHostLimits>('host', 'limits', []) });
+      set({ limits: await services.host.limits() });
     } catch (err) {
       set({ hostError: messageOf(err) });
     }
   },
   async loadHostInfo(refresh) {
-    const t = get().transport;
-    if (!t || (get().hostState === 'loading' && !refresh)) return;
+    const services = get().services;
+    if (!services || (get().hostState === 'loading' && !refresh)) return;
     set({ hostState: 'loading', hostError: null });
     try {
-      const info = await t.call<HostInfo>('host', 'info', [{ refresh }]);
+      const info = await services.host.info({ refresh });
       set({ hostInfo: info, hostState: 'ready' });
     } catch (err) {
       set({ hostState: 'error', hostError: messageOf(err) });

@@ -1,6 +1,9 @@
 // Library slice: a cache of what main owns (the VM list, the selected VM's details) and the
-// calls that change it. Never persisted here; every change goes through the control contract.
+// calls that change it, all through the typed control services. Never persisted here. The
+// services' change events keep it current (`applyControlEvent`); nothing polls.
 import type { StateCreator } from 'zustand';
+import type { ControlEvent, ControlServices } from '../../src-shared/contracts/control';
+import type { JobOptions, JobProgress } from '../../src-shared/contracts/jobs';
 import type {
   CreateResult,
   CreateVmArgs,
@@ -8,9 +11,10 @@ import type {
   VmDetails,
   VmListEntry,
 } from '../../src-shared/contracts/library';
-import type { CallOptions } from '../transport/control-transport';
 import type { AppState } from './app-store';
 import { isCancelled, messageOf } from './store-errors';
+
+export type PowerAction = 'start' | 'stop' | 'forceStop' | 'pause' | 'resume' | 'reset';
 
 export interface LibrarySlice {
   vms: VmListEntry[];
@@ -26,152 +30,186 @@ export interface LibrarySlice {
   select(id: string | null): Promise<void>;
   setFilter(filter: string): void;
   /** Creates a VM (a job: progress + cancel); selects it when done. */
-  createVm(args: CreateVmArgs, options?: CallOptions): Promise<CreateResult>;
+  createVm(args: CreateVmArgs, job?: JobOptions): Promise<CreateResult>;
   modifyVm(id: string, patch: ModifyVmArgs): Promise<{ vm: VmDetails; warnings: readonly string[] }>;
   deleteVm(id: string, deleteDisks: boolean): Promise<void>;
-  cloneVm(id: string, newName: string, options?: CallOptions): Promise<VmDetails>;
+  cloneVm(id: string, newName: string, job?: JobOptions): Promise<VmDetails>;
   /** VM id → the power action running on it (buttons show it and disable). */
   powerBusy: Readonly<Record<string, PowerAction>>;
-  /** Start / stop / pause / resume / reset through the engine; failures become notices. */
+  /** VM id → how far its start has come (the engine host's phases: check, launch, running). */
+  startProgress: Readonly<Record<string, JobProgress>>;
+  /**
+   * Start / stop / pause / resume / reset through the engine; failures become notices, and a
+   * cancelled start says so ("Start cancelled").
+   */
   power(id: string, action: PowerAction): Promise<void>;
-  /** Cancels a start that is still waiting for the engine host. */
+  /** Cancels a start that is still under way: the engine host is stopped and the VM stays off. */
   cancelStart(id: string): void;
+  /** A change event of the services: the list changed, or one VM's run state did. */
+  applyControlEvent(event: ControlEvent): void;
   /** Runs after a successful login (or at start on the desktop), with an early list call if one was made. */
   afterLogin(prefetched?: Promise<VmListEntry[] | null>): Promise<void>;
 }
 
-function transportOf(get: () => AppState) {
-  const t = get().transport;
-  if (!t) throw new Error('no transport');
-  return t;
+function servicesOf(get: () => AppState): ControlServices {
+  const s = get().services;
+  if (!s) throw new Error('The store has no control services yet (init was not called).');
+  return s;
 }
 
-export type PowerAction = 'start' | 'stop' | 'forceStop' | 'pause' | 'resume' | 'reset';
+function without<T>(record: Readonly<Record<string, T>>, key: string): Record<string, T> {
+  const { [key]: _gone, ...rest } = record;
+  return rest;
+}
 
-const startControllers = new Map<string, AbortController>();
-let refreshing: Promise<void> | null = null;
-let refreshAgain = false;
+export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = (set, get) => {
+  const startControllers = new Map<string, AbortController>();
+  let refreshing: Promise<void> | null = null;
+  let refreshAgain = false;
 
-export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = (set, get) => ({
-  vms: [],
-  loaded: false,
-  loading: false,
-  libraryError: null,
-  selectedId: null,
-  details: null,
-  filter: '',
-  async refresh(prefetched) {
-    // Coalesce: a refresh asked for while one runs runs once more afterwards.
-    if (refreshing) {
-      refreshAgain = true;
-      return refreshing;
+  async function runPower(services: ControlServices, id: string, action: PowerAction): Promise<void> {
+    if (action === 'start') {
+      const controller = new AbortController();
+      startControllers.set(id, controller);
+      set({ startProgress: { ...get().startProgress, [id]: { phase: 'check', fraction: 0 } } });
+      await services.vm.start(id, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (get().startProgress[id]) set({ startProgress: { ...get().startProgress, [id]: p } });
+        },
+      });
+    } else if (action === 'stop' || action === 'forceStop') {
+      await services.vm.stop(id, { force: action === 'forceStop' });
+    } else {
+      await services.vm[action](id);
     }
-    const t = get().transport;
-    if (!t) return;
-    refreshing = (async () => {
-      do {
-        refreshAgain = false;
-        set({ loading: true });
-        try {
-          const first = !get().loaded;
-          if (first) performance.mark('maru:list-fetch');
-          const early = prefetched ? await prefetched : null;
-          prefetched = undefined;
-          const vms = early ?? (await t.call<VmListEntry[]>('library', 'list', []));
-          if (first) performance.mark('maru:list-fetched');
-          set({ vms, loaded: true, loading: false, libraryError: null, connectionError: null });
-          const sel = get().selectedId;
-          if (sel) await get().select(vms.some((v) => v.id === sel) ? sel : null);
-        } catch (err) {
-          set({ loading: false, libraryError: messageOf(err) });
-        }
-      } while (refreshAgain);
-    })();
-    try {
-      await refreshing;
-    } finally {
-      refreshing = null;
-    }
-  },
-  async select(id) {
-    const t = get().transport;
-    const keep = get().details?.config.id === id ? get().details : null;
-    set({ selectedId: id, details: keep });
-    if (!t || !id) return;
-    const entry = get().vms.find((v) => v.id === id);
-    if (!entry || entry.kind !== 'ok') {
-      set({ details: null });
-      return;
-    }
-    try {
-      const details = await t.call<VmDetails>('library', 'show', [id]);
-      if (get().selectedId === id) set({ details });
-    } catch (err) {
-      set({ libraryError: messageOf(err) });
-    }
-  },
-  setFilter(filter) {
-    set({ filter });
-  },
-  async createVm(args, options) {
-    const result = await transportOf(get).call<CreateResult>('library', 'create', [args], options);
-    await get().refresh();
-    await get().select(result.vm.config.id);
-    return result;
-  },
-  async modifyVm(id, patch) {
-    const result = await transportOf(get).call<{ vm: VmDetails; warnings: readonly string[] }>('library', 'modify', [
-      id,
-      patch,
-    ]);
-    if (get().selectedId === id) set({ details: result.vm });
-    await get().refresh();
-    return result;
-  },
-  async deleteVm(id, deleteDisks) {
-    await transportOf(get).call<void>('library', 'delete', [id, { deleteDisks }]);
-    if (get().selectedId === id) set({ selectedId: null, details: null });
-    await get().refresh();
-  },
-  async cloneVm(id, newName, options) {
-    const vm = await transportOf(get).call<VmDetails>('library', 'clone', [id, newName], options);
-    await get().refresh();
-    await get().select(vm.config.id);
-    return vm;
-  },
-  powerBusy: {},
-  async power(id, action) {
-    const t = transportOf(get);
-    if (get().powerBusy[id]) return;
-    set({ powerBusy: { ...get().powerBusy, [id]: action } });
-    try {
-      if (action === 'start') {
-        const controller = new AbortController();
-        startControllers.set(id, controller);
-        await t.call('vm', 'start', [id], { signal: controller.signal });
-      } else if (action === 'stop' || action === 'forceStop') {
-        await t.call('vm', 'stop', [id, { force: action === 'forceStop' }]);
-      } else {
-        await t.call('vm', action, [id]);
+  }
+
+  return {
+    vms: [],
+    loaded: false,
+    loading: false,
+    libraryError: null,
+    selectedId: null,
+    details: null,
+    filter: '',
+    async refresh(prefetched) {
+      // Coalesce: a refresh asked for while one runs runs once more afterwards.
+      if (refreshing) {
+        refreshAgain = true;
+        return refreshing;
       }
-    } catch (err) {
-      if (!isCancelled(err)) {
-        get().notify({ tone: 'error', key: 'errors.server', values: { message: messageOf(err) } });
+      const services = get().services;
+      if (!services) return;
+      refreshing = (async () => {
+        do {
+          refreshAgain = false;
+          set({ loading: true });
+          try {
+            const first = !get().loaded;
+            if (first) performance.mark('maru:list-fetch');
+            const early = prefetched ? await prefetched : null;
+            prefetched = undefined;
+            const vms = early ?? (await services.library.list());
+            if (first) performance.mark('maru:list-fetched');
+            set({ vms, loaded: true, loading: false, libraryError: null, connectionError: null });
+            const sel = get().selectedId;
+            if (sel) await get().select(vms.some((v) => v.id === sel) ? sel : null);
+          } catch (err) {
+            set({ loading: false, libraryError: messageOf(err) });
+          }
+        } while (refreshAgain);
+      })();
+      try {
+        await refreshing;
+      } finally {
+        refreshing = null;
       }
-    } finally {
-      startControllers.delete(id);
-      const { [id]: _done, ...rest } = get().powerBusy;
-      set({ powerBusy: rest });
+    },
+    async select(id) {
+      const services = get().services;
+      const keep = get().details?.config.id === id ? get().details : null;
+      set({ selectedId: id, details: keep });
+      if (!services || !id) return;
+      const entry = get().vms.find((v) => v.id === id);
+      if (!entry || entry.kind !== 'ok') {
+        set({ details: null });
+        return;
+      }
+      try {
+        const details = await services.library.show(id);
+        if (get().selectedId === id) set({ details });
+      } catch (err) {
+        set({ libraryError: messageOf(err) });
+      }
+    },
+    setFilter(filter) {
+      set({ filter });
+    },
+    async createVm(args, job) {
+      const result = await servicesOf(get).library.create(args, job);
       await get().refresh();
-    }
-  },
-  cancelStart(id) {
-    startControllers.get(id)?.abort();
-  },
-  async afterLogin(prefetched) {
-    await get().refresh(prefetched);
-    // Host facts for the wizard and the host check page: limits at once, the probe in the background.
-    void get().loadLimits();
-    void get().loadHostInfo(false);
-  },
-});
+      await get().select(result.vm.config.id);
+      return result;
+    },
+    async modifyVm(id, patch) {
+      const result = await servicesOf(get).library.modify(id, patch);
+      if (get().selectedId === id) set({ details: result.vm });
+      await get().refresh();
+      return result;
+    },
+    async deleteVm(id, deleteDisks) {
+      await servicesOf(get).library.delete(id, { deleteDisks });
+      if (get().selectedId === id) set({ selectedId: null, details: null });
+      await get().refresh();
+    },
+    async cloneVm(id, newName, job) {
+      const vm = await servicesOf(get).library.clone(id, newName, job);
+      await get().refresh();
+      await get().select(vm.config.id);
+      return vm;
+    },
+    powerBusy: {},
+    startProgress: {},
+    async power(id, action) {
+      const services = servicesOf(get);
+      if (get().powerBusy[id]) return;
+      set({ powerBusy: { ...get().powerBusy, [id]: action } });
+      try {
+        await runPower(services, id, action);
+      } catch (err) {
+        if (isCancelled(err)) get().notify({ tone: 'info', key: 'actions.startCancelled' });
+        else get().notify({ tone: 'error', key: 'errors.server', values: { message: messageOf(err) } });
+      } finally {
+        startControllers.delete(id);
+        set({ powerBusy: without(get().powerBusy, id), startProgress: without(get().startProgress, id) });
+        await get().refresh();
+      }
+    },
+    cancelStart(id) {
+      startControllers.get(id)?.abort();
+    },
+    applyControlEvent(event) {
+      if (event.type === 'library.changed') {
+        void get().refresh();
+        return;
+      }
+      const { vmId, state } = event;
+      const entry = get().vms.find((v) => v.id === vmId);
+      // Unknown VM or state (its run ended in a way the service could not name): re-read the list.
+      if (!entry || entry.kind !== 'ok' || state === null) {
+        void get().refresh();
+        return;
+      }
+      if (entry.state !== state) set({ vms: get().vms.map((v) => (v === entry ? { ...entry, state } : v)) });
+      // The selected VM's details (and what hangs on its state: settings, the screen) follow.
+      if (get().selectedId === vmId) void get().select(vmId);
+    },
+    async afterLogin(prefetched) {
+      await get().refresh(prefetched);
+      // Host facts for the wizard and the host check page: limits at once, the probe in the background.
+      void get().loadLimits();
+      void get().loadHostInfo(false);
+    },
+  };
+};

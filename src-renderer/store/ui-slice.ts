@@ -130,18 +130,13 @@ export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get)
     else set({ dialog: { kind: 'wizard', prefill: { iso: result.path, detection: result.detection } } });
   },
   async insertCd(vmId, isoPath) {
-    const t = get().transport;
-    if (!t) return;
-    const vm = get().vms.find((v) => v.id === vmId);
+    const services = get().services;
+    if (!services) return;
     try {
-      if (vm?.kind === 'ok' && (vm.state === 'running' || vm.state === 'paused')) {
-        // Live: the running engine changes the medium (for this run; settings keep theirs).
-        await t.call('vm', 'attachIso', [vmId, isoPath]);
-        get().notify({ tone: 'info', key: 'drop.cdInsertedLive' });
-      } else {
-        await get().modifyVm(vmId, { iso: isoPath });
-        get().notify({ tone: 'info', key: 'drop.cdInserted' });
-      }
+      // The service puts it in the running VM's drive (this run) or in the stored settings.
+      const result = await services.vm.attachIso(vmId, isoPath);
+      get().notify({ tone: 'info', key: result.live ? 'drop.cdInsertedLive' : 'drop.cdInserted' });
+      if (!result.live) await get().refresh();
     } catch (err) {
       get().notify({ tone: 'error', key: 'errors.server', values: { message: messageOf(err) } });
     }

@@ -1,12 +1,10 @@
-// How the renderer reaches main-side services: one interface, two transports (Electron
-// preload or the web console's WebSocket). Nothing else in the UI knows which it has.
-import type { JobProgress } from '../../src-shared/contracts/library';
+// How the renderer reaches main-side services: the shared control transport (calls with
+// progress and cancel, change events) plus what only a page needs — session, ISO import,
+// disconnects and the desktop menu. Two transports: the Electron preload or the web console's
+// WebSocket; nothing else in the UI knows which it has.
+import type { ControlTransport as SharedControlTransport } from '../../src-shared/contracts/control';
 import type { IsoUploadResult } from '../../src-shared/contracts/iso-upload';
-
-export interface CallOptions {
-  onProgress?: (p: JobProgress) => void;
-  signal?: AbortSignal;
-}
+import type { VmMenuAction } from '../../src-shared/contracts/menu';
 
 export interface IsoImportOptions {
   onProgress?: (sentBytes: number, totalBytes: number) => void;
@@ -15,21 +13,20 @@ export interface IsoImportOptions {
 
 export type SessionState = 'authenticated' | 'login-required';
 
-export interface ControlTransport {
+export interface ControlTransport extends SharedControlTransport {
   readonly kind: 'electron' | 'web';
   /** Whether the user must log in first (web console) or is in (desktop). */
   session(): Promise<SessionState>;
   login(credentials: { password?: string; token?: string }): Promise<void>;
   logout(): Promise<void>;
-  call<T>(service: string, method: string, args: unknown[], options?: CallOptions): Promise<T>;
-  /** Pushed events (`library.changed`, …); returns an unsubscribe function. */
-  onEvent(listener: (event: string, payload: unknown) => void): () => void;
   /**
    * Makes an ISO the user dropped or picked usable by main and detects what it is: the web
    * console uploads it (into $MARU_HOME/isos, with progress, cancellable); the desktop passes
    * the file's own path.
    */
   importIso(file: File, options?: IsoImportOptions): Promise<IsoUploadResult>;
-  /** Called when the connection is lost or the session ended (logout, expiry). */
+  /** Called when an open connection is lost or the session ended elsewhere (logout, expiry). */
   onDisconnect(listener: (reason: string) => void): () => void;
+  /** The desktop's Machine menu: the action the user chose (absent in the web console). */
+  onMenuAction?(listener: (action: VmMenuAction) => void): () => void;
 }

@@ -1,15 +1,20 @@
 // The web console transport: login over HTTPS/HTTP with a session cookie and CSRF token,
-// then one control WebSocket carrying calls, results, progress and events.
+// then one control WebSocket carrying the control-wire messages: calls (a job's with
+// `job: true`), results, a job's progress, `cancel` when its signal aborts, and change events.
 import { AppError, CancelledError, type WireResult } from '../../src-shared/errors';
 import { ISO_UPLOAD_ROUTE, type IsoUploadResult } from '../../src-shared/contracts/iso-upload';
-import type { ControlClientMessage, ControlServerMessage } from '../../src-shared/contracts/control-jobs';
-import type { CallOptions, ControlTransport, IsoImportOptions, SessionState } from './control-transport';
+import type { ControlEvent, ServiceName } from '../../src-shared/contracts/control';
+import type { ControlClientMessage, ControlServerMessage } from '../../src-shared/contracts/control-wire';
+import type { JobOptions } from '../../src-shared/contracts/jobs';
+import type { VmListEntry } from '../../src-shared/contracts/library';
+import { callMessage } from './call-message';
+import type { ControlTransport, IsoImportOptions, SessionState } from './control-transport';
 import { INITIAL_LIST_ELEMENT_ID, RENDERED_LANGUAGE_ATTRIBUTE } from '../../src-shared/web-console';
 
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
-  options: CallOptions | undefined;
+  job: JobOptions | undefined;
 }
 
 async function postJson(url: string, body: unknown, csrf?: string): Promise<Response> {
@@ -39,7 +44,7 @@ export class WebTransport implements ControlTransport {
   private opening: Promise<WebSocket> | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly eventListeners = new Set<(e: string, p: unknown) => void>();
+  private readonly eventListeners = new Set<(event: ControlEvent) => void>();
   private readonly disconnectListeners = new Set<(reason: string) => void>();
 
   /**
@@ -47,13 +52,13 @@ export class WebTransport implements ControlTransport {
    * rendered the page's markup in (null: no markup). Read once: the block is removed, so a later
    * sign-in never sees stale data. Null when the page has none.
    */
-  initialPage<T>(): { list: T; renderedLanguage: string | null } | null {
+  initialPage(): { list: VmListEntry[]; renderedLanguage: string | null } | null {
     const block = document.getElementById(INITIAL_LIST_ELEMENT_ID);
     if (!block) return null;
     block.remove();
     try {
       return {
-        list: JSON.parse(block.textContent ?? '') as T,
+        list: JSON.parse(block.textContent ?? '') as VmListEntry[],
         renderedLanguage: block.getAttribute(RENDERED_LANGUAGE_ATTRIBUTE),
       };
     } catch {
@@ -62,10 +67,10 @@ export class WebTransport implements ControlTransport {
   }
 
   /** The library list over HTTP; null without a session. */
-  async listViaHttp<T>(): Promise<T | null> {
+  async listViaHttp(): Promise<VmListEntry[] | null> {
     const res = await fetch('api/library/list', { credentials: 'same-origin' });
     if (!res.ok) return null;
-    return ((await res.json()) as { value: T }).value;
+    return ((await res.json()) as { value: VmListEntry[] }).value;
   }
 
   session(): Promise<SessionState> {
@@ -99,7 +104,10 @@ export class WebTransport implements ControlTransport {
   async logout(): Promise<void> {
     const res = await postJson('api/logout', {}, await this.csrfToken());
     this.csrf = null;
-    this.ws?.close(1000, 'logout');
+    // Our own logout is no lost connection: the socket goes without a disconnect report.
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, 'logout');
     if (!res.ok) throw await errorOf(res);
   }
 
@@ -135,11 +143,14 @@ export class WebTransport implements ControlTransport {
       };
       ws.onmessage = (e) => this.onMessage(String(e.data));
       ws.onclose = (e) => {
-        this.ws = null;
+        // Only a socket that was this transport's open one is a lost connection (not one that
+        // never opened — its caller got the error — nor one our logout closed).
+        const wasCurrent = this.ws === ws;
+        if (wasCurrent) this.ws = null;
         const reason = e.reason || `connection closed (${e.code})`;
         for (const p of this.pending.values()) p.reject(new AppError('IO', reason));
         this.pending.clear();
-        for (const l of this.disconnectListeners) l(reason);
+        if (wasCurrent) for (const l of this.disconnectListeners) l(reason);
       };
     });
     return this.opening;
@@ -148,9 +159,13 @@ export class WebTransport implements ControlTransport {
   private onMessage(text: string): void {
     const msg = JSON.parse(text) as ControlServerMessage;
     if (msg.type === 'event') {
-      for (const l of this.eventListeners) l(msg.event, msg.payload);
+      for (const l of this.eventListeners) l(msg.event);
     } else if (msg.type === 'progress') {
-      this.pending.get(msg.id)?.options?.onProgress?.({ phase: msg.phase, fraction: msg.fraction });
+      this.pending.get(msg.id)?.job?.onProgress?.({
+        phase: msg.phase,
+        fraction: msg.fraction,
+        ...(msg.data !== undefined ? { data: msg.data } : {}),
+      });
     } else if (msg.type === 'result') {
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -160,15 +175,31 @@ export class WebTransport implements ControlTransport {
     }
   }
 
-  async call<T>(service: string, method: string, args: unknown[], options?: CallOptions): Promise<T> {
+  /**
+   * One call of the control contract. A job (`job` given) is marked on the wire; its progress
+   * messages go to `job.onProgress`, and aborting `job.signal` sends `cancel` — the server stops
+   * the job and the call rejects with its CANCELLED error.
+   */
+  async call(service: ServiceName, method: string, args: readonly unknown[], job?: JobOptions): Promise<unknown> {
+    if (job?.signal?.aborted) throw new CancelledError(`${service}.${method} was cancelled before it started.`);
     const ws = await this.socket();
     const id = this.nextId++;
-    const message: ControlClientMessage = { type: 'call', id, service, method, args };
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, options });
-      options?.signal?.addEventListener('abort', () => ws.send(JSON.stringify({ type: 'cancel', id })), { once: true });
-      ws.send(JSON.stringify(message));
-    });
+    const message = callMessage(id, service, method, args, job);
+    const signal = job?.signal;
+    const cancel = () => this.send(ws, { type: 'cancel', id });
+    try {
+      return await new Promise<unknown>((resolve, reject) => {
+        this.pending.set(id, { resolve, reject, job });
+        signal?.addEventListener('abort', cancel, { once: true });
+        this.send(ws, message);
+      });
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+  }
+
+  private send(ws: WebSocket, message: ControlClientMessage): void {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   }
 
   /** Streams the file to the upload route (XHR: fetch has no upload progress); abort cancels it. */
@@ -204,14 +235,19 @@ export class WebTransport implements ControlTransport {
     });
   }
 
-  onEvent(listener: (event: string, payload: unknown) => void): () => void {
+  /** Change events the server pushes; subscribing opens the socket so they start to flow. */
+  onEvent(listener: (event: ControlEvent) => void): () => void {
     this.eventListeners.add(listener);
     void this.socket().catch(() => undefined);
-    return () => this.eventListeners.delete(listener);
+    return () => {
+      this.eventListeners.delete(listener);
+    };
   }
 
   onDisconnect(listener: (reason: string) => void): () => void {
     this.disconnectListeners.add(listener);
-    return () => this.disconnectListeners.delete(listener);
+    return () => {
+      this.disconnectListeners.delete(listener);
+    };
   }
 }

@@ -3,7 +3,9 @@
 import { useTranslation } from 'react-i18next';
 import { useId } from 'react';
 import type { VmHostLimits } from '../../src-shared/contracts/host';
+import { V86_MAX_MEMORY_MIB } from '../../src-shared/engine-choice';
 import type { HostInfo } from '../../src-shared/host-info';
+import { ErrorText } from '../components/ErrorText';
 import { RangeField } from '../components/RangeField';
 import { formatMiB } from '../format/format-size';
 import { problemText } from './field-text';
@@ -34,7 +36,7 @@ const FALLBACK: VmHostLimits = {
   maxVmMemoryMiB: 256,
   reserveMiB: 1024,
   minVmMemoryMiB: 4,
-  v86MaxMemoryMiB: 2048,
+  v86MaxMemoryMiB: V86_MAX_MEMORY_MIB,
 };
 
 export function EngineField(p: Pick<HardwareFieldsProps, 'draft' | 'host' | 'limits' | 'onChange' | 'disabled'>) {
@@ -155,11 +157,7 @@ export function FirmwareFields(p: FirmwareFieldsProps) {
           </label>
         ))}
       </div>
-      {p.problems.firmware && (
-        <p className="field-error" role="alert">
-          {problemText(t, 'firmware', p.problems.firmware)}
-        </p>
-      )}
+      <ErrorText message={problemText(t, 'firmware', p.problems.firmware)} />
       <label className="check">
         <input
           type="checkbox"
@@ -171,20 +169,12 @@ export function FirmwareFields(p: FirmwareFieldsProps) {
         {t('wizard.secureBoot')}
         {d.firmware !== 'uefi' && <span className="hint"> — {t('wizard.secureBootNeedsUefi')}</span>}
       </label>
-      {p.problems.secureBoot && (
-        <p className="field-error" role="alert">
-          {problemText(t, 'secureBoot', p.problems.secureBoot)}
-        </p>
-      )}
+      <ErrorText message={problemText(t, 'secureBoot', p.problems.secureBoot)} />
       <label className="check">
         <input type="checkbox" name="tpm" checked={d.tpm} onChange={(e) => p.onChange({ tpm: e.target.checked })} />
         {t('wizard.tpm')}
       </label>
-      {p.problems.tpm && (
-        <p className="field-error" role="alert">
-          {problemText(t, 'tpm', p.problems.tpm)}
-        </p>
-      )}
+      <ErrorText message={problemText(t, 'tpm', p.problems.tpm)} />
     </fieldset>
   );
 }

@@ -3,15 +3,17 @@
 import { useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { IsoDetection, IsoFolderListing } from '../../src-shared/contracts/media';
-import { formatBytes } from '../format/format-size';
-import { useAppStore } from '../store/app-store';
+import { ErrorText } from '../components/ErrorText';
+import { formatBytes } from '../../src-shared/format-bytes';
+import { useAppActions, useAppStore } from '../store/app-store';
 import { messageOf } from '../store/store-errors';
 import { IsoDetectionSummary } from './IsoDetectionSummary';
 import { IsoFileInput } from '../components/IsoFileInput';
 
 export interface IsoFieldProps {
   readonly value: string | null;
-  readonly detection: IsoDetection | null;
+  /** What is already known of `value` (an ISO dropped on the library); the field shows what it detects itself. */
+  readonly detection?: IsoDetection | null;
   /** A new path (and its detection when known). */
   readonly onChange: (iso: string | null, detection: IsoDetection | null) => void;
   readonly disabled?: boolean;
@@ -20,19 +22,26 @@ export interface IsoFieldProps {
 export function IsoField(p: IsoFieldProps) {
   const { t } = useTranslation();
   const id = useId();
-  const transport = useAppStore((s) => s.transport);
-  const upload = useAppStore((s) => s.uploadIso);
+  const services = useAppStore((s) => s.services);
+  const transportKind = useAppStore((s) => s.transportKind);
+  const { uploadIso: upload } = useAppActions();
   const importing = useAppStore((s) => s.isoImport);
   const fileInput = useRef<HTMLInputElement>(null);
   const [listing, setListing] = useState<IsoFolderListing | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [detection, setDetection] = useState<IsoDetection | null>(p.detection ?? null);
+
+  function choose(iso: string | null, d: IsoDetection | null) {
+    setDetection(d);
+    p.onChange(iso, d);
+  }
 
   async function browse(folder: string | null) {
-    if (!transport) return;
+    if (!services) return;
     setError(null);
     try {
-      const l = await transport.call<IsoFolderListing>('media', 'listIsoFolder', [folder]);
+      const l = await services.media.listIsoFolder(folder);
       // One allowed folder: open it straight away.
       if (folder === null && l.roots.length === 1) await browse(l.roots[0]!);
       else setListing(l);
@@ -42,12 +51,12 @@ export function IsoField(p: IsoFieldProps) {
   }
 
   async function detect(path: string) {
-    if (!transport) return;
+    if (!services) return;
     setBusy(true);
     setError(null);
     try {
-      const d = await transport.call<IsoDetection>('media', 'detectIso', [path]);
-      p.onChange(d.path, d);
+      const d = await services.media.detectIso(path);
+      choose(d.path, d);
       setListing(null);
     } catch (err) {
       setError(messageOf(err));
@@ -68,14 +77,14 @@ export function IsoField(p: IsoFieldProps) {
           placeholder={t('iso.placeholder')}
           disabled={p.disabled}
           spellCheck={false}
-          onChange={(e) => p.onChange(e.target.value.trim() === '' ? null : e.target.value, null)}
+          onChange={(e) => choose(e.target.value.trim() === '' ? null : e.target.value, null)}
           aria-describedby={error ? `${id}-error` : undefined}
         />
         <button type="button" disabled={p.disabled || busy || !p.value} onClick={() => p.value && void detect(p.value)}>
           {t('iso.detect')}
         </button>
         {p.value && (
-          <button type="button" disabled={p.disabled} onClick={() => p.onChange(null, null)}>
+          <button type="button" disabled={p.disabled} onClick={() => choose(null, null)}>
             {t('iso.eject')}
           </button>
         )}
@@ -85,23 +94,19 @@ export function IsoField(p: IsoFieldProps) {
           {t('iso.browse')}
         </button>
         <button type="button" disabled={p.disabled || importing !== null} onClick={() => fileInput.current?.click()}>
-          {transport?.kind === 'web' ? t('iso.uploadFile') : t('iso.openFile')}
+          {transportKind === 'web' ? t('iso.uploadFile') : t('iso.openFile')}
         </button>
         <IsoFileInput
           ref={fileInput}
           testId="wizard-iso-input"
           onFile={(file) =>
             void upload(file).then((r) => {
-              if (r) p.onChange(r.path, r.detection);
+              if (r) choose(r.path, r.detection);
             })
           }
         />
       </div>
-      {error && (
-        <p id={`${id}-error`} className="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText id={`${id}-error`} message={error} />
       {listing && (
         <div className="iso-browser" role="group" aria-label={t('iso.browser')}>
           <div className="iso-browser-head">
@@ -135,7 +140,7 @@ export function IsoField(p: IsoFieldProps) {
           )}
         </div>
       )}
-      {p.detection && p.detection.path === p.value && <IsoDetectionSummary detection={p.detection} />}
+      {detection && detection.path === p.value && <IsoDetectionSummary detection={detection} />}
     </div>
   );
 }

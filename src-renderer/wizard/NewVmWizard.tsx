@@ -8,8 +8,11 @@ import type { IsoDetection } from '../../src-shared/contracts/media';
 import { AppError } from '../../src-shared/errors';
 import type { PresetId } from '../../src-shared/os-presets';
 import { Dialog } from '../components/Dialog';
+import { DialogButtons } from '../components/DialogButtons';
+import { ErrorText } from '../components/ErrorText';
+import { JobProgress, useJob } from '../components/JobProgress';
 import { formatMiB } from '../format/format-size';
-import { otherVmNames, useAppStore } from '../store/app-store';
+import { otherVmNames, useAppActions, useAppStore } from '../store/app-store';
 import { isCancelled, messageOf } from '../store/store-errors';
 import type { WizardPrefill } from '../store/ui-slice';
 import { problemText } from './field-text';
@@ -52,9 +55,7 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
   const limits = useAppStore((s) => s.limits);
   const host = useAppStore((s) => s.hostInfo);
   const vms = useAppStore((s) => s.vms);
-  const createVm = useAppStore((s) => s.createVm);
-  const close = useAppStore((s) => s.closeDialog);
-  const notify = useAppStore((s) => s.notify);
+  const { createVm, closeDialog: close, notify } = useAppActions();
   const taken = useMemo(() => otherVmNames(vms), [vms]);
 
   const [detection, setDetection] = useState<IsoDetection | null>(prefill?.detection ?? null);
@@ -64,7 +65,7 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
   const [step, setStep] = useState<Step>('os');
   const [shown, setShown] = useState<ReadonlySet<DraftField>>(new Set());
   const [serverError, setServerError] = useState<{ step: Step; message: string } | null>(null);
-  const [job, setJob] = useState<{ phase: string; fraction: number; controller: AbortController } | null>(null);
+  const { job, run } = useJob();
 
   const problems = validateDraft(draft, { limits, existingNames: taken, checkDisk: true });
   const visible = Object.fromEntries(
@@ -107,28 +108,21 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
       if (first) setStep(first);
       return;
     }
-    const controller = new AbortController();
-    setJob({ phase: 'disk', fraction: 0, controller });
     setServerError(null);
     try {
-      const result: CreateResult = await createVm(
-        {
-          name: draft.name,
-          os: draft.os,
-          engine: draft.engine,
-          cpus: draft.cpus,
-          memoryMiB: draft.memoryMiB,
-          diskGiB: draft.diskGiB,
-          firmware: draft.firmware,
-          secureBoot: draft.secureBoot,
-          tpm: draft.tpm,
-          iso: draft.iso,
-        },
-        {
-          signal: controller.signal,
-          onProgress: (p) => setJob((j) => (j ? { ...j, phase: p.phase, fraction: p.fraction } : j)),
-        },
-      );
+      const args = {
+        name: draft.name,
+        os: draft.os,
+        engine: draft.engine,
+        cpus: draft.cpus,
+        memoryMiB: draft.memoryMiB,
+        diskGiB: draft.diskGiB,
+        firmware: draft.firmware,
+        secureBoot: draft.secureBoot,
+        tpm: draft.tpm,
+        iso: draft.iso,
+      };
+      const result: CreateResult = await run((options) => createVm(args, options));
       close();
       notify({ tone: 'info', key: 'wizard.created', values: { name: result.vm.config.name } });
       for (const w of result.warnings) notify({ tone: 'warning', key: 'errors.serverWarning', values: { message: w } });
@@ -138,8 +132,6 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
         const s = err instanceof AppError ? stepOfServerError(err) : 'summary';
         setServerError({ step: s, message: messageOf(err) });
       }
-    } finally {
-      setJob(null);
     }
   }
 
@@ -151,9 +143,7 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
   }
 
   const serverErrorHere = serverError && (serverError.step === step || step === 'summary') && (
-    <p className="field-error server-error" role="alert">
-      {t('errors.server', { message: serverError.message })}
-    </p>
+    <ErrorText message={serverError.message} className="field-error server-error" fromServer />
   );
 
   return (
@@ -246,32 +236,27 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
                 <Windows11Readiness draft={draft} host={host} limits={limits} checkDisk onFix={(d) => change(d)} />
               )}
               {job && (
-                <div className="job" role="status">
-                  <span>{t(`wizard.phase.${job.phase === 'config' ? 'config' : 'disk'}`)}</span>
-                  <progress max={1} value={job.fraction} aria-label={t('wizard.progress')} />
-                  <button type="button" onClick={() => job.controller.abort()}>
-                    {t('common.cancel')}
-                  </button>
-                </div>
+                <JobProgress
+                  label={t(`wizard.phase.${job.phase === 'config' ? 'config' : 'disk'}`)}
+                  fraction={job.fraction}
+                  onCancel={job.cancel}
+                />
               )}
             </>
           )}
           {serverErrorHere}
         </div>
-        <div className="dialog-buttons">
-          <button type="button" onClick={close} disabled={job !== null}>
-            {t('common.cancel')}
-          </button>
-          <span className="spacer" />
+        <DialogButtons
+          onCancel={close}
+          submitLabel={step === 'summary' ? t('wizard.create') : t('common.next')}
+          busy={job !== null}
+        >
           {index > 0 && (
             <button type="button" onClick={() => setStep(STEPS[index - 1]!)} disabled={job !== null}>
               {t('common.back')}
             </button>
           )}
-          <button type="submit" className="primary" disabled={job !== null}>
-            {step === 'summary' ? t('wizard.create') : t('common.next')}
-          </button>
-        </div>
+        </DialogButtons>
       </form>
     </Dialog>
   );

@@ -7,6 +7,7 @@ import type { VmConfig } from '../../src-shared/vm-config';
 import type { VmHostLimits } from '../../src-shared/contracts/host';
 import type { HostInfo } from '../../src-shared/host-info';
 import { sameVmName, vmNameProblemCode, type VmNameProblemCode } from '../../src-shared/vm-name';
+import { formatMiB } from '../format/format-size';
 
 export type EngineChoice = 'auto' | 'qemu' | 'v86';
 
@@ -42,7 +43,6 @@ export function draftFromConfig(c: VmConfig): VmDraft {
 /** Largest disk the wizard's slider offers (the number field accepts up to MAX_DISK_GIB). */
 export const DISK_SLIDER_MAX_GIB = 1024;
 export const MAX_DISK_GIB = 64 * 1024;
-export { V86_MAX_CPUS };
 
 /** A preset's values, clamped to what this host can give. */
 export function presetDraft(os: PresetId, limits: VmHostLimits | null, name = '', iso: string | null = null): VmDraft {
@@ -71,7 +71,7 @@ export interface RangeLimits {
   readonly step: number;
 }
 
-/** Memory: at least the engine's floor, at most host RAM minus the reserve (v86: ≤ 2 GiB); warn above half the host's RAM. */
+/** Memory: at least the engine's floor, at most host RAM minus the reserve (v86: V86_MAX_MEMORY_MIB); warn above half the host's RAM. */
 export function memoryLimits(limits: VmHostLimits, engine: EngineChoice): RangeLimits {
   const max = engine === 'v86' ? Math.min(limits.maxVmMemoryMiB, limits.v86MaxMemoryMiB) : limits.maxVmMemoryMiB;
   const half = Math.floor(limits.totalMemoryMiB / 2);
@@ -212,7 +212,9 @@ export function explainEngine(d: VmDraft, host: HostInfo | null): EngineExplanat
     blocking = false,
   ): EngineExplanation => ({ engine, reason, values, blocking, warn64: engine === 'v86' && is64 });
   if (d.engine === 'v86')
-    return v86Ok ? result('v86', 'v86-chosen') : result(null, 'v86-cannot', { why: why.join(', ') }, true);
+    return v86Ok
+      ? result('v86', 'v86-chosen')
+      : result(null, 'v86-cannot', { why: why.join(', '), maxMemory: formatMiB(V86_MAX_MEMORY_MIB) }, true);
   if (d.engine === 'qemu') {
     if (host && !qemuUsable(host)) return result(null, 'qemu-missing', {}, true);
     return result('qemu', 'qemu-chosen', { version: host ? qemuVersion(host) : '?' });
@@ -223,7 +225,8 @@ export function explainEngine(d: VmDraft, host: HostInfo | null): EngineExplanat
   // chooseEngine reads only the fields a draft has.
   const choice = chooseEngine({ ...d, engine: 'auto' } as unknown as VmConfig, host);
   if (choice.engine === 'v86') return result('v86', qemuUsable(host) ? 'auto-v86-preferred' : 'auto-no-qemu');
-  if (!qemuUsable(host)) return result(null, 'auto-none', { why: why.join(', ') }, true);
+  if (!qemuUsable(host))
+    return result(null, 'auto-none', { why: why.join(', '), maxMemory: formatMiB(V86_MAX_MEMORY_MIB) }, true);
   return result('qemu', 'auto-qemu', { version: qemuVersion(host) });
 }
 

@@ -159,22 +159,11 @@ export type EngineControlMessage =
   | { readonly id: number; readonly stream: 'serial'; readonly data: string }
   | { readonly id: number; readonly stream: 'end'; readonly state: EngineState };
 
-// ---- files shared by the launcher, the engine host and the library ----
+// ---- what the files an engine host leaves hold (their names: src-node/run-folder.ts) ----
 
-/** In `run/<uuid>/`: the engine host's lock (`{pid, startedAt}`, O_EXCL). */
-export const RUN_LOCK_FILE = 'lock';
-/** In `run/<uuid>/`: what the launcher hands the engine host. */
-export const RUN_LAUNCH_FILE = 'launch.json';
-/** In `run/<uuid>/`: the engine host's current state (EngineRunState), rewritten on every change. */
-export const RUN_STATE_FILE = 'state.json';
-/** In `vms/<uuid>/`: the engine host ended abnormally (AbortedMarker). Cleared by the next start. */
-export const ABORTED_MARKER_FILE = 'aborted';
-/** In `vms/<uuid>/`: a saved state the next start resumes (SavedStateMarker). */
-export const SAVED_STATE_MARKER_FILE = 'saved-state';
-
-/** `run/<uuid>/state.json`. */
+/** `run/<uuid>/state.json` (version 2: what an engine leaves for recovery is its own, opaque record). */
 export interface EngineRunState {
-  readonly version: 1;
+  readonly version: 2;
   readonly vmId: string;
   readonly engine: EngineKind;
   readonly state: EngineState;
@@ -187,9 +176,13 @@ export interface EngineRunState {
   /** Folder holding the sockets: `run/<uuid>` or a short fallback when that path is too long. */
   readonly socketFolder: string;
   readonly display: string | null;
-  /** Engine child processes (qemu, swtpm) and their QMP socket, for recovery after an engine host crash. */
-  readonly children: { readonly qemu?: number; readonly swtpm?: number };
-  readonly qmpSocket?: string;
+  /**
+   * What the engine needs to end its leftovers (child processes) should this engine host die:
+   * the engine's own record, written from its `runtimeInfo().recovery` and read only by that
+   * engine kind's recovery (src-emulator/engines/engine-leftovers.ts). Null when nothing of the
+   * engine can outlive its host.
+   */
+  readonly engineRecovery: unknown;
 }
 
 /** `vms/<uuid>/aborted`. */

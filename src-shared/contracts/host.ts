@@ -2,6 +2,7 @@
 // the new-VM wizard's sliders use (the same figures the library checks settings against).
 import * as z from 'zod';
 import type { HostInfo } from '../host-info';
+import { method, type MethodSpec } from './method';
 
 /** What one VM may be given on this host (see src-main/services/library/host-limits.ts). */
 export interface VmHostLimits {
@@ -24,6 +25,6 @@ export interface HostService {
 }
 
 export const hostMethods = {
-  info: z.tuple([z.object({ refresh: z.boolean() })]),
-  limits: z.tuple([]),
-} satisfies Record<keyof HostService, z.ZodType>;
+  info: method(z.tuple([z.object({ refresh: z.boolean() })])),
+  limits: method(z.tuple([])),
+} satisfies Record<keyof HostService, MethodSpec>;

@@ -3,24 +3,9 @@
 import * as z from 'zod';
 import { PRESET_IDS } from '../os-presets';
 import { portForwardSchema, type VmConfig } from '../vm-config';
-
-/** Progress of a long job, 0..1, with a phase label. */
-export interface JobProgress {
-  readonly phase: string;
-  readonly fraction: number;
-}
-
-/** The part of AbortSignal a job reads (src-shared has neither DOM nor Node types). */
-export interface AbortSignalLike {
-  readonly aborted: boolean;
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: 'abort', listener: () => void): void;
-}
-
-export interface JobOptions {
-  readonly onProgress?: (p: JobProgress) => void;
-  readonly signal?: AbortSignalLike;
-}
+import { bindAddressArg, hostPathArg } from './access';
+import type { JobOptions } from './jobs';
+import { job, method, type MethodSpec } from './method';
 
 export type VmPowerState = 'off' | 'running' | 'paused' | 'saved' | 'aborted';
 
@@ -79,7 +64,7 @@ export const createVmArgsSchema = z.object({
   firmware: z.enum(['bios', 'uefi']).optional(),
   secureBoot: z.boolean().optional(),
   tpm: z.boolean().optional(),
-  iso: z.string().nullable().optional(),
+  iso: hostPathArg('media').nullable().optional(),
   description: z.string().optional(),
 });
 export type CreateVmArgs = z.input<typeof createVmArgsSchema>;
@@ -92,13 +77,13 @@ export const modifyVmArgsSchema = z.object({
   firmware: z.enum(['bios', 'uefi']).optional(),
   secureBoot: z.boolean().optional(),
   tpm: z.boolean().optional(),
-  iso: z.string().nullable().optional(),
+  iso: hostPathArg('media').nullable().optional(),
   description: z.string().optional(),
   bootOrder: z
     .array(z.enum(['cdrom', 'disk', 'floppy', 'network']))
     .min(1)
     .optional(),
-  portForwards: z.array(portForwardSchema).optional(),
+  portForwards: z.array(portForwardSchema.extend({ hostAddress: bindAddressArg().default('127.0.0.1') })).optional(),
 });
 export type ModifyVmArgs = z.input<typeof modifyVmArgsSchema>;
 
@@ -117,11 +102,11 @@ const vmRef = z.string().min(1).max(256);
 
 /** Runtime table: argument schemas per method, for IPC / WebSocket validation. */
 export const libraryMethods = {
-  list: z.tuple([]),
-  show: z.tuple([vmRef]),
-  create: z.tuple([createVmArgsSchema]),
-  modify: z.tuple([vmRef, modifyVmArgsSchema]),
-  rename: z.tuple([vmRef, z.string()]),
-  delete: z.tuple([vmRef, z.object({ deleteDisks: z.boolean() })]),
-  clone: z.tuple([vmRef, z.string()]),
-} satisfies Record<keyof LibraryService, z.ZodType>;
+  list: method(z.tuple([])),
+  show: method(z.tuple([vmRef])),
+  create: job(z.tuple([createVmArgsSchema])),
+  modify: method(z.tuple([vmRef, modifyVmArgsSchema])),
+  rename: method(z.tuple([vmRef, z.string()])),
+  delete: method(z.tuple([vmRef, z.object({ deleteDisks: z.boolean() })])),
+  clone: job(z.tuple([vmRef, z.string()])),
+} satisfies Record<keyof LibraryService, MethodSpec>;

@@ -1,6 +1,8 @@
 // The media control service: what an install ISO is (detected from its own bytes) and the
 // server-side ISO picker (folders the operator allowed). Uploads are an HTTP route, not a call.
 import * as z from 'zod';
+import { hostPathArg } from './access';
+import { method, type MethodSpec } from './method';
 import type { PresetId } from '../os-presets';
 
 /** Why the detector chose what it chose; `code` is stable (the UI translates it), `text` is English. */
@@ -73,9 +75,7 @@ export interface MediaService {
   listIsoFolder(folder: string | null): Promise<IsoFolderListing>;
 }
 
-const pathArg = z.string().min(1).max(4096);
-
 export const mediaMethods = {
-  detectIso: z.tuple([pathArg]),
-  listIsoFolder: z.tuple([pathArg.nullable()]),
-} satisfies Record<keyof MediaService, z.ZodType>;
+  detectIso: method(z.tuple([hostPathArg('media')])),
+  listIsoFolder: method(z.tuple([hostPathArg('folder').nullable()])),
+} satisfies Record<keyof MediaService, MethodSpec>;

@@ -1,6 +1,7 @@
 // Read-only views of a VM for the log viewer and the performance graphs: its log files and
 // real process counters. Nothing here is estimated: a figure that cannot be read is null.
 import * as z from 'zod';
+import { method, type MethodSpec } from './method';
 
 export interface VmLogFile {
   /** File name inside the VM's logs/ folder (no path). */
@@ -67,19 +68,21 @@ const logName = z
   .refine((n) => !n.startsWith('.'), 'a log name cannot start with a dot');
 
 export const vmLogsMethods = {
-  list: z.tuple([vmRef]),
-  read: z.tuple([
-    vmRef,
-    logName,
-    z
-      .number()
-      .int()
-      .min(1)
-      .max(4 * 1024 * 1024),
-  ]),
-} satisfies Record<keyof VmLogsService, z.ZodType>;
+  list: method(z.tuple([vmRef])),
+  read: method(
+    z.tuple([
+      vmRef,
+      logName,
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(4 * 1024 * 1024),
+    ]),
+  ),
+} satisfies Record<keyof VmLogsService, MethodSpec>;
 
 export const vmStatsMethods = {
-  sample: z.tuple([vmRef]),
-  overview: z.tuple([vmRef]),
-} satisfies Record<keyof VmStatsService, z.ZodType>;
+  sample: method(z.tuple([vmRef])),
+  overview: method(z.tuple([vmRef])),
+} satisfies Record<keyof VmStatsService, MethodSpec>;

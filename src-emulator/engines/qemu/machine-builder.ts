@@ -6,6 +6,7 @@ import { AppError } from '../../../src-shared/errors';
 import type { AcceleratorName, AcceleratorVerdict, HostInfo } from '../../../src-shared/host-info';
 import { OS_PRESETS } from '../../../src-shared/os-presets';
 import type { DiskConfig, VmConfig } from '../../../src-shared/vm-config';
+import { SOCKET_FILES } from '../../../src-node/run-folder';
 
 /** Where the machine's files live. */
 export interface MachinePaths {
@@ -189,8 +190,8 @@ export function buildMachine(input: MachineInput): MachinePlan {
   const q35 = config.chipset === 'q35';
   const uefi = config.firmware === 'uefi';
   const sock = (name: string): string => path.join(paths.socketFolder, name);
-  const sockets = { qmp: sock('qmp.sock'), vnc: sock('vnc.sock'), serial: sock('serial.sock') };
-  const pidFile = sock('qemu.pid');
+  const sockets = { qmp: sock(SOCKET_FILES.qmp), vnc: sock(SOCKET_FILES.vnc), serial: sock(SOCKET_FILES.serial) };
+  const pidFile = sock(SOCKET_FILES.qemuPid);
   const serialLog = path.join(paths.logsFolder, 'serial.log');
   const prepare: PrepareStep[] = [];
   const argv: string[] = [];
@@ -328,7 +329,7 @@ export function buildMachine(input: MachineInput): MachinePlan {
       );
     }
     const stateFolder = path.join(paths.vmFolder, TPM_FOLDER);
-    const ctrlSocket = sock('swtpm.sock');
+    const ctrlSocket = sock(SOCKET_FILES.swtpm);
     const logFile = path.join(paths.logsFolder, 'swtpm.log');
     for (const p of [stateFolder, ctrlSocket, logFile]) {
       // swtpm's own option parser has no escape for a comma inside a value.

@@ -29,6 +29,7 @@ import { EngineStateMachine, OperationQueue } from '../engine-state';
 import { buildMachine, type MachinePaths, type MachinePlan } from './machine-builder';
 import { createNvramFromTemplate, repairLeaks, type ImageCheck } from './qemu-img';
 import { QmpClient, QmpError, connectUnixSocket, openQmpWhenReady } from './qmp-client';
+import type { QemuRecoveryRecord } from './qemu-recovery';
 
 /** Internal snapshot tag of a saved state. */
 export const SAVED_STATE_TAG = 'maru-saved-state';
@@ -622,17 +623,48 @@ export class QemuEngine implements Engine {
       cdrom: this.cdrom,
       serialLog: plan?.serialLog ?? null,
       resumedFromSavedState: this.resumed,
-      children: {
-        ...(this.qemu?.running ? { qemu: this.qemu.pid } : {}),
-        ...(this.swtpm?.running ? { swtpm: this.swtpm.pid } : {}),
-      },
-      ...(plan ? { qmpSocket: plan.sockets.qmp } : {}),
+      recovery: this.recoveryRecord(),
     };
   }
 
-  /** The machine plan in use (after start). */
-  get machinePlan(): MachinePlan | null {
-    return this.plan;
+  /** The child processes a later engine host must end if this one dies (read by qemu-recovery.ts). */
+  private recoveryRecord(): QemuRecoveryRecord {
+    const plan = this.plan;
+    return {
+      ...(plan && this.qemu?.running ? { qemu: { pid: this.qemu.pid, qmpSocket: plan.sockets.qmp } } : {}),
+      ...(plan?.swtpm && this.swtpm?.running
+        ? { swtpm: { pid: this.swtpm.pid, ctrlSocket: plan.swtpm.ctrlSocket } }
+        : {}),
+    };
+  }
+
+  /** QEMU died mid-write: free the clusters it allocated but never referenced (qcow2 leaks). */
+  async repairAfterAbort(): Promise<void> {
+    const img = this.options.host.qemu.img;
+    const plan = this.plan;
+    if (!img || !plan) return;
+    for (const image of plan.snapshot.images) {
+      try {
+        const r = await repairLeaks(img.path, image);
+        this.options.log(
+          `after abort: qemu-img check -r leaks ${image}: exit ${r.exitCode}, leaks ${r.leaks}, corruptions ${r.corruptions}`,
+        );
+      } catch (err) {
+        this.options.log(`after abort: checking ${image} failed: ${String(err)}`);
+      }
+    }
+  }
+
+  /** The engine host is failing: SIGTERM to qemu (it shuts down cleanly and flushes its images on it) and swtpm. */
+  emergencyStop(): void {
+    for (const child of [this.qemu, this.swtpm]) {
+      if (!child?.running) continue;
+      try {
+        process.kill(child.pid, 'SIGTERM');
+      } catch (err) {
+        this.options.log(`emergency stop: cannot signal pid ${child.pid}: ${String(err)}`);
+      }
+    }
   }
 
   dispose(): void {

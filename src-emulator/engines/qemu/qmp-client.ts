@@ -4,7 +4,7 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Emitter, type Event } from '../../base/event';
-import { LineDecoder } from '../../host/line-channel';
+import { LineDecoder } from '../../base/line-channel';
 import type { Disposable } from '../../base/lifecycle';
 import type {
   QmpArgs,

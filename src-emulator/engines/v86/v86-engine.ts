@@ -2,13 +2,15 @@
 // with qcow2 disks, an ISO CD-ROM read on demand, an RFB server over its screen, serial,
 // send-keys, pause/resume/reset and saved states (v86 state file + qcow2 internal snapshots).
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { EngineCapabilities, EngineState, StopMode } from '../../../src-shared/contracts/engine';
 import { V86_MAX_CPUS, V86_MAX_MEMORY_MIB, chooseEngine, v86Problems } from '../../../src-shared/engine-choice';
 import { AppError } from '../../../src-shared/errors';
 import type { HostInfo } from '../../../src-shared/host-info';
 import type { VmConfig } from '../../../src-shared/vm-config';
+import { writeFileAtomic } from '../../../src-node/atomic-file';
+import { socketFile } from '../../../src-node/run-folder';
 import { Emitter, type Event } from '../../base/event';
 import { openV86BlockDevice, type V86BlockDevice } from '../../disk/block-device';
 import { Qcow2Image } from '../../disk/qcow2-image';
@@ -36,8 +38,6 @@ import { V86_VERSION, V86Machine, v86BootOrder } from './v86-machine';
 export const V86_SAVED_STATE_TAG = 'maru-saved-state';
 /** The v86 state file of a saved state, in the VM folder. */
 export const V86_STATE_FILE = 'v86-saved-state.bin';
-/** The display socket, in the run (socket) folder. */
-export const V86_RFB_SOCKET = 'rfb.sock';
 /** Pause between typed keys: v86's PS/2 buffer is small and the guest reads it by interrupt. */
 const KEY_PACE_MS = 12;
 /** Floppy images v86 takes (it loads them whole): 160 KiB … 2.88 MiB. */
@@ -110,7 +110,7 @@ export class V86Engine implements Engine {
       absolutePointer: false,
       hotplugCdrom: true,
     };
-    this.rfbPath = path.join(options.paths.socketFolder, V86_RFB_SOCKET);
+    this.rfbPath = socketFile(options.paths.socketFolder, 'rfb');
     this.sm.onDidChange((c) => {
       if (c.to === 'off' || c.to === 'aborted') void this.teardown();
     });
@@ -309,15 +309,7 @@ export class V86Engine implements Engine {
 
   private async writeStateFile(state: ArrayBuffer): Promise<string> {
     const file = this.stateFilePath();
-    const tmp = `${file}.tmp-${process.pid}`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(new Uint8Array(state));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomic(file, new Uint8Array(state), { mode: 0o600 });
     return file;
   }
 
@@ -496,7 +488,7 @@ export class V86Engine implements Engine {
       cdrom: this.cdrom?.path ?? null,
       serialLog: path.join(this.options.paths.logsFolder, 'serial.log'),
       resumedFromSavedState: this.resumed,
-      children: {},
+      recovery: null, // in-process: nothing outlives the engine host
     };
   }
 

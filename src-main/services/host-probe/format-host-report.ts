@@ -1,5 +1,6 @@
 // The human text report of `maru host`: host, QEMU, firmware, TPM, storage, the accelerator
 // table, the chosen accelerator and the findings — aligned plain text, no colors.
+import { formatBytes } from '../../../src-shared/format-bytes';
 import type { AcceleratorName, AcceleratorVerdict, HostFinding, HostInfo } from '../../../src-shared/host-info';
 
 const LABEL_WIDTH = 20;
@@ -162,9 +163,4 @@ function yesNo(v: boolean): string {
 
 function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-function formatBytes(n: number): string {
-  const gib = n / 1024 ** 3;
-  return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${Math.round(n / 1024 ** 2)} MiB`;
 }

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { HostInfo } from '../../../src-shared/host-info';
 import { AppError } from '../../../src-shared/errors';
-import { writeFileAtomic } from '../atomic-file';
+import { writeFileAtomic } from '../../../src-node/atomic-file';
 import { isFsError, type LocatedFile } from './tool-discovery';
 
 export const HOST_PROBE_CACHE_FILE = 'host-probe.json';

@@ -1,6 +1,7 @@
 // ISO 9660 (ECMA-119) volume descriptors, directory records with Joliet and Rock Ridge
 // names, and the El Torito boot catalog. Offsets cite ECMA-119 §8/§9 and El Torito 1.0.
 import { AppError } from '../../../src-shared/errors';
+import { formatBytes } from '../../../src-shared/format-bytes';
 import { knownNode, MAX_DIR_BYTES, type Extent, type FsTree, type TreeKind, type TreeNode } from './fs-tree';
 import { IsoFile, SECTOR, TruncatedError } from './iso-file';
 
@@ -133,10 +134,7 @@ export async function readVolumeDescriptors(iso: IsoFile): Promise<VolumeDescrip
 }
 
 function formatSize(bytes: number): string {
-  if (bytes >= 1024 * 1024 * 1024) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
-  if (bytes >= 1024 * 1024) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${bytes} bytes`;
+  return formatBytes(bytes, { oneDecimal: true });
 }
 
 /** Joliet: escape sequence %/@, %/C or %/E (UCS-2 levels 1–3) at byte 88 (Joliet spec §4). */

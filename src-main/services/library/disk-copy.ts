@@ -2,7 +2,7 @@
 // 4 KiB blocks are skipped, leaving holes. Progress in bytes, cancellable.
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { AppError, CancelledError } from '../../../src-shared/errors';
-import type { AbortSignalLike } from '../../../src-shared/contracts/library';
+import type { AbortSignalLike } from '../../../src-shared/contracts/jobs';
 
 /**
  * Granularity of hole detection: the usual file-system block. Finer than the 64 KiB qcow2

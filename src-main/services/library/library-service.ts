@@ -23,16 +23,17 @@ import {
   type CreateResult,
   type CreateVmArgs,
   type DiskDetails,
-  type JobOptions,
   type LibraryService,
   type ModifyVmArgs,
   type VmDetails,
   type VmListEntry,
   type VmPowerState,
 } from '../../../src-shared/contracts/library';
+import type { JobOptions } from '../../../src-shared/contracts/jobs';
 import { createQcow2, readQcow2Info, QCOW2_MAX_VIRTUAL_SIZE } from '../../../src-emulator/disk/qcow2-create';
-import { fsyncFolder } from '../atomic-file';
-import { orphanedDisksFolder, runFolder, vmFolder, vmsFolder } from '../maru-home';
+import { fsyncFolder } from '../../../src-node/atomic-file';
+import { runFolder } from '../../../src-node/run-folder';
+import { orphanedDisksFolder, vmFolder, vmsFolder } from '../maru-home';
 import { copyFileSparse } from './disk-copy';
 import { defaultHostLimits, type HostLimits } from './host-limits';
 import { checkVmSettings, resolveIsoPath, type CheckedSetting } from './vm-settings';
@@ -44,6 +45,7 @@ import {
   readAllVmRecords,
   readInBatches,
   readVmRecord,
+  realDiskLocationProblem,
   readVmNameSync,
   VmRecordCache,
   runFolderNames,
@@ -58,6 +60,8 @@ export interface LibraryOptions {
   readonly maruHome: string;
   /** Host figures settings are checked against; defaults to this machine's. */
   readonly hostLimits?: HostLimits;
+  /** Called after every change to the library (create, modify, rename, delete, clone). */
+  readonly onDidChange?: () => void;
 }
 
 /** What `Library.delete` did with the disks it was told to keep. */
@@ -164,9 +168,12 @@ export class Library implements LibraryService {
   /** Parsed vm.json files, reused by list() while their text is unchanged. */
   private readonly records = new VmRecordCache();
 
+  private readonly onDidChange: () => void;
+
   constructor(options: LibraryOptions) {
     this.maruHome = options.maruHome;
     this.hostLimits = options.hostLimits ?? defaultHostLimits();
+    this.onDidChange = options.onDidChange ?? (() => undefined);
   }
 
   /** Every VM, sorted by name; folders whose vm.json fails to parse come last, as inaccessible. */
@@ -180,6 +187,14 @@ export class Library implements LibraryService {
           return { kind: 'inaccessible', id: rec.folderName, folder: rec.folder, error: rec.error };
         }
         const c = rec.config;
+        let state: VmPowerState;
+        try {
+          state = powerStateSync(home, rec.folderName, running.has(rec.folderName));
+        } catch (err) {
+          // An unreadable run folder hides this VM's state, not the whole library.
+          if (!(err instanceof AppError)) throw err;
+          return { kind: 'inaccessible', id: rec.folderName, folder: rec.folder, error: err.message };
+        }
         return {
           kind: 'ok',
           id: c.id,
@@ -189,7 +204,7 @@ export class Library implements LibraryService {
           cpus: c.cpus,
           memoryMiB: c.memoryMiB,
           firmware: c.firmware,
-          state: powerStateSync(home, rec.folderName, running.has(rec.folderName)),
+          state,
           folder: rec.folder,
         };
       }),
@@ -424,7 +439,9 @@ export class Library implements LibraryService {
       }
       const inside = !path.isAbsolute(d.file) && !path.normalize(d.file).startsWith('..');
       const file = inside ? path.normalize(d.file).split(path.sep).join('/') : `disks/${d.id}.qcow2`;
-      disks.push({ ...d, file });
+      // The copy lives in the clone's own folder: it is no longer an attachment.
+      const { userAttached: _attached, ...copied } = d;
+      disks.push({ ...copied, file });
       copies.push({ from, to: file, size: (await stat(from)).size });
     }
     const nvram = path.join(rec.folder, 'nvram.qcow2');
@@ -469,10 +486,14 @@ export class Library implements LibraryService {
   // ---- internals ----
 
   /** Runs mutations of this process one after another. */
+  /** Runs a mutation after the ones before it; announces the change when it succeeds. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
-    return run;
+    return run.then((value) => {
+      this.onDidChange();
+      return value;
+    });
   }
 
   /** A VM by ref, or NOT_FOUND; an inaccessible VM (found by its folder name) is returned as such. */
@@ -503,6 +524,16 @@ export class Library implements LibraryService {
         id: rec.folderName,
         folder: rec.folder,
       });
+    }
+    // vm.json's disk paths were checked as written; here through symlinks too.
+    for (const disk of rec.config.disks) {
+      const problem = await realDiskLocationProblem(this.maruHome, rec.folder, disk);
+      if (problem) {
+        throw new AppError('INACCESSIBLE', `VM ${JSON.stringify(rec.config.name)} is inaccessible: ${problem}`, {
+          id: rec.folderName,
+          folder: rec.folder,
+        });
+      }
     }
     return rec;
   }

@@ -1,15 +1,13 @@
 // The rules a VM's settings must follow before the library writes them: engine limits
-// (v86: one 32-bit CPU, ≤ 2 GiB, BIOS only), Secure Boot needs UEFI, host limits, the
+// (v86: src-shared/engine-choice.ts), Secure Boot needs UEFI, host limits, the
 // guest OS's minimums (warnings), and the install ISO path.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../../src-shared/errors';
+import { V86_MAX_CPUS, V86_MAX_MEMORY_MIB } from '../../../src-shared/engine-choice';
 import { OS_PRESETS } from '../../../src-shared/os-presets';
 import type { VmConfig } from '../../../src-shared/vm-config';
 import { checkCpus, checkMemory, type HostLimits } from './host-limits';
-
-/** Most memory the v86 engine can emulate. */
-export const V86_MAX_MEMORY_MIB = 2048;
 
 /** Settings a create or modify call sets; host and minimum checks only look at these. */
 export type CheckedSetting = 'cpus' | 'memoryMiB' | 'disk' | 'engine' | 'os';
@@ -35,10 +33,13 @@ export function checkVmSettings(
   }
   const preset = OS_PRESETS[config.os];
   if (config.engine === 'v86') {
-    const why = 'the v86 engine emulates one 32-bit CPU with at most 2048 MiB of memory and boots with BIOS only';
+    const why = `the v86 engine emulates one 32-bit CPU with at most ${V86_MAX_MEMORY_MIB} MiB of memory and boots with BIOS only`;
     const fix = 'choose the qemu engine (or "auto")';
-    if (config.cpus > 1) {
-      throw new AppError('INVALID_ARGUMENT', `${config.cpus} CPUs cannot run on v86: ${why}. Set 1 CPU or ${fix}.`);
+    if (config.cpus > V86_MAX_CPUS) {
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `${config.cpus} CPUs cannot run on v86: ${why}. Set ${V86_MAX_CPUS} CPU or ${fix}.`,
+      );
     }
     if (config.memoryMiB > V86_MAX_MEMORY_MIB) {
       throw new AppError(

@@ -2,19 +2,17 @@
 // config that fails to parse is reported, never rewritten), power state from the run
 // folder, and writing a config atomically.
 import { readFileSync, statSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../../src-shared/errors';
-import { parseVmConfig, type VmConfig } from '../../../src-shared/vm-config';
+import { parseVmConfig, type DiskConfig, type VmConfig } from '../../../src-shared/vm-config';
 import type { VmPowerState } from '../../../src-shared/contracts/library';
-import { ABORTED_MARKER_FILE, RUN_STATE_FILE, SAVED_STATE_MARKER_FILE } from '../../../src-shared/contracts/engine';
-import { writeFileAtomic } from '../atomic-file';
-import { runFolder, runLockFile, vmFolder, vmsFolder } from '../maru-home';
+import { writeFileAtomic } from '../../../src-node/atomic-file';
+import { readRunStatus, runsFolder, vmMarkerFiles } from '../../../src-node/run-folder';
+import { vmFolder, vmsFolder } from '../maru-home';
 
 /** The config file in each VM folder. */
 export const VM_CONFIG_FILE = 'vm.json';
-/** Marker file the engine host leaves when it saved the VM's state (see contracts/engine). */
-export const SAVED_STATE_MARKER = SAVED_STATE_MARKER_FILE;
 
 /** One folder under vms/, read. */
 export type VmRecord =
@@ -44,7 +42,8 @@ export function readVmConfigTextSync(home: string, folderName: string): VmConfig
 
 /**
  * Turns a vm.json text into a record: parsed and migrated in memory (never written back),
- * or inaccessible with the reason (bad JSON, schema error, newer version, wrong folder).
+ * or inaccessible with the reason (bad JSON, schema error, newer version, wrong folder, a disk
+ * outside the VM's folder that the user did not attach).
  */
 export function parseVmRecord(home: string, folderName: string, read: VmConfigText): VmRecord {
   const folder = vmFolder(home, folderName);
@@ -64,11 +63,65 @@ export function parseVmRecord(home: string, folderName: string, read: VmConfigTe
           'Use clone to copy a VM; it gives the copy its own id.',
       );
     }
+    for (const disk of config.disks) {
+      const problem = diskLocationProblem(home, folder, disk);
+      if (problem) return inaccessible(problem);
+    }
     return { kind: 'ok', folderName, folder, config, migratedFrom };
   } catch (err) {
     if (err instanceof AppError) return inaccessible(err.message);
     throw err;
   }
+}
+
+function isInside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Why a disk of the VM in `folder` may not be used where vm.json puts it, or null. A disk lies
+ * in the VM's own folder, or — marked `userAttached` — at an absolute path outside the data
+ * folder: never in another VM's folder or elsewhere under $MARU_HOME, so a vm.json (copied,
+ * imported or edited) cannot hand one VM another VM's disk or Maru's own files.
+ */
+export function diskLocationProblem(home: string, folder: string, disk: DiskConfig): string | null {
+  const file = path.resolve(folder, disk.file);
+  const fix =
+    `Move the disk into ${folder}, or outside ${home} and mark it "userAttached": true in vm.json, ` +
+    'or remove it from the VM.';
+  if (isInside(folder, file) && file !== path.resolve(folder)) return null;
+  const vms = vmsFolder(home);
+  if (isInside(vms, file)) {
+    const other = path.relative(vms, file).split(path.sep)[0];
+    return `Disk ${disk.id} (${disk.file}) lies in ${other ? `another VM's folder (${path.join(vms, other)})` : vms}, not in this VM's folder: a VM may not use another VM's disks. ${fix}`;
+  }
+  if (isInside(path.resolve(home), file)) {
+    return `Disk ${disk.id} (${disk.file}) lies in Maru's data folder ${home}, outside this VM's folder. ${fix}`;
+  }
+  if (!path.isAbsolute(disk.file)) {
+    return `Disk ${disk.id} (${disk.file}) leads out of this VM's folder; a relative disk path must stay inside it. ${fix}`;
+  }
+  if (disk.userAttached !== true) {
+    return `Disk ${disk.id} (${disk.file}) lies outside this VM's folder and vm.json does not say the user attached it ("userAttached": true). ${fix}`;
+  }
+  return null;
+}
+
+/**
+ * `diskLocationProblem` once symlinks are followed (the disk's, the VM folder's and the data
+ * folder's real paths): a link in the VM folder cannot lead into another VM's. A disk that does
+ * not exist has no problem here (starting it reports it missing).
+ */
+export async function realDiskLocationProblem(home: string, folder: string, disk: DiskConfig): Promise<string | null> {
+  const real = await realpath(path.resolve(folder, disk.file)).catch(() => null);
+  if (real === null) return null;
+  const [realHome, realFolder] = await Promise.all([
+    realpath(home).catch(() => path.resolve(home)),
+    realpath(folder).catch(() => path.resolve(folder)),
+  ]);
+  const problem = diskLocationProblem(realHome, realFolder, { ...disk, file: real });
+  return problem === null ? null : `${problem} (${disk.file} resolves to ${real})`;
 }
 
 /**
@@ -85,16 +138,18 @@ export function readVmRecordSync(home: string, folderName: string): VmRecord {
 }
 
 /**
- * The `name` field of a VM folder's vm.json without schema validation, or undefined. Name
- * checks use it so that a VM this Maru cannot open (say, a newer schema) still holds its name.
+ * The `name` field of a VM folder's vm.json without schema validation, or undefined (also when
+ * vm.json cannot be read at all). Name checks use it so that a VM this Maru cannot open (say, a
+ * newer schema) still holds its name.
  */
 export function readVmNameSync(home: string, folderName: string): string | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path.join(vmFolder(home, folderName), VM_CONFIG_FILE), 'utf8'));
-  } catch (err) {
-    if (err instanceof SyntaxError || (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AppError('IO', `Cannot read the config of VM ${folderName}: ${(err as Error).message}`);
+  } catch {
+    // Missing, not JSON, a folder, unreadable: that VM is listed inaccessible (with the reason)
+    // and holds no name; it must not stop every other VM's create, rename or clone.
+    return undefined;
   }
   const name = typeof raw === 'object' && raw !== null ? (raw as { name?: unknown }).name : undefined;
   return typeof name === 'string' ? name : undefined;
@@ -177,68 +232,14 @@ export async function vmFolderNames(home: string): Promise<string[]> {
   return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
 }
 
-/** The pid in a run lock: JSON `{ "pid": N, … }` or text starting with the pid. */
-function pidOfLock(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
-    try {
-      const pid = (JSON.parse(trimmed) as { pid?: unknown }).pid;
-      return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    } catch {
-      return undefined; // a half-written lock: treated as no lock
-    }
-  }
-  const m = /^(\d+)/.exec(trimmed);
-  return m ? Number(m[1]) : undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** What `run/<id>/lock` says: no lock, a live engine host, or a dead one (it ended abnormally). */
-function lockStateSync(home: string, id: string): 'none' | 'live' | 'stale' {
-  let text: string;
-  try {
-    text = readFileSync(runLockFile(home, id), 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return 'none';
-    throw new AppError('IO', `Cannot read the run lock of VM ${id}: ${(err as Error).message}`);
-  }
-  const pid = pidOfLock(text);
-  if (pid === undefined) return 'none';
-  return isAlive(pid) ? 'live' : 'stale';
-}
-
 /** True when `run/<id>/lock` names a live process. */
 export function isRunningSync(home: string, id: string): boolean {
-  return lockStateSync(home, id) === 'live';
+  return readRunStatus(home, id).alive;
 }
 
 /** `isRunningSync` as a promise. */
 export async function isRunning(home: string, id: string): Promise<boolean> {
   return isRunningSync(home, id);
-}
-
-/** The engine host's own state from run/<id>/state.json ('paused' matters here), or undefined. */
-function runStateSync(home: string, id: string): string | undefined {
-  try {
-    const state = (
-      JSON.parse(readFileSync(path.join(runFolder(home, id), RUN_STATE_FILE), 'utf8')) as { state?: unknown }
-    ).state;
-    return typeof state === 'string' ? state : undefined;
-  } catch (err) {
-    // Missing, or caught mid-rename: the lock alone says "running".
-    if (err instanceof SyntaxError || (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AppError('IO', `Cannot read the run state of VM ${id}: ${(err as Error).message}`);
-  }
 }
 
 /**
@@ -248,11 +249,12 @@ function runStateSync(home: string, id: string): string | undefined {
  * 'off'. `mayRun` false skips the run folder (list() passes it for VMs without one).
  */
 export function powerStateSync(home: string, id: string, mayRun = true): VmPowerState {
-  const lock = mayRun ? lockStateSync(home, id) : 'none';
-  if (lock === 'live') return runStateSync(home, id) === 'paused' ? 'paused' : 'running';
-  const folder = vmFolder(home, id);
-  if (statSync(path.join(folder, SAVED_STATE_MARKER), { throwIfNoEntry: false })) return 'saved';
-  if (lock === 'stale' || statSync(path.join(folder, ABORTED_MARKER_FILE), { throwIfNoEntry: false })) return 'aborted';
+  const run = mayRun ? readRunStatus(home, id) : null;
+  if (run?.alive) return run.state?.state === 'paused' ? 'paused' : 'running';
+  const markers = vmMarkerFiles(vmFolder(home, id));
+  if (statSync(markers.savedState, { throwIfNoEntry: false })) return 'saved';
+  // A lock whose engine host is dead: it ended without cleaning up.
+  if (run?.lock || statSync(markers.aborted, { throwIfNoEntry: false })) return 'aborted';
   return 'off';
 }
 
@@ -264,10 +266,10 @@ export async function powerStateOf(home: string, id: string): Promise<VmPowerSta
 /** Names of the folders under run/ (VMs that may be running). */
 export async function runFolderNames(home: string): Promise<Set<string>> {
   try {
-    return new Set(await readdir(path.join(home, 'run')));
+    return new Set(await readdir(runsFolder(home)));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
-    throw new AppError('IO', `Cannot read ${path.join(home, 'run')}: ${(err as Error).message}`);
+    throw new AppError('IO', `Cannot read ${runsFolder(home)}: ${(err as Error).message}`);
   }
 }
 

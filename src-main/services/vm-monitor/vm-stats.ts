@@ -6,34 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LibraryService } from '../../../src-shared/contracts/library';
 import type { VmOverview, VmStatsSample, VmStatsService } from '../../../src-shared/contracts/vm-monitor';
-import { runLockFile } from '../maru-home';
+import { readRunStatus } from '../../../src-node/run-folder';
 
 /** Clock ticks per second for /proc/<pid>/stat times: USER_HZ, 100 on every Linux architecture Maru runs on. */
 const USER_HZ = 100;
-
-/** The pid in a run lock: JSON `{ "pid": N, … }` or text starting with the pid (as vm-store reads it). */
-export function pidOfLock(text: string): number | null {
-  const t = text.trim();
-  if (t.startsWith('{')) {
-    try {
-      const pid = (JSON.parse(t) as { pid?: unknown }).pid;
-      return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pid : null;
-    } catch {
-      return null; // half-written lock
-    }
-  }
-  const m = /^(\d+)/.exec(t);
-  return m ? Number(m[1]) : null;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** utime + stime in seconds from /proc/<pid>/stat (fields 14 and 15, after the parenthesised comm). */
 export function cpuSecondsOfStat(stat: string): number | null {
@@ -116,9 +92,8 @@ export class VmStats implements VmStatsService {
       diskAllocatedBytes,
       hostCores: os.availableParallelism(),
     };
-    const lock = await text(runLockFile(this.maruHome, id));
-    const pid = lock ? pidOfLock(lock) : null;
-    if (pid === null || !alive(pid)) {
+    const run = readRunStatus(this.maruHome, id);
+    if (!run.alive || !run.lock) {
       return {
         ...base,
         running: false,
@@ -129,6 +104,7 @@ export class VmStats implements VmStatsService {
         ioWriteBytes: null,
       };
     }
+    const pid = run.lock.pid;
     const pids = process.platform === 'linux' ? await processTree(pid) : [pid];
     let cpu: number | null = null;
     let rss: number | null = null;

@@ -26,7 +26,7 @@ async function serve(pageRenderer: PageRenderer | null, log: (l: string) => void
     maruHome: home,
     rendererDir: RENDERER_DIR,
     services: {
-      ...createControlServices({ maruHome: home, confineMedia: true }),
+      ...createControlServices({ maruHome: home, confineMedia: true }).services,
       library,
       host: { info: () => Promise.reject(new Error('not used')), limits: () => Promise.reject(new Error('not used')) },
     },

@@ -76,7 +76,7 @@ beforeAll(async () => {
     maruHome: home,
     rendererDir: path.join(home, 'web'),
     services: {
-      ...createControlServices({ maruHome: home, confineMedia: true }),
+      ...createControlServices({ maruHome: home, confineMedia: true }).services,
       library,
       host: { info: () => Promise.reject(new Error('not used')), limits: () => Promise.reject(new Error('not used')) },
     },
@@ -119,6 +119,28 @@ describe('maru serve security', () => {
     } finally {
       rmSync(bad, { recursive: true, force: true });
       rmSync(path.join(home, 'web', 'index.html'));
+    }
+  });
+
+  it('source maps only for a signed-in session; the rest of the bundle stays public', async () => {
+    const assets = path.join(home, 'web', 'assets');
+    mkdirSync(assets, { recursive: true });
+    writeFileSync(path.join(assets, 'app.js'), 'console.log(1);\n//# sourceMappingURL=app.js.map\n');
+    writeFileSync(path.join(assets, 'app.js.map'), '{"version":3,"sources":["secret-source.tsx"]}');
+    try {
+      expect((await fetch(base + 'assets/app.js')).status).toBe(200);
+      for (const p of ['assets/app.js.map', 'assets/app.js%2Emap', 'assets/APP.js.MAP', 'assets/missing.js.map']) {
+        const res = await fetch(base + p);
+        expect(res.status, p).toBe(401);
+        expect(await res.text()).not.toContain('secret-source');
+      }
+      const { cookie } = await login();
+      const signedIn = await fetch(base + 'assets/app.js.map', { headers: { Cookie: cookie } });
+      expect(signedIn.status).toBe(200);
+      expect(signedIn.headers.get('cache-control')).toBe('private, no-store');
+      expect(await signedIn.text()).toContain('secret-source');
+    } finally {
+      rmSync(assets, { recursive: true, force: true });
     }
   });
 
@@ -272,7 +294,7 @@ describe('maru serve limits', () => {
       maruHome: home,
       rendererDir: path.join(home, 'web'),
       services: {
-        ...createControlServices({ maruHome: home, confineMedia: true }),
+        ...createControlServices({ maruHome: home, confineMedia: true }).services,
         host: { info: () => Promise.reject(new Error('unused')), limits: () => Promise.reject(new Error('unused')) },
       },
       limits: { maxControlMessageBytes: 64 * 1024, maxSendBufferBytes: 4 * 1024 * 1024 },
@@ -313,7 +335,7 @@ describe('maru serve limits', () => {
     );
     ws.send(JSON.stringify({ type: 'call', id: 1, service: 'library', method: 'list', args: [] }));
     const msg = await reply;
-    expect(msg.result.ok).toBe(true);
+    expect(msg.result.ok, JSON.stringify(msg)).toBe(true);
     expect(msg.result.value.map((v) => v.name).sort()).toEqual(['A', 'B']);
     // Invalid arguments are refused by the contract's schema, the socket stays up.
     const bad = new Promise<{ result: { ok: boolean; error: { code: string } } }>((r) =>
@@ -385,7 +407,7 @@ describe('maru serve limits', () => {
           maruHome: home,
           rendererDir: home,
           services: {
-            ...createControlServices({ maruHome: home, confineMedia: true }),
+            ...createControlServices({ maruHome: home, confineMedia: true }).services,
             host: { info: () => Promise.reject(new Error('x')), limits: () => Promise.reject(new Error('x')) },
           },
         }),

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createQcow2, readQcow2Info, QCOW2_MAX_VIRTUAL_SIZE } from '../../../src-emulator/disk/qcow2-create';
 import { AppError } from '../../../src-shared/errors';
-import type { JobProgress } from '../../../src-shared/contracts/library';
+import type { JobProgress } from '../../../src-shared/contracts/jobs';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -2,7 +2,8 @@
 // rates, restarts), size formatting, and the quick ISO check before an upload.
 import { describe, expect, it } from 'vitest';
 import type { VmStatsSample } from '../../../src-shared/contracts/vm-monitor';
-import { formatBytes, formatMiB } from '../../../src-renderer/format/format-size';
+import { formatBytes } from '../../../src-shared/format-bytes';
+import { formatMiB } from '../../../src-renderer/format/format-size';
 import { precheckFile, precheckIso } from '../../../src-renderer/media/iso-precheck';
 import { addSample, PERF_WINDOW, toSeries } from '../../../src-renderer/perf/perf-series';
 

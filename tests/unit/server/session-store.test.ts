@@ -53,21 +53,52 @@ describe('SessionStore', () => {
 describe('LoginThrottle', () => {
   it('allows five failures, then backs off exponentially', () => {
     let now = 0;
-    const t = new LoginThrottle(5, 1000, 60_000, 1000, () => now);
+    const t = new LoginThrottle({ freeAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000, now: () => now });
     for (let i = 0; i < 5; i++) {
-      expect(t.check('a').allowed).toBe(true);
-      t.recordFailure('a');
+      const a = t.begin('a');
+      expect(a.allowed).toBe(true);
+      a.settle('failure');
     }
-    expect(t.check('a')).toEqual({ allowed: false, retryAfterMs: 1000 });
-    expect(t.check('b').allowed).toBe(true); // other clients unaffected
+    expect(t.begin('a')).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    expect(t.begin('b').allowed).toBe(true); // other clients unaffected
     now = 1000;
-    expect(t.check('a').allowed).toBe(true);
-    t.recordFailure('a');
-    expect(t.check('a').retryAfterMs).toBe(2000);
+    const sixth = t.begin('a');
+    expect(sixth.allowed).toBe(true);
+    sixth.settle('failure');
+    expect(t.begin('a').retryAfterMs).toBe(2000);
   });
-  it('has a global ceiling', () => {
-    const t = new LoginThrottle(5, 1000, 60_000, 3, () => 0);
-    expect([1, 2, 3, 4].map((i) => t.check(`c${i}`).allowed)).toEqual([true, true, true, false]);
+
+  it('counts attempts in flight: a burst from one client gets the free attempts only', () => {
+    const t = new LoginThrottle({ freeAttempts: 5, now: () => 0 });
+    const burst = Array.from({ length: 80 }, () => t.begin('a'));
+    expect(burst.filter((a) => a.allowed)).toHaveLength(5);
+    // Another client is not held back by that burst.
+    expect(t.begin('b').allowed).toBe(true);
+    // A success clears the client's count; settling twice counts once.
+    burst[0]!.settle('success');
+    burst[0]!.settle('failure');
+    expect(t.begin('a').allowed).toBe(true);
+  });
+
+  it('runs one password check per client at a time and a few in all', async () => {
+    const t = new LoginThrottle({ maxConcurrentChecks: 2 });
+    let running = 0;
+    let peak = 0;
+    const perClient = new Map<string, number>();
+    let peakPerClient = 0;
+    const check = (client: string) =>
+      t.check(client, async () => {
+        running++;
+        perClient.set(client, (perClient.get(client) ?? 0) + 1);
+        peak = Math.max(peak, running);
+        peakPerClient = Math.max(peakPerClient, perClient.get(client)!);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        perClient.set(client, perClient.get(client)! - 1);
+      });
+    await Promise.all([...Array.from({ length: 5 }, () => check('a')), check('b'), check('c')]);
+    expect(peak).toBe(2);
+    expect(peakPerClient).toBe(1);
   });
 });
 

@@ -2,17 +2,19 @@
 // validation, list/show, inaccessible configs left byte-for-byte alone, migration, power
 // state, modify/rename/delete/clone, cancellation. Also the data-folder and atomic-write helpers.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Library } from '../../../src-main/services/library/library-service';
+import { createControlServices } from '../../../src-main/services/control-services';
 import type { HostLimits } from '../../../src-main/services/library/host-limits';
 import { resolveMaruHome } from '../../../src-main/services/maru-home';
-import { writeFileAtomic } from '../../../src-main/services/atomic-file';
+import { writeFileAtomic } from '../../../src-node/atomic-file';
 import { AppError } from '../../../src-shared/errors';
-import type { JobProgress, VmListEntry } from '../../../src-shared/contracts/library';
+import type { JobProgress } from '../../../src-shared/contracts/jobs';
+import type { VmListEntry } from '../../../src-shared/contracts/library';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -572,6 +574,117 @@ describe('Library.clone', () => {
     expect(await vmsEntries()).toEqual([vm.config.id]);
     expect((await lib.list()).map((e) => e.id)).toEqual([vm.config.id]);
     expect(qemuImgCheck(vm.disks[0]!.path)).toBe(0);
+  });
+});
+
+describe('one broken VM folder blocks no other VM', () => {
+  it('a vm.json that is a folder or a link loop, or a run lock that is a folder, is listed inaccessible; the rest works', async () => {
+    const { vm: healthy } = await lib.create({ name: 'healthy', diskGiB: 1 });
+    const folderConfig = randomUUID();
+    await mkdir(path.join(home, 'vms', folderConfig, 'vm.json'), { recursive: true });
+    const loop = randomUUID();
+    await mkdir(path.join(home, 'vms', loop));
+    await symlink('vm.json', path.join(home, 'vms', loop, 'vm.json')); // ELOOP when read
+    const { vm: badRun } = await lib.create({ name: 'bad run folder', diskGiB: 0 });
+    await mkdir(path.join(home, 'run', badRun.config.id, 'lock'), { recursive: true }); // EISDIR when read
+
+    const list = await lib.list();
+    expect(list.filter((e) => e.kind === 'ok').map((e) => (e.kind === 'ok' ? e.name : ''))).toEqual(['healthy']);
+    const errors = Object.fromEntries(list.filter((e) => e.kind === 'inaccessible').map((e) => [e.id, e.error]));
+    expect(errors[folderConfig]).toMatch(/vm\.json cannot be read: EISDIR/);
+    expect(errors[loop]).toMatch(/vm\.json cannot be read: ELOOP/);
+    expect(errors[badRun.config.id]).toMatch(/Cannot read .*lock/);
+
+    // Create, rename, clone, modify and delete of the other VMs all work.
+    const { vm: fresh } = await lib.create({ name: 'fresh', diskGiB: 0 });
+    expect((await lib.rename(healthy.config.id, 'renamed')).config.name).toBe('renamed');
+    const copy = await lib.clone('renamed', 'copy of renamed');
+    expect(copy.disks[0]!.exists).toBe(true);
+    expect((await lib.modify('fresh', { cpus: 2 })).vm.config.cpus).toBe(2);
+    await lib.delete(fresh.config.id, { deleteDisks: true });
+    // Names are still checked against the readable VMs.
+    await expectAppError(lib.create({ name: 'RENAMED', diskGiB: 0 }), 'ALREADY_EXISTS');
+    expect((await lib.list()).filter((e) => e.kind === 'ok').map((e) => (e.kind === 'ok' ? e.name : ''))).toEqual([
+      'copy of renamed',
+      'renamed',
+    ]);
+    // The broken folders are left as they were.
+    expect((await stat(path.join(home, 'vms', folderConfig, 'vm.json'))).isDirectory()).toBe(true);
+    expect(await readlink(path.join(home, 'vms', loop, 'vm.json'))).toBe('vm.json');
+  });
+});
+
+describe('disk paths in vm.json', () => {
+  /** Rewrites a VM's vm.json with `disks[0]` changed; returns the new bytes. */
+  async function pointDisk(folder: string, change: Record<string, unknown>): Promise<Buffer> {
+    const file = path.join(folder, 'vm.json');
+    const config = JSON.parse(await readFile(file, 'utf8')) as { disks: Record<string, unknown>[] };
+    const { userAttached: _previous, ...disk } = config.disks[0]!;
+    config.disks[0] = { ...disk, ...change };
+    await writeFile(file, JSON.stringify(config, null, 2));
+    return readFile(file);
+  }
+
+  it("a disk in another VM's folder or elsewhere under MARU_HOME: inaccessible with the reason, refused at start, nothing modified", async () => {
+    const { vm: victim } = await lib.create({ name: 'victim', diskGiB: 1 });
+    const victimDisk = victim.disks[0]!.path;
+    const victimBytes = await readFile(victimDisk);
+    const victimMtime = (await stat(victimDisk)).mtimeMs;
+    const { vm: intruder } = await lib.create({ name: 'intruder', diskGiB: 1 });
+    await mkdir(path.join(home, 'isos'), { recursive: true });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ file: victimDisk }, /another VM's folder/],
+      [{ file: victimDisk, userAttached: true }, /another VM's folder/],
+      [{ file: `../${victim.config.id}/disks/disk0.qcow2` }, /another VM's folder/],
+      [{ file: path.join(home, 'isos', 'x.qcow2'), userAttached: true }, /Maru's data folder/],
+      [{ file: path.join(home, 'server-auth.json') }, /Maru's data folder/],
+      [{ file: '../../../etc/passwd' }, /leads out of this VM's folder/],
+      [{ file: '/etc/passwd' }, /does not say the user attached it/],
+    ];
+    const { services } = createControlServices({ maruHome: home });
+    for (const [change, why] of cases) {
+      const bytes = await pointDisk(intruder.folder, change);
+      const entry = (await lib.list()).find((e) => e.id === intruder.config.id);
+      expect(entry, JSON.stringify(change)).toMatchObject({ kind: 'inaccessible', error: expect.stringMatching(why) });
+      await expectAppError(lib.show(intruder.config.id), 'INACCESSIBLE', why);
+      await expectAppError(services.vm.start(intruder.config.id), 'INACCESSIBLE', why);
+      await expectAppError(lib.modify(intruder.config.id, { cpus: 2 }), 'INACCESSIBLE');
+      await expectAppError(lib.clone(intruder.config.id, 'stolen'), 'INACCESSIBLE');
+      expect(await readFile(path.join(intruder.folder, 'vm.json'))).toEqual(bytes);
+    }
+    expect(await readFile(victimDisk)).toEqual(victimBytes);
+    expect((await stat(victimDisk)).mtimeMs).toBe(victimMtime);
+    expect((await lib.list()).map((e) => (e.kind === 'ok' ? e.name : e.id))).toEqual(['victim', intruder.config.id]);
+  });
+
+  it("a symlink in the VM's folder into another VM's is refused once followed", async () => {
+    const { vm: victim } = await lib.create({ name: 'victim', diskGiB: 1 });
+    const { vm: linker } = await lib.create({ name: 'linker', diskGiB: 1 });
+    const own = linker.disks[0]!.path;
+    await rm(own);
+    await symlink(victim.disks[0]!.path, own);
+    await expectAppError(lib.show('linker'), 'INACCESSIBLE', /another VM's folder.*resolves to/);
+    await expectAppError(lib.clone('linker', 'copy'), 'INACCESSIBLE');
+  });
+
+  it('a disk the user attached outside MARU_HOME is used; the same path without the mark is not', async () => {
+    const outside = await mkdtemp(path.join(os.tmpdir(), 'maru-attached-'));
+    try {
+      const disk = path.join(outside, 'mine.qcow2');
+      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
+      const { vm } = await lib.create({ name: 'attached', diskGiB: 1 });
+      await pointDisk(vm.folder, { file: disk, sizeBytes: 16 * MiB, userAttached: true });
+      const shown = await lib.show('attached');
+      expect(shown.disks[0]).toMatchObject({ path: disk, exists: true, virtualSizeBytes: 16 * MiB });
+      // A clone copies it into the clone's own folder, no longer an attachment.
+      const copy = await lib.clone('attached', 'attached copy');
+      expect(copy.config.disks[0]).not.toHaveProperty('userAttached');
+      expect(copy.disks[0]!.path.startsWith(copy.folder + path.sep)).toBe(true);
+      await pointDisk(vm.folder, { userAttached: false });
+      await expectAppError(lib.show(vm.config.id), 'INACCESSIBLE', /"userAttached": true/);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 });
 

@@ -218,7 +218,7 @@ describe('the upload route in the web console', () => {
       port: 0,
       maruHome: h,
       rendererDir: path.join(h, 'web'),
-      services: createControlServices({ maruHome: h, confineMedia: true }),
+      services: createControlServices({ maruHome: h, confineMedia: true }).services,
       log: () => undefined,
     });
     const { url } = await server.start();

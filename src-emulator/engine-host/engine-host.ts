@@ -1,0 +1,399 @@
+// The engine host: one process per running VM. It takes the run lock, starts the engine (of
+// whichever kind: engines/engine-registry.ts), serves the control service on its endpoint,
+// keeps state.json current for the library, leaves an `aborted` or `saved-state` marker when
+// the VM ends that way, and cleans up after itself.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type {
+  AbortedMarker,
+  EngineControlService,
+  EngineLaunchSpec,
+  EngineRunState,
+  EngineState,
+  EngineStatus,
+  SavedStateMarker,
+  StopResult,
+} from '../../src-shared/contracts/engine';
+import { AppError, toWireError } from '../../src-shared/errors';
+import { vmConfigSchema } from '../../src-shared/vm-config';
+import { Emitter } from '../base/event';
+import type { Engine, EngineStateChange } from '../engines/engine';
+import { createEngine } from '../engines/engine-registry';
+import { readJsonSync, writeJsonAtomic } from '../../src-node/atomic-file';
+import { rotateLogs } from '../../src-node/log-rotation';
+import {
+  ABORTED_MARKER_FILE,
+  RUN_LAUNCH_FILE,
+  RUN_LOCK_FILE,
+  RUN_STATE_FILE,
+  SAVED_STATE_MARKER_FILE,
+  SOCKET_FILES,
+  controlEndpointFor,
+  ensurePrivateFolder,
+} from '../../src-node/run-folder';
+import { RunLock } from '../../src-node/run-lock';
+import { ControlServer, type ControlStream } from './control-server';
+import type { ParentChannel } from './parent-channel';
+import { recoverStaleRun } from './stale-run';
+
+/** Serial output kept for `serialSubscribe({history: true})`. */
+const SERIAL_HISTORY_BYTES = 64 * 1024;
+/** Logs rotated at each start (name → name.1 → name.2 → name.3). */
+const ROTATED_LOGS = ['serial.log', 'qemu.log', 'swtpm.log', 'swtpm-console.log'];
+
+/** Reads and checks a launch file written by the launcher. */
+export function readLaunchSpec(file: string): EngineLaunchSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new AppError('INVALID_ARGUMENT', `Cannot read the launch file ${file}: ${(err as Error).message}`);
+  }
+  const spec = raw as Partial<EngineLaunchSpec>;
+  if (spec.version !== 1 || typeof spec.vmId !== 'string' || !spec.paths || !spec.host || !spec.options) {
+    throw new AppError('INVALID_ARGUMENT', `The launch file ${file} is not a Maru engine launch file (version 1).`);
+  }
+  const config = vmConfigSchema.safeParse(spec.config);
+  if (!config.success) {
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      `The launch file ${file} holds an invalid VM config: ${config.error.message}`,
+    );
+  }
+  return { ...(spec as EngineLaunchSpec), config: config.data };
+}
+
+/** A ring of recent serial bytes. */
+class SerialHistory {
+  private chunks: Uint8Array[] = [];
+  private size = 0;
+  push(data: Uint8Array): void {
+    this.chunks.push(data);
+    this.size += data.length;
+    while (this.size > SERIAL_HISTORY_BYTES && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
+  }
+  snapshot(): Uint8Array {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+export class EngineHost {
+  private readonly spec: EngineLaunchSpec;
+  private readonly startedAt = new Date().toISOString();
+  private readonly runFile: (name: string) => string;
+  private readonly vmFile: (name: string) => string;
+  private readonly controlEndpoint: string;
+  private lock: RunLock | null = null;
+  private engine: Engine | null = null;
+  private server: ControlServer | null = null;
+  private readonly serialHistory = new SerialHistory();
+  private readonly serialLive = new Emitter<Uint8Array>();
+  private finished: Promise<number> | null = null;
+  private resolveDone: (code: number) => void = () => undefined;
+  private readonly done = new Promise<number>((resolve) => {
+    this.resolveDone = resolve;
+  });
+  private stateWrites: Promise<unknown> = Promise.resolve();
+  private readonly vmLabel: string;
+  /** Set once the start is reported: only then does a final state end the run (a failed start cleans up itself). */
+  private serving = false;
+  /** A stop signal arrived while starting: stop as soon as the VM runs. */
+  private stopWhenStarted: string | null = null;
+
+  constructor(
+    launchFile: string,
+    private readonly channel: ParentChannel,
+    private readonly log: (line: string) => void,
+  ) {
+    this.spec = readLaunchSpec(launchFile);
+    const { paths } = this.spec;
+    this.runFile = (name) => path.join(paths.runFolder, name);
+    this.vmFile = (name) => path.join(paths.vmFolder, name);
+    this.controlEndpoint = controlEndpointFor(paths.socketFolder, this.spec.vmId, process.platform);
+    this.vmLabel = JSON.stringify(this.spec.config.name);
+  }
+
+  /** Runs the VM until it ends; resolves with the process exit code. */
+  async run(): Promise<number> {
+    const { spec, log } = this;
+    log(`engine host ${process.pid} for VM ${this.vmLabel} (${spec.vmId}), launched by pid ${spec.launcherPid}`);
+    try {
+      await this.start();
+    } catch (err) {
+      const wire = toWireError(err);
+      const error = wire.ok ? { code: 'INTERNAL', message: 'unknown' } : wire.error;
+      log(`start failed: ${error.message}${err instanceof AppError ? '' : `\n${(err as Error).stack ?? ''}`}`);
+      this.channel.post({
+        type: 'maru-engine-host',
+        event: 'failed',
+        error: { code: error.code, message: error.message },
+      });
+      await this.cleanup();
+      return 1;
+    }
+    return this.done;
+  }
+
+  private async start(): Promise<void> {
+    const { spec, log } = this;
+    const { paths } = spec;
+    await mkdir(paths.runFolder, { recursive: true, mode: 0o700 });
+    const short = paths.socketFolder !== paths.runFolder;
+    await ensurePrivateFolder(paths.socketFolder, short);
+    if (short) log(`run folder path too long for unix sockets: sockets are in ${paths.socketFolder}`);
+    this.lock = await RunLock.acquire(
+      this.runFile(RUN_LOCK_FILE),
+      { pid: process.pid, startedAt: this.startedAt },
+      this.vmLabel,
+    );
+    let abnormalEnd = readJsonSync<AbortedMarker>(this.vmFile(ABORTED_MARKER_FILE)) !== null;
+    if (this.lock.replaced) {
+      log(`replaced the stale lock of engine host pid ${this.lock.replaced.pid}`);
+      await recoverStaleRun(paths.runFolder, spec.vmId, log);
+      abnormalEnd = true;
+    }
+    await mkdir(paths.logsFolder, { recursive: true });
+    await rotateLogs(paths.logsFolder, ROTATED_LOGS);
+
+    const saved = readJsonSync<SavedStateMarker>(this.vmFile(SAVED_STATE_MARKER_FILE));
+    const resumeFrom = saved && saved.engine === spec.engine ? saved : null;
+    if (saved && !resumeFrom)
+      log(`a saved state of engine ${saved.engine} cannot be resumed by ${spec.engine}: booting`);
+
+    // Each engine's code loads here, for its own VMs only (v86 and its RFB server never load for a QEMU VM).
+    const engine = await createEngine(spec.engine, {
+      config: spec.config,
+      host: spec.host,
+      paths: { vmFolder: paths.vmFolder, socketFolder: paths.socketFolder, logsFolder: paths.logsFolder },
+      acpiTimeoutMs: spec.options.acpiTimeoutMs,
+      log,
+      afterAbnormalEnd: abnormalEnd,
+      onDidChangeRuntimeInfo: () => void this.writeRunState(),
+    });
+    this.engine = engine;
+    engine.onDidChangeState((c) => this.onStateChange(c));
+    engine.onSerialOutput((data) => {
+      this.serialHistory.push(data);
+      this.serialLive.fire(data);
+    });
+    await this.writeRunState();
+    await engine.start({ resumeFrom });
+    if (resumeFrom) await rm(this.vmFile(SAVED_STATE_MARKER_FILE), { force: true });
+    await rm(this.vmFile(ABORTED_MARKER_FILE), { force: true });
+
+    const server = new ControlServer(this.controlEndpoint, this.controlService(engine), log);
+    this.server = server;
+    await server.listen();
+    await this.writeRunState();
+    const status = this.status();
+    log(`running: accelerator ${status.accelerator} (${status.acceleratorReason}); display ${status.display}`);
+    this.channel.post({ type: 'maru-engine-host', event: 'ready', status });
+    this.serving = true;
+    // The VM may have ended between the engine's start and now.
+    if (engine.state === 'off' || engine.state === 'aborted') this.finished ??= this.finish(engine.state, null);
+    else if (this.stopWhenStarted) void this.onSignal(this.stopWhenStarted);
+  }
+
+  /** Stops the VM when the process is asked to end (SIGTERM/SIGINT). */
+  async onSignal(signal: string): Promise<void> {
+    const engine = this.engine;
+    this.log(`received ${signal}`);
+    if (!this.serving) {
+      this.stopWhenStarted = signal;
+      return;
+    }
+    if (engine && (engine.state === 'running' || engine.state === 'paused')) {
+      await engine.stop('force').catch((err: unknown) => this.log(`stop on ${signal} failed: ${String(err)}`));
+    }
+  }
+
+  /** Last resort after a bug: stop the children, mark the VM aborted, drop the lock (synchronously). */
+  emergencyExit(err: unknown): never {
+    this.log(`engine host failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    try {
+      this.engine?.emergencyStop?.();
+      const marker: AbortedMarker = {
+        at: new Date().toISOString(),
+        reason: `The engine host failed: ${err instanceof Error ? err.message : String(err)}`,
+        logs: [path.join(this.spec.paths.logsFolder, 'engine-host.log')],
+      };
+      writeFileSync(this.vmFile(ABORTED_MARKER_FILE), JSON.stringify(marker, null, 2) + '\n');
+      rmSync(this.runFile(RUN_STATE_FILE), { force: true });
+      if (this.lock) rmSync(this.lock.file, { force: true });
+    } catch (cleanupErr) {
+      this.log(`emergency cleanup failed: ${String(cleanupErr)}`);
+    }
+    process.exit(70);
+  }
+
+  /** The running engine's RFB endpoint (unix socket), for desktop console ports. */
+  displayPath(): string | null {
+    return this.engine?.display()?.path ?? null;
+  }
+
+  status(): EngineStatus {
+    const engine = this.engine!;
+    const info = engine.runtimeInfo();
+    return {
+      vmId: this.spec.vmId,
+      engine: engine.kind,
+      state: engine.state,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      accelerator: info.accelerator,
+      acceleratorReason: info.acceleratorReason,
+      display: engine.display()?.path ?? null,
+      capabilities: engine.capabilities,
+      cdrom: info.cdrom,
+      notes: info.notes,
+      serialLog: info.serialLog,
+      resumedFromSavedState: info.resumedFromSavedState,
+    };
+  }
+
+  /** The control service on this host's endpoint: the contract's methods over `engine`. */
+  private controlService(engine: Engine): EngineControlService {
+    return {
+      status: async () => this.status(),
+      stop: async ({ mode, timeoutMs }) => {
+        const r = await engine.stop(mode, timeoutMs === undefined ? {} : { timeoutMs });
+        const result: StopResult = {
+          state: engine.state,
+          forced: r.forced,
+          message:
+            mode === 'force'
+              ? 'Powered off (forced).'
+              : r.forced
+                ? `The guest did not power off within ${Math.round((timeoutMs ?? this.spec.options.acpiTimeoutMs) / 1000)} s: forced off.`
+                : 'The guest powered off.',
+        };
+        return result;
+      },
+      pause: async () => {
+        await engine.pause();
+        return this.status();
+      },
+      resume: async () => {
+        await engine.resume();
+        return this.status();
+      },
+      reset: async () => {
+        await engine.reset();
+        return this.status();
+      },
+      saveState: async () => {
+        await engine.saveState((saved) => writeJsonAtomic(this.vmFile(SAVED_STATE_MARKER_FILE), saved));
+        const result: StopResult = { state: engine.state, forced: false, message: 'State saved; the VM is off.' };
+        return result;
+      },
+      attachIso: async (isoPath) => {
+        await engine.attachIso(isoPath);
+        return this.status();
+      },
+      eject: async () => {
+        await engine.eject();
+        return this.status();
+      },
+      screenshot: async () => {
+        const shot = await engine.screenshot();
+        return { width: shot.width, height: shot.height, pngBase64: Buffer.from(shot.png).toString('base64') };
+      },
+      sendKeys: (text) => engine.sendKeys(text),
+      sendCombo: (keys) => engine.sendCombo(keys),
+      serialWrite: (text) => engine.writeSerial(new Uint8Array(Buffer.from(text, 'utf8'))),
+      serialSubscribe: async ({ history }, stream?: ControlStream) => {
+        if (!stream) throw new AppError('INVALID_ARGUMENT', 'serialSubscribe streams: it needs a control connection.');
+        if (history) {
+          const past = this.serialHistory.snapshot();
+          if (past.length) stream.send(past);
+        }
+        stream.hold(this.serialLive.event((data) => stream.send(data)));
+        return { subscribed: true };
+      },
+    } satisfies EngineControlService;
+  }
+
+  private onStateChange(change: EngineStateChange): void {
+    this.log(`state ${change.from} → ${change.to}${change.reason ? ` (${change.reason})` : ''}`);
+    void this.writeRunState();
+    if (this.serving && (change.to === 'off' || change.to === 'aborted')) {
+      this.finished ??= this.finish(change.to, change.reason ?? null);
+    }
+  }
+
+  private writeRunState(): Promise<void> {
+    const engine = this.engine;
+    if (!engine || !this.lock) return Promise.resolve();
+    const info = engine.runtimeInfo();
+    const state: EngineRunState = {
+      version: 2,
+      vmId: this.spec.vmId,
+      engine: engine.kind,
+      state: engine.state,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      controlEndpoint: this.controlEndpoint,
+      socketFolder: this.spec.paths.socketFolder,
+      display: engine.display()?.path ?? null,
+      engineRecovery: info.recovery,
+    };
+    const write = this.stateWrites.then(() => writeJsonAtomic(this.runFile(RUN_STATE_FILE), state));
+    this.stateWrites = write.catch((err: unknown) => this.log(`cannot write ${RUN_STATE_FILE}: ${String(err)}`));
+    return this.stateWrites.then(() => undefined);
+  }
+
+  private async finish(state: EngineState, reason: string | null): Promise<number> {
+    const { log, spec } = this;
+    if (state === 'aborted') {
+      const marker: AbortedMarker = {
+        at: new Date().toISOString(),
+        reason: reason ?? 'The VM ended unexpectedly.',
+        logs: ['qemu.log', 'serial.log', 'swtpm.log', 'engine-host.log'].map((n) =>
+          path.join(spec.paths.logsFolder, n),
+        ),
+      };
+      await writeJsonAtomic(this.vmFile(ABORTED_MARKER_FILE), marker).catch((err: unknown) =>
+        log(`cannot write the aborted marker: ${String(err)}`),
+      );
+      await this.engine?.repairAfterAbort?.();
+    }
+    if (this.server) {
+      await this.server.drain(10_000);
+      await this.server.close(state);
+    }
+    await this.cleanup();
+    log(`engine host ends: VM ${state}${reason ? ` (${reason})` : ''}`);
+    this.resolveDone(state === 'aborted' ? 2 : 0);
+    return state === 'aborted' ? 2 : 0;
+  }
+
+  /** Removes everything this run created in the run and socket folders, and the lock. */
+  private async cleanup(): Promise<void> {
+    const { paths } = this.spec;
+    this.engine?.dispose();
+    this.serialLive.dispose();
+    await this.stateWrites;
+    const lockHeld = this.lock !== null;
+    if (lockHeld) {
+      await rm(this.runFile(RUN_STATE_FILE), { force: true });
+      await rm(this.runFile(RUN_LAUNCH_FILE), { force: true });
+      if (paths.socketFolder !== paths.runFolder) await rm(paths.socketFolder, { recursive: true, force: true });
+      else {
+        for (const s of Object.values(SOCKET_FILES)) {
+          await rm(path.join(paths.socketFolder, s), { force: true });
+        }
+      }
+      await this.lock!.release();
+      // The run folder goes unless another engine host took the lock meanwhile.
+      const relocked = await readFile(path.join(paths.runFolder, RUN_LOCK_FILE), 'utf8').catch(
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return null;
+          throw err;
+        },
+      );
+      if (relocked === null) await rm(paths.runFolder, { recursive: true, force: true });
+    }
+  }
+}

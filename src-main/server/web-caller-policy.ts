@@ -1,0 +1,91 @@
+// What a web console caller may touch (the CallerPolicy the control road applies to every
+// host-path and bind-address argument): host paths only inside the ISO folders and the VM
+// library, resolved through symlinks, with one answer for "missing" and "forbidden"; port
+// forwards on loopback only unless the owner started the server with --allow-remote-forwards.
+import { realpath } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { CallerPolicy, HostPathUse } from '../../src-shared/contracts/access';
+import { AppError } from '../../src-shared/errors';
+import { isoFolder } from '../services/iso-detect/media-service';
+import { vmsFolder } from '../services/maru-home';
+
+export interface WebCallerPolicyOptions {
+  readonly maruHome: string;
+  /** More ISO folders (MARU_ISO_FOLDERS where the server runs; absolute paths). */
+  readonly isoFolders?: readonly string[];
+  /** The owner's setting: port forwards may listen on any address, not only loopback. */
+  readonly allowRemoteForwards?: boolean;
+}
+
+function inside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** True for 127.0.0.0/8, ::1 (however written, IPv4-mapped too) and `localhost`. */
+export function isLoopbackAddress(address: string): boolean {
+  const a = address
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
+  if (a === 'localhost') return true;
+  if (net.isIPv4(a)) return LOOPBACK.check(a, 'ipv4');
+  if (net.isIPv6(a)) return LOOPBACK.check(a, 'ipv6');
+  return false;
+}
+
+export class WebCallerPolicy implements CallerPolicy {
+  constructor(private readonly opts: WebCallerPolicyOptions) {}
+
+  /** The folders a web caller's paths may lie in, resolved (those that exist). */
+  async roots(): Promise<string[]> {
+    const folders = [isoFolder(this.opts.maruHome), ...(this.opts.isoFolders ?? []), vmsFolder(this.opts.maruHome)];
+    const out: string[] = [];
+    for (const f of folders) {
+      const real = await realpath(f).catch(() => null);
+      if (real && !out.includes(real)) out.push(real);
+    }
+    return out;
+  }
+
+  /**
+   * The real path (symlinks resolved) of `p` when it lies in an ISO folder or the library.
+   * A path that does not exist, cannot be read or lies elsewhere gets one and the same error,
+   * so a web user learns nothing about the server's other files.
+   */
+  async checkHostPath(p: string, use: HostPathUse): Promise<string> {
+    const refuse = () =>
+      new AppError(
+        'INVALID_ARGUMENT',
+        `${JSON.stringify(p)} is not a ${use === 'folder' ? 'folder' : 'file'} the web console can use: it may ` +
+          `only use ${use === 'folder' ? 'folders' : 'files'} in the ISO folders (${this.folderList()}) and the VM ` +
+          'library. Upload the ISO, or add its folder to MARU_ISO_FOLDERS where `maru serve` runs.',
+      );
+    if (typeof p !== 'string' || !path.isAbsolute(p) || p.includes('\0')) throw refuse();
+    const real = await realpath(p).catch(() => null);
+    if (real === null) throw refuse();
+    const roots = await this.roots();
+    if (!roots.some((r) => inside(r, real))) throw refuse();
+    return real;
+  }
+
+  checkBindAddress(address: string): void {
+    if (this.opts.allowRemoteForwards || isLoopbackAddress(address)) return;
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      `A port forward from the web console may listen on loopback only (127.0.0.1, ::1 or localhost): ` +
+        `${JSON.stringify(address)} would open the guest's port to every network this server is on. Use ` +
+        '127.0.0.1 (and an SSH tunnel to reach it), or have the server owner start `maru serve --allow-remote-forwards`.',
+    );
+  }
+
+  /** The ISO folders as configured (not resolved: the message must not depend on what exists). */
+  private folderList(): string {
+    return [isoFolder(this.opts.maruHome), ...(this.opts.isoFolders ?? [])].join(', ');
+  }
+}

@@ -1,0 +1,115 @@
+// Engine host processes for plain Node front ends: where the engine host script is, the
+// detached spawner (`maru serve`, and the CLI) and starting one early (before the launch file
+// exists) so its Node start-up overlaps the runtime's checks. Kept free of heavy imports: the
+// CLI calls it before it loads anything else.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EngineHostLaunchMessage } from '../../../src-shared/contracts/engine';
+import { AppError } from '../../../src-shared/errors';
+import type { EngineHostLaunch, EngineHostSpawner, SpawnedEngineHost } from './engine-host-spawner';
+
+/** The engine host script: next to this bundle (dist/cli → dist/engine-host), else dist/ above the sources. */
+export function defaultEngineHostPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['MARU_ENGINE_HOST']) return path.resolve(env['MARU_ENGINE_HOST']);
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const sibling of [path.join(here, '..', 'engine-host'), path.join(here, '..', '..', 'engine-host')]) {
+    const candidate = path.join(sibling, 'engine-host.js');
+    if (existsSync(candidate)) return candidate;
+  }
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'dist', 'engine-host', 'engine-host.js');
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new AppError(
+    'MISSING_DEPENDENCY',
+    'The engine host (dist/engine-host/engine-host.js) is not built. Run "node scripts/build.mjs --node-only".',
+  );
+}
+
+/** An engine host started with `--await-launch`: it loads its code, then waits for a launch message. */
+export interface PrewarmedEngineHost {
+  readonly child: ChildProcess;
+  readonly scriptPath: string;
+}
+
+/**
+ * Starts a detached engine host that waits (over its IPC channel) for the launch file to run.
+ * It exits by itself when the channel closes without one, so a launcher that fails its checks
+ * only has to let it go. Returns null when the script cannot be found or started.
+ */
+export function prewarmEngineHost(env: NodeJS.ProcessEnv = process.env): PrewarmedEngineHost | null {
+  try {
+    const scriptPath = defaultEngineHostPath(env);
+    const child = spawn(process.execPath, [scriptPath, '--await-launch'], {
+      detached: true,
+      // No log file is known yet: the engine host opens the VM's log itself when the launch arrives.
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      env,
+      windowsHide: true,
+    });
+    child.on('error', () => undefined); // a failed spawn shows as "not connected": the spawner starts afresh
+    return { child, scriptPath };
+  } catch {
+    return null;
+  }
+}
+
+/** Lets a prewarmed engine host go unused (it exits once its channel closes). */
+export function releasePrewarmed(host: PrewarmedEngineHost | null | undefined): void {
+  if (!host) return;
+  if (host.child.connected) host.child.disconnect();
+  host.child.unref();
+}
+
+function wrapChild(child: ChildProcess): SpawnedEngineHost {
+  return {
+    onMessage: (l) => child.on('message', l),
+    onExit: (l) => child.on('exit', (code, signal) => l(code, signal)),
+    onError: (l) => child.on('error', l),
+    kill: () => void child.kill('SIGTERM'),
+    release: () => {
+      // Let the engine host go: it must outlive us. Its exit is still reported while we live.
+      if (child.connected) child.disconnect();
+      child.unref();
+    },
+  };
+}
+
+/**
+ * Detached Node engine hosts (`maru serve`, the CLI): they outlive the front end that
+ * started them. With `prewarmed`, the first launch goes to that already-loaded process.
+ */
+export function detachedNodeSpawner(options: { prewarmed?: PrewarmedEngineHost | null } = {}): EngineHostSpawner {
+  let warm = options.prewarmed ?? null;
+  return {
+    spawn(launch: EngineHostLaunch): SpawnedEngineHost {
+      const taken = warm;
+      warm = null;
+      if (taken && taken.scriptPath === launch.engineHostPath && taken.child.connected) {
+        const message: EngineHostLaunchMessage = {
+          type: 'maru-launch',
+          launchFile: launch.launchFile,
+          logFile: launch.logFile,
+        };
+        taken.child.send(message);
+        return wrapChild(taken.child);
+      }
+      releasePrewarmed(taken);
+      const fd = openSync(launch.logFile, 'a', 0o600);
+      try {
+        const child = spawn(process.execPath, [launch.engineHostPath, '--launch', launch.launchFile], {
+          detached: true,
+          stdio: ['ignore', fd, fd, 'ipc'],
+          env: launch.env,
+          windowsHide: true,
+        });
+        return wrapChild(child);
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
+}

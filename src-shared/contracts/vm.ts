@@ -1,0 +1,107 @@
+// The `vm` control service: everything a front end does to a VM's run — start (a job:
+// progress + cancel), stop, pause, resume, reset, save and discard its state, the CD of a
+// running or stored VM, screenshots, keys, the serial console, and its engine status. The
+// desktop, the web console and the CLI all call these methods; only the transport differs.
+import * as z from 'zod';
+import type { AbortedMarker, EngineState, EngineStatus, ScreenshotWire, StopResult } from './engine';
+import { hostPathArg } from './access';
+import type { JobOptions } from './jobs';
+import { job, method, type MethodSpec } from './method';
+
+export interface VmStartResult {
+  readonly vmId: string;
+  readonly name: string;
+  readonly status: EngineStatus;
+}
+
+/** Where `attachIso` / `eject` took effect: the running VM's drive (this run) or the stored config. */
+export interface VmMediaResult {
+  readonly vmId: string;
+  readonly name: string;
+  readonly live: boolean;
+  readonly iso: string | null;
+}
+
+/** How a serial follow ended: the VM's final state, or null when the follower stopped watching. */
+export interface SerialFollowResult {
+  readonly endedState: EngineState | null;
+}
+
+export interface VmService {
+  /** Starts the VM in an engine host and waits until it runs (seconds; cancellable). */
+  start(vmRef: string, job?: JobOptions): Promise<VmStartResult>;
+  /**
+   * ACPI power button (`force: false`: forced off after `timeoutSeconds`, default 60) or pull
+   * the plug. Returns once the engine host has cleaned up, so a start right after finds the
+   * VM free. A dead engine host is cleaned up instead (state `aborted`).
+   */
+  stop(vmRef: string, options: { force: boolean; timeoutSeconds?: number | undefined }): Promise<StopResult>;
+  pause(vmRef: string): Promise<EngineStatus>;
+  resume(vmRef: string): Promise<EngineStatus>;
+  reset(vmRef: string): Promise<EngineStatus>;
+  /** Saves RAM and devices and powers the VM off; the next start resumes it. */
+  saveState(vmRef: string, job?: JobOptions): Promise<StopResult>;
+  /** Drops a powered-off VM's saved state, so the next start boots afresh. */
+  discardState(vmRef: string): Promise<void>;
+  /** Puts an ISO in the CD/DVD drive: at once for a running VM (this run), else in its config. */
+  attachIso(vmRef: string, isoPath: string): Promise<VmMediaResult>;
+  eject(vmRef: string): Promise<VmMediaResult>;
+  /** The engine host's status, or null when the VM is not running. */
+  status(vmRef: string): Promise<EngineStatus | null>;
+  /** Why the VM is `aborted` (null when it is not). */
+  abortInfo(vmRef: string): Promise<AbortedMarker | null>;
+  /** The running VM's screen as PNG. */
+  screenshot(vmRef: string): Promise<ScreenshotWire>;
+  /** Types `text` (US layout) or presses each combo (e.g. ['ctrl', 'alt', 'delete']) in turn. */
+  sendKeys(vmRef: string, input: { text: string } | { combos: readonly (readonly string[])[] }): Promise<void>;
+  /** Types a line into the guest's first serial port. */
+  sendSerial(vmRef: string, text: string): Promise<void>;
+  /** The serial log of the VM's last run (text). */
+  readSerial(vmRef: string): Promise<string>;
+  /** Streams the serial console as progress `data` until the VM ends or the job is cancelled. */
+  followSerial(vmRef: string, options: { history: boolean }, job?: JobOptions): Promise<SerialFollowResult>;
+}
+
+const vmRef = z.string().min(1).max(256);
+const MAX_TEXT = 64 * 1024;
+const combo = z.array(z.string().min(1).max(32)).min(1).max(8);
+
+export const vmMethods = {
+  start: job(z.tuple([vmRef])),
+  stop: method(
+    z.tuple([
+      vmRef,
+      z.object({
+        force: z.boolean(),
+        timeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 3600)
+          .optional(),
+      }),
+    ]),
+  ),
+  pause: method(z.tuple([vmRef])),
+  resume: method(z.tuple([vmRef])),
+  reset: method(z.tuple([vmRef])),
+  saveState: job(z.tuple([vmRef])),
+  discardState: method(z.tuple([vmRef])),
+  attachIso: method(z.tuple([vmRef, hostPathArg('media')])),
+  eject: method(z.tuple([vmRef])),
+  status: method(z.tuple([vmRef])),
+  abortInfo: method(z.tuple([vmRef])),
+  screenshot: method(z.tuple([vmRef])),
+  sendKeys: method(
+    z.tuple([
+      vmRef,
+      z.union([
+        z.object({ text: z.string().min(1).max(MAX_TEXT) }).strict(),
+        z.object({ combos: z.array(combo).min(1).max(32) }).strict(),
+      ]),
+    ]),
+  ),
+  sendSerial: method(z.tuple([vmRef, z.string().min(1).max(MAX_TEXT)])),
+  readSerial: method(z.tuple([vmRef])),
+  followSerial: job(z.tuple([vmRef, z.object({ history: z.boolean() })])),
+} satisfies Record<keyof VmService, MethodSpec>;
