@@ -188,12 +188,32 @@ export class EngineHost {
     await this.writeRunState();
     const status = this.status();
     log(`running: accelerator ${status.accelerator} (${status.acceleratorReason}); display ${status.display}`);
-    this.channel.post({ type: 'maru-engine-host', event: 'ready', status });
+    await this.testHoldBeforeReady();
+    this.channel.post({ type: 'maru-engine-host', event: 'ready', status: this.status() });
     this.serving = true;
     // The VM may have ended between the engine's start and now.
     if (engine.state === 'off' || engine.state === 'aborted') this.finished ??= this.finish(engine.state, null);
     else if (this.stopWhenStarted) void this.onSignal(this.stopWhenStarted);
   }
+
+  /**
+   * Test hook: MARU_TEST_HOLD_READY_MS holds the `ready` report (the VM already runs) so a
+   * test can cancel a start deterministically; a stop signal ends the hold at once.
+   */
+  private testHoldBeforeReady(): Promise<void> {
+    const ms = Number(process.env['MARU_TEST_HOLD_READY_MS'] ?? 0);
+    if (!(ms > 0) || this.stopWhenStarted) return Promise.resolve();
+    this.log(`test hook: holding the ready report for ${ms} ms`);
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.endHold = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private endHold: () => void = () => undefined;
 
   /** Stops the VM when the process is asked to end (SIGTERM/SIGINT). */
   async onSignal(signal: string): Promise<void> {
@@ -201,6 +221,7 @@ export class EngineHost {
     this.log(`received ${signal}`);
     if (!this.serving) {
       this.stopWhenStarted = signal;
+      this.endHold();
       return;
     }
     if (engine && (engine.state === 'running' || engine.state === 'paused')) {

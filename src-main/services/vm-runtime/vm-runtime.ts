@@ -3,7 +3,7 @@
 // the engine host's own `ready` report, and reaches running VMs' control endpoints for
 // everything else. It announces run-state changes as control events.
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type AbortedMarker,
@@ -37,6 +37,7 @@ import {
 import { isProcessAlive } from '../../../src-node/run-lock';
 import { comboKeys, textToKeyStrokes } from '../../../src-emulator/input/key-mapping';
 import { inspectIso } from '../../../src-emulator/media/iso-image';
+import { discardSavedState } from '../../../src-emulator/engines/saved-state';
 import { probeHost } from '../host-probe/host-probe';
 import type { Library } from '../library/library-service';
 import { defaultEngineHostPath } from './engine-host-process';
@@ -268,7 +269,10 @@ export class VmRuntime implements VmService {
       case 'cancelled': {
         // The engine host stops its VM on SIGTERM and cleans up; report once it is gone.
         child.kill();
-        await Promise.race([exitedPromise, new Promise((r) => setTimeout(r, ENGINE_HOST_EXIT_TIMEOUT_MS))]);
+        child.release(); // an open IPC channel would keep the ending engine host alive
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exitedPromise, new Promise((r) => (timer = setTimeout(r, ENGINE_HOST_EXIT_TIMEOUT_MS)))]);
+        clearTimeout(timer);
         throw new CancelledError(`Starting VM ${label} was cancelled; it is off.`);
       }
       case 'timeout':
@@ -401,22 +405,12 @@ export class VmRuntime implements VmService {
     const markerFile = vmMarkerFiles(vm.folder).savedState;
     const marker = readJsonSync<SavedStateMarker>(markerFile);
     if (!marker) throw new AppError('NOT_FOUND', `VM ${JSON.stringify(vm.config.name)} has no saved state.`);
-    if (marker.engine === 'v86') {
-      const { discardV86SavedState } = await import('../../../src-emulator/engines/v86/v86-engine');
-      await discardV86SavedState(marker); // pure TypeScript: hosts without qemu-img run v86
-    } else {
-      const host = await probeHost({ maruHome: this.maruHome, ...probeOverridesFromEnv(this.env) });
-      if (!host.qemu.img) {
-        throw new AppError('MISSING_DEPENDENCY', "qemu-img is needed to discard a saved state: install QEMU's tools.");
-      }
-      const { deleteSnapshot, listSnapshots } = await import('../../../src-emulator/engines/qemu/qemu-img');
-      for (const image of marker.images) {
-        if (!(await stat(image).catch(() => null))) continue;
-        if ((await listSnapshots(host.qemu.img.path, image)).includes(marker.tag)) {
-          await deleteSnapshot(host.qemu.img.path, image, marker.tag);
-        }
-      }
-    }
+    // Only QEMU's states need the host probe (for qemu-img); v86 states are pure TypeScript.
+    const qemuImgPath =
+      marker.engine === 'qemu'
+        ? ((await probeHost({ maruHome: this.maruHome, ...probeOverridesFromEnv(this.env) })).qemu.img?.path ?? null)
+        : null;
+    await discardSavedState(marker, { qemuImgPath });
     await rm(markerFile, { force: true });
     this.changed(vm.config.id);
   }

@@ -104,4 +104,26 @@ describe.skipIf(!canRun)('UEFI + TPM VM: save state, resume, swtpm crash (real Q
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/is not running \(aborted: The TPM emulator/);
   });
+
+  it('discard-state drops a saved state: the snapshot leaves every image and the next start boots afresh', async () => {
+    const first = await t.maru(['start', id]);
+    expect(first.code, first.stderr).toBe(0);
+    await t.waitForSerial(id, 'MARU-BOOT-OK', 90_000);
+    await t.ok(['save-state', id]);
+    expect(await t.state(id)).toBe('saved');
+    const refused = await t.maru(['discard-state', 'no such vm']);
+    expect(refused.code).toBe(1);
+    expect(await t.ok(['discard-state', id])).toMatch(/Discarded the saved state/);
+    expect(await t.state(id)).toBe('off');
+    for (const image of t.images(id)) expect(snapshotTags(image)).toEqual([]);
+    expectImagesClean(t, id);
+    const again = await t.maru(['discard-state', id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/has no saved state/);
+    const out = await t.ok(['start', id]);
+    expect(out).toMatch(/^Started "uefi"/);
+    await t.waitForSerial(id, 'MARU-BOOT-OK', 90_000);
+    await t.ok(['stop', id, '--force']);
+    await expectNothingLeft(t, id);
+  });
 });
