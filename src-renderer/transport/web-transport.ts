@@ -189,6 +189,10 @@ export class WebTransport implements ControlTransport {
     const cancel = () => this.send(ws, { type: 'cancel', id });
     try {
       return await new Promise<unknown>((resolve, reject) => {
+        if (ws.readyState !== WebSocket.OPEN) {
+          reject(new AppError('IO', 'The connection to the Maru server closed: try again.'));
+          return;
+        }
         this.pending.set(id, { resolve, reject, job });
         signal?.addEventListener('abort', cancel, { once: true });
         this.send(ws, message);

@@ -5,7 +5,7 @@
 // its USB tablet's positions); the host key releases the keyboard; logging out closes the console.
 import { existsSync } from 'node:fs';
 import type { Page } from '@playwright/test';
-import { expect, ownVmServer, test, TEST_ISO_I386 } from './maru-server-fixture';
+import { expect, ownVmServer, test } from './maru-server-fixture';
 
 const own = ownVmServer('maru-e2e-console-', 'Screen e2e');
 const { serialHas } = own;
@@ -42,20 +42,7 @@ async function login(page: Page): Promise<void> {
 
 test("the running VM's screen appears, follows the guest, takes typing; logout closes it", async ({ browser }) => {
   test.skip(!existsSync('/usr/bin/qemu-system-i386'), 'needs QEMU (qemu-system-x86)');
-  const made = own.maru.cli([
-    'create',
-    '--name',
-    'Screen e2e',
-    '--os',
-    'linux32',
-    '--memory',
-    '128',
-    '--disk',
-    '0',
-    '--iso',
-    TEST_ISO_I386,
-  ]);
-  expect(made.status, made.stderr).toBe(0);
+  own.createVm();
   const started = own.maru.cli(['start', 'Screen e2e', '--headless']);
   expect(started.status, started.stderr).toBe(0);
   await serialHas('MARU-READY', 120_000);

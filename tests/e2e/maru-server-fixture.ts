@@ -28,9 +28,10 @@ export function runCli(home: string, args: string[], input?: string) {
 export async function startServer(
   home: string,
   extraArgs: string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<{ url: string; proc: ChildProcess; token: string | null }> {
   const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...extraArgs], {
-    env: { ...process.env, MARU_HOME: home },
+    env: { ...process.env, ...env, MARU_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -52,13 +53,19 @@ export async function startServer(
   return { url, proc, token };
 }
 
-/** A server of its own (own MARU_HOME, password set) for a spec that must not share state; stop() removes it. */
-export async function startOwnServer(prefix: string): Promise<MaruServer & { stop(): Promise<void> }> {
+/**
+ * A server of its own (own MARU_HOME, password set) for a spec that must not share state;
+ * stop() removes it. `env` goes to the server (and the engine hosts it spawns).
+ */
+export async function startOwnServer(
+  prefix: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<MaruServer & { stop(): Promise<void> }> {
   const home = mkdtempSync(path.join(os.tmpdir(), prefix));
   const password = 'correct horse battery';
   const set = runCli(home, ['serve', '--set-password', '--password-stdin'], password + '\n');
   if (set.status !== 0) throw new Error(`set-password failed: ${set.stderr}`);
-  const { url, proc } = await startServer(home);
+  const { url, proc } = await startServer(home, [], env);
   return {
     url,
     home,
@@ -98,13 +105,13 @@ export const TEST_ISO_I386 = path.resolve('tests/fixtures/build/maru-test-i386.i
 /**
  * For a spec that boots one VM from the test ISO on a server of its own: skipped when the
  * fixtures are missing; afterwards the VM is forced off and the server removed. Its serial
- * log is read through the real CLI.
+ * log is read through the real CLI. `env` goes to the server (e.g. an engine-host test hook).
  */
-export function ownVmServer(prefix: string, vmName: string) {
+export function ownVmServer(prefix: string, vmName: string, env: Readonly<Record<string, string>> = {}) {
   let server: (MaruServer & { stop(): Promise<void> }) | undefined;
   test.beforeAll(async () => {
     test.skip(!existsSync(TEST_ISO_I386), 'fixture ISOs missing: run `npm run fixtures` (.ci/run does)');
-    server = await startOwnServer(prefix);
+    server = await startOwnServer(prefix, env);
   });
   test.afterAll(async () => {
     if (!server) return;
@@ -115,6 +122,12 @@ export function ownVmServer(prefix: string, vmName: string) {
     get maru(): MaruServer {
       if (!server) throw new Error('the server is not started yet');
       return server;
+    },
+    /** Creates the VM through the real CLI: Linux 32-bit, 128 MiB, no disk, the test ISO in its drive. */
+    createVm(extraArgs: string[] = []): void {
+      const args = ['--os', 'linux32', '--memory', '128', '--disk', '0', '--iso', TEST_ISO_I386, ...extraArgs];
+      const made = own.maru.cli(['create', '--name', vmName, ...args]);
+      expect(made.status, made.stderr).toBe(0);
     },
     serial: (): string => own.maru.cli(['serial', vmName]).stdout,
     /** Waits until the VM's serial log shows `text` (the error quotes the log's end). */

@@ -4,7 +4,7 @@
 // the motion made (the test media sums its PS/2 mouse's motion and reports it at each left
 // click), the host key releases it, and motion while released never reaches the guest.
 import type { Page } from '@playwright/test';
-import { expect, ownVmServer, test, TEST_ISO_I386 } from './maru-server-fixture';
+import { expect, ownVmServer, test } from './maru-server-fixture';
 
 const VM = 'Mouse e2e';
 const own = ownVmServer('maru-e2e-mouse-', VM);
@@ -28,22 +28,7 @@ async function clickAndReport(page: Page): Promise<{ dx: number; dy: number }> {
 
 test('a relative-mouse guest gets exactly the motion made while the screen holds the pointer', async ({ browser }) => {
   test.setTimeout(360_000);
-  const made = own.maru.cli([
-    'create',
-    '--name',
-    VM,
-    '--os',
-    'linux32',
-    '--engine',
-    'v86',
-    '--memory',
-    '128',
-    '--disk',
-    '0',
-    '--iso',
-    TEST_ISO_I386,
-  ]);
-  expect(made.status, made.stderr).toBe(0);
+  own.createVm(['--engine', 'v86']);
   const started = own.maru.cli(['start', VM, '--headless']);
   expect(started.status, started.stderr).toBe(0);
   await serialHas('MARU-MOUSE=ps2', 240_000);
