@@ -21,6 +21,16 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** Resolves true once `pid` has exited, or false when it is still there after `timeoutMs` (checked every `pollMs`). */
+export async function waitForProcessExit(pid: number, timeoutMs: number, pollMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (isProcessAlive(pid)) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return true;
+}
+
 /**
  * Parses a lock file's text: JSON `{pid, startedAt}` as the engine host writes it, or text
  * starting with a pid (a lock written by hand or by an older tool). Null when it names no pid

@@ -1,5 +1,6 @@
 // Byte sizes as people read them, in binary units (KiB, MiB, GiB …) with at most one
-// decimal: the one formatter of the CLI, the host report, messages and the renderer. Pure.
+// decimal: the one formatter of the CLI, the host report, messages and the renderer (memory
+// sizes given in MiB too). Pure.
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 
@@ -23,4 +24,9 @@ export function formatBytes(bytes: number, options: FormatBytesOptions = {}): st
   if (u === 0) return `${Math.round(v)} B`;
   const whole = !options.oneDecimal && (v >= 100 || Number.isInteger(v));
   return `${whole ? String(Math.round(v)) : v.toFixed(1)} ${UNITS[u]}`;
+}
+
+/** A memory size given in MiB, as {@link formatBytes} writes it: "512 MiB", "4 GiB", "11.8 GiB". */
+export function formatMiB(mib: number, options: FormatBytesOptions = {}): string {
+  return formatBytes(mib * 1024 * 1024, options);
 }

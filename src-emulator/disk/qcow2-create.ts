@@ -3,6 +3,7 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { AppError, CancelledError } from '../../src-shared/errors';
 import type { JobOptions } from '../../src-shared/contracts/jobs';
+import { createNewFile } from '../../src-node/file-presence';
 
 /** Facts from a qcow2 header. */
 export interface Qcow2Info {
@@ -115,15 +116,7 @@ export async function createQcow2(path: string, sizeBytes: number, job: JobOptio
   const refcountBlock = Buffer.alloc(metadataClusters * REFCOUNT_BYTES);
   for (let i = 0; i < metadataClusters; i++) refcountBlock.writeUInt16BE(1, i * REFCOUNT_BYTES);
 
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'wx');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new AppError('ALREADY_EXISTS', `${path} already exists; Maru never overwrites a disk image.`);
-    }
-    throw new AppError('IO', `Cannot create ${path}: ${(err as Error).message}`);
-  }
+  const fh = await createNewFile(path, 'Maru never overwrites a disk image.');
   let closed = false;
   try {
     const steps: [Buffer, number][] = [

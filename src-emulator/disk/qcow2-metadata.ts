@@ -15,11 +15,15 @@ const COMPRESSED_HI = 0x40000000;
 const OFFSET_HI_MASK = 0x00ffffff;
 const OFFSET_LO_MASK = 0xfffffe00;
 
-/** A cached L2 table or refcount block with its dirty byte range [lo, hi) (empty when lo >= hi). */
-export interface CachedTable {
-  readonly buf: Buffer;
+/** The bytes [lo, hi) of a table that differ from the file (none when lo >= hi). */
+export interface DirtyRange {
   lo: number;
   hi: number;
+}
+
+/** A cached L2 table or refcount block with its dirty byte range. */
+export interface CachedTable extends DirtyRange {
+  readonly buf: Buffer;
 }
 
 /** What an L2 entry says about one guest cluster (spec "== Cluster mapping =="). */
@@ -117,7 +121,7 @@ function writeRefcount(buf: Buffer, index: number, order: number, value: number)
   }
 }
 
-function markDirty(t: CachedTable, lo: number, hi: number): void {
+function markDirty(t: DirtyRange, lo: number, hi: number): void {
   if (lo < t.lo) t.lo = lo;
   if (hi > t.hi) t.hi = hi;
 }
@@ -162,10 +166,9 @@ export class Qcow2Metadata {
   /** Counts changes made (in memory or on disk), so a caller can tell whether a failed operation changed anything. */
   changes = 0;
 
-  #l1Lo = Infinity;
-  #l1Hi = 0;
-  #rtLo = Infinity;
-  #rtHi = 0;
+  /** Dirty bytes of the active L1 table and of the refcount table. */
+  #l1Dirty: DirtyRange = { lo: Infinity, hi: 0 };
+  #rtDirty: DirtyRange = { lo: Infinity, hi: 0 };
   #freeCursor = 0;
   readonly #l2 = new Map<number, CachedTable>();
   readonly #l2Loading = new Map<number, Promise<CachedTable>>();
@@ -234,8 +237,7 @@ export class Qcow2Metadata {
   setL1(i: number, l2Offset: number, copied: boolean): void {
     this.changes++;
     setOffsetEntry(this.l1, i * 8, l2Offset, copied);
-    if (i * 8 < this.#l1Lo) this.#l1Lo = i * 8;
-    if (i * 8 + 8 > this.#l1Hi) this.#l1Hi = i * 8 + 8;
+    markDirty(this.#l1Dirty, i * 8, i * 8 + 8);
   }
 
   /** Replaces the active L1 table (after a snapshot switch); the caller has written it. */
@@ -244,8 +246,7 @@ export class Qcow2Metadata {
     this.l1Offset = offset;
     this.l1Size = size;
     this.l1 = table;
-    this.#l1Lo = Infinity;
-    this.#l1Hi = 0;
+    this.#l1Dirty = { lo: Infinity, hi: 0 };
   }
 
   // ---- L2 ----------------------------------------------------------------------------
@@ -389,8 +390,7 @@ export class Qcow2Metadata {
 
   #setRefTableEntry(bi: number, offset: number): void {
     setOffsetEntry(this.refTable, bi * 8, offset, false);
-    if (bi * 8 < this.#rtLo) this.#rtLo = bi * 8;
-    if (bi * 8 + 8 > this.#rtHi) this.#rtHi = bi * 8 + 8;
+    markDirty(this.#rtDirty, bi * 8, bi * 8 + 8);
   }
 
   /**
@@ -432,8 +432,7 @@ export class Qcow2Metadata {
     this.refTable.copy(table);
     this.refTable = table;
     this.refTableOffset = first * cs;
-    this.#rtLo = 0;
-    this.#rtHi = table.length;
+    this.#rtDirty = { lo: 0, hi: table.length };
     this.endCluster = first + tableClusters + missing.length;
     missing.forEach((b, j) => {
       this.#rb.set(b, { buf: Buffer.alloc(cs), lo: 0, hi: cs });
@@ -502,45 +501,29 @@ export class Qcow2Metadata {
     if (end > this.physicalSize) this.physicalSize = end;
   }
 
+  /** Writes the dirty bytes of `table` (stored at file offset `at`) and marks them clean. */
+  #writeDirty(table: Buffer, dirty: DirtyRange, at: number): Promise<void> {
+    const { lo, hi } = dirty;
+    if (lo >= hi) return Promise.resolve();
+    dirty.lo = Infinity;
+    dirty.hi = 0;
+    return this.writeAt(table.subarray(lo, hi), at + lo);
+  }
+
   /** Writes dirty refcount blocks, then the dirty part of the refcount table. */
   async commitRefcounts(): Promise<void> {
-    const writes: Promise<void>[] = [];
-    for (const [bi, t] of this.#rb) {
-      if (t.lo >= t.hi) continue;
-      writes.push(this.writeAt(t.buf.subarray(t.lo, t.hi), this.#refTableEntry(bi) + t.lo));
-      t.lo = Infinity;
-      t.hi = 0;
-    }
-    await Promise.all(writes);
-    if (this.#rtLo < this.#rtHi) {
-      const lo = this.#rtLo;
-      const hi = this.#rtHi;
-      this.#rtLo = Infinity;
-      this.#rtHi = 0;
-      await this.writeAt(this.refTable.subarray(lo, hi), this.refTableOffset + lo);
-    }
+    await Promise.all([...this.#rb].map(([bi, t]) => this.#writeDirty(t.buf, t, this.#refTableEntry(bi))));
+    await this.#writeDirty(this.refTable, this.#rtDirty, this.refTableOffset);
   }
 
   /** Writes the dirty parts of cached L2 tables. */
   async commitL2(): Promise<void> {
-    const writes: Promise<void>[] = [];
-    for (const [offset, t] of this.#l2) {
-      if (t.lo >= t.hi) continue;
-      writes.push(this.writeAt(t.buf.subarray(t.lo, t.hi), offset + t.lo));
-      t.lo = Infinity;
-      t.hi = 0;
-    }
-    await Promise.all(writes);
+    await Promise.all([...this.#l2].map(([offset, t]) => this.#writeDirty(t.buf, t, offset)));
   }
 
   /** Writes the dirty part of the active L1 table. */
   async commitL1(): Promise<void> {
-    if (this.#l1Lo >= this.#l1Hi) return;
-    const lo = this.#l1Lo;
-    const hi = this.#l1Hi;
-    this.#l1Lo = Infinity;
-    this.#l1Hi = 0;
-    await this.writeAt(this.l1.subarray(lo, hi), this.l1Offset + lo);
+    await this.#writeDirty(this.l1, this.#l1Dirty, this.l1Offset);
   }
 
   /** Writes everything dirty in crash-safe order: refcounts, L2 tables, L1 table. */

@@ -6,7 +6,7 @@
 import { openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../src-shared/errors';
-import type { EngineHostLaunchMessage } from '../../src-shared/contracts/engine';
+import { engineHostLaunchMessageSchema, type EngineHostLaunchMessage } from '../../src-shared/contracts/engine';
 import { EngineHost } from './engine-host';
 import { parentChannel } from './parent-channel';
 import { listenForConsolePorts } from './console-port-bridge';
@@ -25,16 +25,8 @@ function launchFileFromArgs(argv: readonly string[]): string {
 }
 
 function isLaunchMessage(m: unknown): m is EngineHostLaunchMessage {
-  const o = m as Partial<EngineHostLaunchMessage> | null;
-  return (
-    typeof o === 'object' &&
-    o !== null &&
-    o.type === 'maru-launch' &&
-    typeof o.launchFile === 'string' &&
-    path.isAbsolute(o.launchFile) &&
-    typeof o.logFile === 'string' &&
-    path.isAbsolute(o.logFile)
-  );
+  const parsed = engineHostLaunchMessageSchema.safeParse(m);
+  return parsed.success && path.isAbsolute(parsed.data.launchFile) && path.isAbsolute(parsed.data.logFile);
 }
 
 /** Waits for the launcher's launch message; null when it goes away (or stays silent) first. */

@@ -83,15 +83,18 @@ export interface Engine extends Disposable {
    * (the host writes its saved-state marker there); if it throws, the VM keeps running.
    */
   saveState(persist?: (state: SavedState) => Promise<void>): Promise<SavedState>;
-  attachIso(isoPath: string): Promise<void>;
-  eject(): Promise<void>;
-  screenshot(): Promise<Screenshot>;
+  // Input: keyboard and the first serial port.
   /** Types text on a US keyboard layout. */
   sendKeys(text: string): Promise<void>;
   /** Presses keys together and releases them, e.g. ['ctrl', 'alt', 'delete']. */
   sendCombo(keys: readonly string[]): Promise<void>;
   writeSerial(data: Uint8Array): Promise<void>;
+  // The CD/DVD drive.
+  attachIso(isoPath: string): Promise<void>;
+  eject(): Promise<void>;
+  // The screen.
   display(): DisplayEndpoint | null;
+  screenshot(): Promise<Screenshot>;
   runtimeInfo(): EngineRuntimeInfo;
   /** After the VM aborted: repairs what the abort may have left (e.g. clusters leaked in qcow2 images). Never throws. */
   repairAfterAbort?(): Promise<void>;

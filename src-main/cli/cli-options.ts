@@ -4,14 +4,16 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './cli-context';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+/** Parsed option values by option name (without the dashes). */
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 export function parseCommandArgs<O extends OptionSpec>(
   argv: string[],
   options: O,
-): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+): { values: OptionValues; positionals: string[] } {
   try {
     const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { values: r.values as Record<string, string | boolean | string[] | undefined>, positionals: r.positionals };
+    return { values: r.values as OptionValues, positionals: r.positionals };
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message.replace(/^TypeError \[[A-Z_]+\]: /, '') : String(err));
   }

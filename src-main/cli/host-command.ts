@@ -1,24 +1,17 @@
 // `maru host [--refresh] [--json]`: what this host can do — QEMU, firmware, swtpm, storage,
 // and each accelerator's verdict from a real test boot.
-import { type CliCommand, writeJson } from './cli-context';
-import { parseCommandArgs, requirePositionals } from './cli-options';
-import type { ServicesFactory } from './vm-commands';
+import type { CliCommand } from './cli-context';
+import { serviceCommand, shown, type ServicesFactory } from './service-command';
 
 export function hostCommand(services: ServicesFactory): CliCommand {
-  return {
-    name: 'host',
+  return serviceCommand(services, {
     usage: 'maru host [--refresh] [--json]',
     summary: 'Show what this host can do (re-probe with --refresh)',
-    async run(ctx, argv) {
-      const { values, positionals } = parseCommandArgs(argv, {
-        refresh: { type: 'boolean' },
-        json: { type: 'boolean' },
-      });
-      requirePositionals(positionals, []);
-      const info = await (await services(ctx)).host.info({ refresh: values.refresh === true });
+    options: { refresh: { type: 'boolean' } },
+    async run({ host }, _ctx, { values }) {
+      const info = await host.info({ refresh: values.refresh === true });
       const { formatHostReport } = await import('../services/host-probe/format-host-report');
-      if (values.json) writeJson(ctx, info);
-      else ctx.stdout.write(formatHostReport(info));
+      return shown(info, formatHostReport);
     },
-  };
+  });
 }

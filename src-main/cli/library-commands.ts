@@ -1,21 +1,13 @@
 // `maru list | show | create | modify | rename | delete | clone`: the VM library from the
 // command line, VBoxManage-style, each read with --json.
-import { formatBytes } from '../../src-shared/format-bytes';
+import { formatBytes, formatMiB } from '../../src-shared/format-bytes';
 import { PRESET_IDS, OS_PRESETS } from '../../src-shared/os-presets';
 import type { VmDetails, VmListEntry } from '../../src-shared/contracts/library';
-import type { ServicesFactory } from './vm-commands';
-import { type CliCommand, type CliContext, UsageError, writeJson } from './cli-context';
-import {
-  diskOption,
-  flagPair,
-  intOption,
-  memoryOption,
-  oneOf,
-  parseCommandArgs,
-  requirePositionals,
-} from './cli-options';
-import { formatMiB, textTable } from './text-table';
+import { type CliCommand, type CliContext, UsageError } from './cli-context';
+import { diskOption, flagPair, intOption, memoryOption, oneOf } from './cli-options';
+import { textTable } from './text-table';
 import { progressReporter } from './progress-reporter';
+import { serviceCommand, shown, type ServicesFactory } from './service-command';
 
 function printWarnings(ctx: CliContext, warnings: readonly string[]): void {
   for (const w of warnings) ctx.stderr.write(`maru: warning: ${w}\n`);
@@ -97,47 +89,28 @@ const createOptions = {
 } as const;
 
 export function libraryCommands(services: ServicesFactory): CliCommand[] {
-  const open = async (ctx: CliContext) => (await services(ctx)).library;
   return [
-    {
-      name: 'list',
+    serviceCommand(services, {
       usage: 'maru list [--json]',
       summary: 'List virtual machines',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-        requirePositionals(positionals, []);
-        const entries = await (await open(ctx)).list();
-        if (values.json) writeJson(ctx, entries);
-        else ctx.stdout.write(formatVmList(entries));
-      },
-    },
-    {
-      name: 'show',
+      run: async ({ library }) => shown(await library.list(), formatVmList),
+    }),
+    serviceCommand(services, {
       usage: 'maru show VM [--json]',
       summary: 'Show one virtual machine (by name or uuid)',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-        const [ref] = requirePositionals(positionals, ['VM']);
-        const vm = await (await open(ctx)).show(ref!);
-        if (values.json) writeJson(ctx, vm);
-        else ctx.stdout.write(formatVmDetails(vm));
-      },
-    },
-    {
-      name: 'create',
+      run: async ({ library }, _ctx, { args: [ref] }) => shown(await library.show(ref!), formatVmDetails),
+    }),
+    serviceCommand(services, {
       usage:
         'maru create --name NAME [--os ' +
         PRESET_IDS.join('|') +
         '] [--engine auto|qemu|v86] [--cpus N] [--memory MiB] [--disk GiB] [--firmware bios|uefi] ' +
         '[--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH] [--description TEXT] [--json]',
       summary: 'Create a virtual machine from an OS preset',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, createOptions);
-        requirePositionals(positionals, []);
+      options: createOptions,
+      async run({ library }, ctx, { values }) {
         if (typeof values.name !== 'string') throw new UsageError('--name is required.');
-        const result = await (
-          await open(ctx)
-        ).create(
+        const result = await library.create(
           {
             name: values.name,
             os: oneOf(values, 'os', PRESET_IDS) ?? 'other',
@@ -154,27 +127,17 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
           { onProgress: values.json ? undefined : progressReporter(ctx.stderr), signal: ctx.signal },
         );
         printWarnings(ctx, result.warnings);
-        if (values.json) writeJson(ctx, result);
-        else
-          ctx.stdout.write(
-            `Created "${result.vm.config.name}" (${result.vm.config.id}).\n` + formatVmDetails(result.vm),
-          );
+        return shown(result, (r) => `Created "${r.vm.config.name}" (${r.vm.config.id}).\n` + formatVmDetails(r.vm));
       },
-    },
-    {
-      name: 'modify',
+    }),
+    serviceCommand(services, {
       usage:
         'maru modify VM [--name NEW] [--engine auto|qemu|v86] [--cpus N] [--memory MiB] [--firmware bios|uefi] ' +
         '[--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH|--no-iso] [--boot-order cdrom,disk] ' +
         '[--description TEXT] [--json]',
       summary: 'Change a powered-off virtual machine',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, {
-          ...createOptions,
-          'no-iso': { type: 'boolean' },
-          'boot-order': { type: 'string' },
-        });
-        const [ref] = requirePositionals(positionals, ['VM']);
+      options: { ...createOptions, 'no-iso': { type: 'boolean' }, 'boot-order': { type: 'string' } },
+      async run({ library }, ctx, { args: [ref], values }) {
         if (values.os !== undefined) throw new UsageError('--os cannot be changed after creation; create a new VM.');
         if (values.disk !== undefined) throw new UsageError('--disk cannot be changed by modify yet.');
         if (values.iso !== undefined && values['no-iso'])
@@ -202,58 +165,41 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
           bootOrder,
         };
         if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('nothing to change.');
-        const result = await (await open(ctx)).modify(ref!, patch);
+        const result = await library.modify(ref!, patch);
         printWarnings(ctx, result.warnings);
-        if (values.json) writeJson(ctx, result);
-        else ctx.stdout.write(formatVmDetails(result.vm));
+        return shown(result, (r) => formatVmDetails(r.vm));
       },
-    },
-    {
-      name: 'rename',
+    }),
+    serviceCommand(services, {
       usage: 'maru rename VM NEW-NAME [--json]',
       summary: 'Rename a virtual machine',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-        const [ref, name] = requirePositionals(positionals, ['VM', 'NEW-NAME']);
-        const vm = await (await open(ctx)).rename(ref!, name!);
-        if (values.json) writeJson(ctx, vm);
-        else ctx.stdout.write(`Renamed to "${vm.config.name}".\n`);
-      },
-    },
-    {
-      name: 'delete',
+      run: async ({ library }, _ctx, { args: [ref, name] }) =>
+        shown(await library.rename(ref!, name!), (vm) => `Renamed to "${vm.config.name}".\n`),
+    }),
+    serviceCommand(services, {
       usage: 'maru delete VM [--delete-disks] [--json]',
       summary: 'Delete a virtual machine (its disks are kept unless --delete-disks)',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, {
-          'delete-disks': { type: 'boolean' },
-          json: { type: 'boolean' },
-        });
-        const [ref] = requirePositionals(positionals, ['VM']);
-        const lib = await open(ctx);
-        const vm = await lib.show(ref!);
+      options: { 'delete-disks': { type: 'boolean' } },
+      async run({ library }, _ctx, { args: [ref], values }) {
+        const vm = await library.show(ref!);
         const deleteDisks = values['delete-disks'] === true;
-        await lib.delete(vm.config.id, { deleteDisks });
-        if (values.json) writeJson(ctx, { deleted: vm.config.id, name: vm.config.name, disksDeleted: deleteDisks });
-        else ctx.stdout.write(`Deleted "${vm.config.name}"${deleteDisks ? ' and its disks' : ''}.\n`);
+        await library.delete(vm.config.id, { deleteDisks });
+        return {
+          json: { deleted: vm.config.id, name: vm.config.name, disksDeleted: deleteDisks },
+          text: `Deleted "${vm.config.name}"${deleteDisks ? ' and its disks' : ''}.\n`,
+        };
       },
-    },
-    {
-      name: 'clone',
+    }),
+    serviceCommand(services, {
       usage: 'maru clone VM NEW-NAME [--json]',
       summary: 'Full clone of a powered-off virtual machine (disks copied)',
-      async run(ctx, argv) {
-        const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
-        const [ref, name] = requirePositionals(positionals, ['VM', 'NEW-NAME']);
-        const vm = await (
-          await open(ctx)
-        ).clone(ref!, name!, {
+      async run({ library }, ctx, { args: [ref, name], values }) {
+        const vm = await library.clone(ref!, name!, {
           onProgress: values.json ? undefined : progressReporter(ctx.stderr),
           signal: ctx.signal,
         });
-        if (values.json) writeJson(ctx, vm);
-        else ctx.stdout.write(`Cloned to "${vm.config.name}" (${vm.config.id}).\n`);
+        return shown(vm, (v) => `Cloned to "${v.config.name}" (${v.config.id}).\n`);
       },
-    },
+    }),
   ];
 }

@@ -9,7 +9,3 @@ export function textTable(headers: readonly string[], rows: readonly (readonly s
       .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
-
-export function formatMiB(mib: number): string {
-  return mib >= 1024 && mib % 1024 === 0 ? `${mib / 1024} GiB` : `${mib} MiB`;
-}

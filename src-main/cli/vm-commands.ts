@@ -4,13 +4,11 @@
 // console call — through the CLI's in-process transport.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ControlServices } from '../../src-shared/contracts/control';
 import type { EngineStatus } from '../../src-shared/contracts/engine';
-import { type CliCommand, type CliContext, UsageError, writeJson } from './cli-context';
-import { intOption, parseCommandArgs, requirePositionals, type OptionSpec } from './cli-options';
+import { type CliCommand, UsageError } from './cli-context';
+import { intOption, parseCommandArgs, requirePositionals } from './cli-options';
 import { progressReporter } from './progress-reporter';
-
-export type ServicesFactory = (ctx: CliContext) => Promise<ControlServices>;
+import { serviceCommand, type ServicesFactory } from './service-command';
 
 function describeStatus(s: EngineStatus): string {
   const lines = [
@@ -26,45 +24,12 @@ function describeStatus(s: EngineStatus): string {
   return lines.join('\n') + '\n';
 }
 
-interface VerbSpec<O extends OptionSpec> {
-  readonly name: string;
-  readonly usage: string;
-  readonly summary: string;
-  readonly options?: O;
-  /** Positional names after VM. */
-  readonly more?: readonly string[];
-  /** Does the work; returns what `--json` prints and the line printed otherwise (or null). */
-  run(
-    vm: ControlServices['vm'],
-    ctx: CliContext,
-    args: { ref: string; more: string[]; values: Record<string, string | boolean | string[] | undefined> },
-  ): Promise<{ json: unknown; text: string | null }>;
-}
-
-/** A `maru VERB VM …` command over the `vm` service, with `--json` where it prints a result. */
-function vmVerb<O extends OptionSpec>(services: ServicesFactory, spec: VerbSpec<O>): CliCommand {
-  return {
-    name: spec.name,
-    usage: spec.usage,
-    summary: spec.summary,
-    async run(ctx, argv) {
-      const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, ...spec.options });
-      const [ref, ...more] = requirePositionals(positionals, ['VM', ...(spec.more ?? [])]);
-      const { vm } = await services(ctx);
-      const out = await spec.run(vm, ctx, { ref: ref!, more: more as string[], values });
-      if (values.json) writeJson(ctx, out.json);
-      else if (out.text !== null) ctx.stdout.write(out.text);
-    },
-  };
-}
-
 function powerVerb(services: ServicesFactory, name: 'pause' | 'resume' | 'reset', summary: string, done: string) {
-  return vmVerb(services, {
-    name,
+  return serviceCommand(services, {
     usage: `maru ${name} VM [--json]`,
     summary,
-    async run(vm, _ctx, { ref }) {
-      const status = await vm[name](ref);
+    async run({ vm }, _ctx, { args: [ref] }) {
+      const status = await vm[name](ref!);
       return { json: status, text: `${done} ${JSON.stringify(ref)} (${status.state}).\n` };
     },
   });
@@ -72,13 +37,12 @@ function powerVerb(services: ServicesFactory, name: 'pause' | 'resume' | 'reset'
 
 export function vmCommands(services: ServicesFactory): CliCommand[] {
   return [
-    vmVerb(services, {
-      name: 'start',
+    serviceCommand(services, {
       usage: 'maru start VM [--headless] [--json]',
       summary: 'Start a virtual machine (in a background engine host)',
       options: { headless: { type: 'boolean' } },
-      async run(vm, ctx, { ref, values }) {
-        const r = await vm.start(ref, {
+      async run({ vm }, ctx, { args: [ref], values }) {
+        const r = await vm.start(ref!, {
           ...(values.json ? {} : { onProgress: progressReporter(ctx.stderr) }),
           signal: ctx.signal,
         });
@@ -101,12 +65,11 @@ export function vmCommands(services: ServicesFactory): CliCommand[] {
         return { json: r, text: lines.join('\n') + '\n' };
       },
     }),
-    vmVerb(services, {
-      name: 'stop',
+    serviceCommand(services, {
       usage: 'maru stop VM [--force] [--timeout SECONDS] [--json]',
       summary: 'Power a virtual machine off (ACPI power button; --force pulls the plug)',
       options: { force: { type: 'boolean' }, timeout: { type: 'string' } },
-      async run(vm, ctx, { ref, values }) {
+      async run({ vm }, ctx, { args: [ref], values }) {
         const timeout = intOption(values, 'timeout');
         if (timeout !== undefined && values.force)
           throw new UsageError('--timeout applies to an ACPI stop, not --force.');
@@ -115,7 +78,7 @@ export function vmCommands(services: ServicesFactory): CliCommand[] {
             `Pressing the power button of ${JSON.stringify(ref)}; waiting up to ${timeout ?? 60} s for the guest to power off…\n`,
           );
         }
-        const r = await vm.stop(ref, {
+        const r = await vm.stop(ref!, {
           force: values.force === true,
           ...(timeout !== undefined ? { timeoutSeconds: timeout } : {}),
         });
@@ -128,57 +91,50 @@ export function vmCommands(services: ServicesFactory): CliCommand[] {
     powerVerb(services, 'pause', 'Pause a running virtual machine', 'Paused'),
     powerVerb(services, 'resume', 'Resume a paused virtual machine', 'Resumed'),
     powerVerb(services, 'reset', 'Reset a virtual machine (like the reset button)', 'Reset'),
-    vmVerb(services, {
-      name: 'save-state',
+    serviceCommand(services, {
       usage: 'maru save-state VM [--json]',
       summary: 'Save a running VM (memory and devices) and power it off; start resumes it',
-      async run(vm, _ctx, { ref }) {
-        const r = await vm.saveState(ref);
+      async run({ vm }, _ctx, { args: [ref] }) {
+        const r = await vm.saveState(ref!);
         return { json: r, text: `Saved the state of ${JSON.stringify(ref)}; "maru start ${ref}" resumes it.\n` };
       },
     }),
-    vmVerb(services, {
-      name: 'discard-state',
+    serviceCommand(services, {
       usage: 'maru discard-state VM',
       summary: "Drop a VM's saved state, so it boots afresh",
-      async run(vm, _ctx, { ref }) {
-        await vm.discardState(ref);
+      async run({ vm }, _ctx, { args: [ref] }) {
+        await vm.discardState(ref!);
         return { json: { discarded: ref }, text: `Discarded the saved state of ${JSON.stringify(ref)}.\n` };
       },
     }),
-    vmVerb(services, {
-      name: 'attach-iso',
+    serviceCommand(services, {
       usage: 'maru attach-iso VM PATH',
       summary: 'Put an ISO image into the CD/DVD drive (a running VM gets it at once)',
-      more: ['PATH'],
-      async run(vm, _ctx, { ref, more }) {
-        const r = await vm.attachIso(ref, path.resolve(more[0]!));
+      async run({ vm }, _ctx, { args: [ref, iso] }) {
+        const r = await vm.attachIso(ref!, path.resolve(iso!));
         const text = r.live
           ? `Inserted ${r.iso} into the CD/DVD drive of "${r.name}" (for this run).\n`
           : `"${r.name}" will start with ${r.iso} in its CD/DVD drive.\n`;
         return { json: r, text };
       },
     }),
-    vmVerb(services, {
-      name: 'eject',
+    serviceCommand(services, {
       usage: 'maru eject VM',
       summary: 'Empty the CD/DVD drive',
-      async run(vm, _ctx, { ref }) {
-        const r = await vm.eject(ref);
+      async run({ vm }, _ctx, { args: [ref] }) {
+        const r = await vm.eject(ref!);
         const text = r.live
           ? `Ejected the CD/DVD of "${r.name}" (for this run).\n`
           : `The CD/DVD drive of "${r.name}" is empty.\n`;
         return { json: r, text };
       },
     }),
-    vmVerb(services, {
-      name: 'screenshot',
+    serviceCommand(services, {
       usage: 'maru screenshot VM FILE.png [--json]',
       summary: "Save a running VM's screen as a PNG image",
-      more: ['FILE.png'],
-      async run(vm, _ctx, { ref, more }) {
-        const file = path.resolve(more[0]!);
-        const shot = await vm.screenshot(ref);
+      async run({ vm }, _ctx, { args: [ref, fileArg] }) {
+        const file = path.resolve(fileArg!);
+        const shot = await vm.screenshot(ref!);
         await writeFile(file, Buffer.from(shot.pngBase64, 'base64'));
         return {
           json: { file, width: shot.width, height: shot.height },
@@ -243,16 +199,14 @@ export function vmCommands(services: ServicesFactory): CliCommand[] {
           ctx.stderr.write(`\nmaru serial: ${JSON.stringify(ref)} is ${r.endedState ?? 'gone'}.\n`);
       },
     },
-    vmVerb(services, {
-      name: 'status',
+    serviceCommand(services, {
       usage: 'maru status VM [--json]',
       summary: 'How a VM runs: state, accelerator, screen socket, CD/DVD',
-      async run(vm, _ctx, { ref }) {
-        const status = await vm.status(ref);
+      async run({ vm, library }, _ctx, { args: [ref] }) {
+        const status = await vm.status(ref!);
         if (status) return { json: status, text: describeStatus(status) };
-        const aborted = await vm.abortInfo(ref);
-        const { library } = await services(_ctx);
-        const details = await library.show(ref);
+        const aborted = await vm.abortInfo(ref!);
+        const details = await library.show(ref!);
         return {
           json: { vmId: details.config.id, state: details.state, aborted },
           text: `State:       ${details.state}\n${aborted ? `Why:         ${aborted.reason}\n` : ''}`,

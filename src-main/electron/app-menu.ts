@@ -22,10 +22,7 @@ const MACHINE_GROUPS: readonly (readonly VmMenuAction[])[] = [
   ['ctrl-alt-del', 'screenshot'],
 ];
 
-export function installAppMenu(
-  win: () => BrowserWindow | null,
-  options: { isMac: boolean; devTools: boolean },
-): void {
+export function installAppMenu(win: () => BrowserWindow | null, options: { isMac: boolean; devTools: boolean }): void {
   const item = (action: VmMenuAction): MenuItemConstructorOptions => ({
     ...MACHINE_ITEMS[action],
     id: `machine.${action}`,

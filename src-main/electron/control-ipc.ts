@@ -64,7 +64,10 @@ export function installControlIpc(services: ControlServices, events: ControlEven
       throw new Error('Control calls are accepted from the Maru page only.');
     }
     if (!isCallMessage(message)) {
-      const bad = new AppError('INVALID_ARGUMENT', 'A control call must be {type:"call", id, service, method, args[]}.');
+      const bad = new AppError(
+        'INVALID_ARGUMENT',
+        'A control call must be {type:"call", id, service, method, args[]}.',
+      );
       return { type: 'result', id: -1, result: toWireError(bad) };
     }
     const { id, service, method, args } = message;

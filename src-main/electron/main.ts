@@ -29,6 +29,8 @@ const maruHome = resolveMaruHome();
 const spawner = new UtilityProcessSpawner(() => quitWhenIdle());
 let services: ControlServices | null = null;
 let mainWindow: BrowserWindow | null = null;
+/** The user asked to quit (a window's close dialog interrupted it). */
+let quitRequested = false;
 /** Windows whose close the user has already settled (or that have nothing to settle). */
 const mayClose = new WeakSet<BrowserWindow>();
 
@@ -83,9 +85,12 @@ function createMainWindow(): BrowserWindow {
     if (mayClose.has(win) || spawner.runningHere().length === 0) return;
     e.preventDefault();
     void settleRunningVms(win).then((outcome) => {
+      // A quit that met this window goes on once it closed, unless the VMs are to keep running.
+      if (outcome !== 'closed') quitRequested = false;
       if (outcome === 'cancel') return;
       mayClose.add(win);
       win.close();
+      if (quitRequested) app.quit();
     });
   });
   win.on('closed', () => {
@@ -120,10 +125,14 @@ async function main(): Promise<void> {
   app.on('activate', () => showMainWindow());
   app.on('window-all-closed', () => quitWhenIdle());
   app.on('before-quit', (e) => {
+    quitRequested = true;
     // Quitting with no window (VMs kept in the background): ask here instead of at a window's close.
     if (BrowserWindow.getAllWindows().length > 0 || spawner.runningHere().length === 0) return;
     e.preventDefault();
-    void settleRunningVms(null).then((outcome) => outcome === 'closed' && app.quit());
+    void settleRunningVms(null).then((outcome) => {
+      quitRequested = false;
+      if (outcome === 'closed') app.quit();
+    });
   });
   app.on('will-quit', () => {
     for (const u of uninstall) u();

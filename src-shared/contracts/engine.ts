@@ -196,6 +196,7 @@ export interface AbortedMarker {
 /** `vms/<uuid>/saved-state`. */
 export interface SavedStateMarker {
   readonly engine: EngineKind;
+  readonly engineVersion: string | null;
   readonly savedAt: string;
   /** qemu: internal snapshot tag holding RAM + devices. */
   readonly tag: string;
@@ -204,7 +205,6 @@ export interface SavedStateMarker {
   readonly devices: readonly string[];
   /** qemu: image files holding the snapshot (for discarding it offline). */
   readonly images: readonly string[];
-  readonly engineVersion: string | null;
 }
 
 /** `run/<uuid>/launch.json`: everything an engine host needs; it never reads main-side code. */
@@ -229,14 +229,18 @@ export interface EngineLaunchSpec {
   readonly launcherPid: number;
 }
 
-/** First message an engine host sends its parent (Node IPC or Electron parentPort). */
-/** Launcher → an engine host started with `--await-launch`: the launch file to run and the log to write. */
-export interface EngineHostLaunchMessage {
-  readonly type: 'maru-launch';
-  readonly launchFile: string;
-  readonly logFile: string;
-}
+/**
+ * Launcher → an engine host started with `--await-launch`: the launch file to run and the log
+ * to write (the host also checks that both paths are absolute).
+ */
+export const engineHostLaunchMessageSchema = z.object({
+  type: z.literal('maru-launch'),
+  launchFile: z.string().min(1),
+  logFile: z.string().min(1),
+});
+export type EngineHostLaunchMessage = Readonly<z.infer<typeof engineHostLaunchMessageSchema>>;
 
+/** First message an engine host sends its parent (Node IPC or Electron parentPort). */
 export type EngineHostParentMessage =
   | { readonly type: 'maru-engine-host'; readonly event: 'ready'; readonly status: EngineStatus }
   | {

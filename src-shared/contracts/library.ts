@@ -54,31 +54,29 @@ export interface CreateResult {
   readonly warnings: readonly string[];
 }
 
-export const createVmArgsSchema = z.object({
-  name: z.string(),
-  os: z.enum(PRESET_IDS).default('other'),
+/** The settings `create` and `modify` both take, each optional. */
+const vmSettingsArgsSchema = z.object({
   engine: z.enum(['auto', 'qemu', 'v86']).optional(),
   cpus: z.number().int().optional(),
   memoryMiB: z.number().int().optional(),
-  diskGiB: z.number().nonnegative().optional(),
   firmware: z.enum(['bios', 'uefi']).optional(),
   secureBoot: z.boolean().optional(),
   tpm: z.boolean().optional(),
   iso: hostPathArg('media').nullable().optional(),
   description: z.string().optional(),
 });
+
+/** A new VM: a name, the preset it starts from, its disk size, and any setting changed from the preset's. */
+export const createVmArgsSchema = vmSettingsArgsSchema.extend({
+  name: z.string(),
+  os: z.enum(PRESET_IDS).default('other'),
+  diskGiB: z.number().nonnegative().optional(),
+});
 export type CreateVmArgs = z.input<typeof createVmArgsSchema>;
 
-export const modifyVmArgsSchema = z.object({
+/** Changes to a powered-off VM: the shared settings, plus a new name, boot order and port forwards. */
+export const modifyVmArgsSchema = vmSettingsArgsSchema.extend({
   name: z.string().optional(),
-  engine: z.enum(['auto', 'qemu', 'v86']).optional(),
-  cpus: z.number().int().optional(),
-  memoryMiB: z.number().int().optional(),
-  firmware: z.enum(['bios', 'uefi']).optional(),
-  secureBoot: z.boolean().optional(),
-  tpm: z.boolean().optional(),
-  iso: hostPathArg('media').nullable().optional(),
-  description: z.string().optional(),
   bootOrder: z
     .array(z.enum(['cdrom', 'disk', 'floppy', 'network']))
     .min(1)

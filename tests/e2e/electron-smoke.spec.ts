@@ -1,5 +1,7 @@
-// Desktop smoke test through Playwright's Electron driver: the sandboxed window opens the
-// library and the preload's control channel works. Runs wherever an Electron binary exists.
+// Desktop smoke test through Playwright's Electron driver: the app starts from package.json's
+// "main" (as the packaged app does), its sandboxed window is served from maru-app:// and shows
+// the library through the preload's control channel. Runs wherever an Electron binary exists;
+// tests/unit/electron/electron-shell.test.ts runs the same main.ts and preload.ts elsewhere.
 import { test, expect, _electron as electron } from '@playwright/test';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -31,10 +33,12 @@ test('desktop window shows the library through the preload bridge', async () => 
     expect(runCli(home, ['create', '--name', 'Desk VM', '--os', 'linux32', '--disk', '0']).status).toBe(0);
     const app = await electron.launch({
       executablePath: binary!,
-      args: [path.resolve('dist/electron/main.cjs')],
+      // The app folder: Electron starts package.json's "main".
+      args: [path.resolve('.')],
       env: { ...process.env, MARU_HOME: home },
     });
     const win = await app.firstWindow();
+    expect(win.url()).toBe('maru-app://app/index.html');
     await expect(win.getByRole('listbox', { name: 'Virtual machines' })).toContainText('Desk VM');
     // The page has no Node: the preload exposes only the control bridge.
     expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');

@@ -2,30 +2,22 @@
 // reads its serial port, and turns process exits into off/aborted with the reason. The
 // machine builder decides the command line; this file owns the processes and the lifecycle.
 import { openSync, closeSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import type { EngineCapabilities, EngineState, StopMode } from '../../../src-shared/contracts/engine';
+import type { EngineCapabilities, StopMode } from '../../../src-shared/contracts/engine';
 import { AppError } from '../../../src-shared/errors';
 import type { HostInfo } from '../../../src-shared/host-info';
 import type { VmConfig } from '../../../src-shared/vm-config';
-import { Emitter, type Event } from '../../base/event';
+import { pathExists } from '../../../src-node/file-presence';
 import { DisposableStore } from '../../base/lifecycle';
 import { ManagedProcess, describeExit, type ProcessExit } from '../../base/managed-process';
 import { encodePng } from '../../display/png-encoder';
 import { decodePpm } from '../../display/ppm-decoder';
-import { comboKeys, textToKeyStrokes, type KeyStroke } from '../../input/key-mapping';
+import type { KeyStroke } from '../../input/key-mapping';
 import { inspectIso } from '../../media/iso-image';
-import type {
-  DisplayEndpoint,
-  Engine,
-  EngineRuntimeInfo,
-  EngineStateChange,
-  EngineStopOutcome,
-  SavedState,
-  Screenshot,
-} from '../engine';
-import { EngineStateMachine, OperationQueue } from '../engine-state';
+import type { DisplayEndpoint, Engine, EngineRuntimeInfo, EngineStopOutcome, SavedState, Screenshot } from '../engine';
+import { EngineBase } from '../engine-base';
 import { buildMachine, type MachinePaths, type MachinePlan } from './machine-builder';
 import { createNvramFromTemplate, repairLeaks, type ImageCheck } from './qemu-img';
 import { QmpClient, QmpError, connectUnixSocket, openQmpWhenReady } from './qmp-client';
@@ -55,6 +47,8 @@ const QMP_START_DEADLINE_MS = 30_000;
 const FORCE_QUIT_WAIT_MS = 10_000;
 /** How long each key stays down; QEMU paces the events itself. */
 const KEY_HOLD_MS = 30;
+/** A combo (ctrl+alt+del) is held longer, as a person would. */
+const COMBO_HOLD_MS = 100;
 
 function lastLines(text: string, n: number): string {
   return text
@@ -65,22 +59,10 @@ function lastLines(text: string, n: number): string {
     .join(' | ');
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
-export class QemuEngine implements Engine {
+export class QemuEngine extends EngineBase<QmpClient> implements Engine {
   readonly kind = 'qemu' as const;
   readonly capabilities: EngineCapabilities;
 
-  private readonly sm = new EngineStateMachine();
-  private readonly serialOut = new Emitter<Uint8Array>();
   private readonly store = new DisposableStore();
   private plan: MachinePlan | null = null;
   private qemu: ManagedProcess | null = null;
@@ -92,16 +74,12 @@ export class QemuEngine implements Engine {
   private abortReason: string | null = null;
   private guestShutdown = false;
   private resumed = false;
-  private readonly ops = new OperationQueue();
-  private input: Promise<unknown> = Promise.resolve();
   private finalReached: Promise<void>;
   private qemuVersion: string | null = null;
   private screenshots = 0;
 
-  readonly onDidChangeState: Event<EngineStateChange> = this.sm.onDidChange;
-  readonly onSerialOutput: Event<Uint8Array> = this.serialOut.event;
-
   constructor(private readonly options: QemuEngineOptions) {
+    super(options.config.name, options.log);
     const { config, host } = options;
     this.cdrom = config.cdrom.iso;
     const writable = config.disks.length > 0 || config.firmware === 'uefi';
@@ -128,10 +106,6 @@ export class QemuEngine implements Engine {
     });
     this.store.add(this.sm);
     this.store.add(this.serialOut);
-  }
-
-  get state(): EngineState {
-    return this.sm.state;
   }
 
   // ---- start
@@ -180,7 +154,7 @@ export class QemuEngine implements Engine {
       if (step.kind === 'folder') {
         await mkdir(step.path, { recursive: true, mode: step.mode });
         await chmod(step.path, step.mode);
-      } else if (!(await exists(step.path))) {
+      } else if (!(await pathExists(step.path))) {
         if (!host.qemu.img) {
           throw new AppError(
             'MISSING_DEPENDENCY',
@@ -203,7 +177,7 @@ export class QemuEngine implements Engine {
     if (!img) return [];
     const results: ImageCheck[] = [];
     for (const image of plan.snapshot.images) {
-      if (!(await exists(image))) continue;
+      if (!(await pathExists(image))) continue;
       const r = await repairLeaks(img.path, image);
       this.options.log(
         `qemu-img check -r leaks ${image}: exit ${r.exitCode}, leaks ${r.leaks}, corruptions ${r.corruptions}`,
@@ -220,26 +194,36 @@ export class QemuEngine implements Engine {
     return results;
   }
 
-  private openLog(name: string): number {
-    return openSync(path.join(this.options.paths.logsFolder, name), 'a', 0o600);
+  /**
+   * Starts a child process (`what` names it in messages) with its output appended to the VM's
+   * log `logName`; one that cannot start is MISSING_DEPENDENCY. The engine owns it from here.
+   */
+  private async spawnChild(
+    what: 'QEMU' | 'swtpm',
+    binary: string,
+    argv: readonly string[],
+    logName: string,
+  ): Promise<ManagedProcess> {
+    const fd = openSync(path.join(this.options.paths.logsFolder, logName), 'a', 0o600);
+    let child: ManagedProcess;
+    try {
+      child = await ManagedProcess.start(binary, argv, { outputFd: fd });
+    } catch (err) {
+      throw new AppError('MISSING_DEPENDENCY', `${what} (${binary}) could not be started: ${(err as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
+    this.store.add(child);
+    this.options.log(`${what.toLowerCase()} started, pid ${child.pid}`);
+    return child;
   }
 
   private async startSwtpm(plan: MachinePlan): Promise<void> {
     const tpm = plan.swtpm!;
-    const fd = this.openLog('swtpm-console.log');
-    try {
-      this.swtpm = await ManagedProcess.start(tpm.binary, tpm.argv, { outputFd: fd });
-    } catch (err) {
-      throw new AppError('MISSING_DEPENDENCY', `swtpm (${tpm.binary}) could not be started: ${(err as Error).message}`);
-    } finally {
-      closeSync(fd);
-    }
-    this.store.add(this.swtpm);
-    const swtpm = this.swtpm;
+    const swtpm = (this.swtpm = await this.spawnChild('swtpm', tpm.binary, tpm.argv, 'swtpm-console.log'));
     this.options.onDidSpawn?.();
-    this.options.log(`swtpm started, pid ${swtpm.pid}`);
     const deadline = Date.now() + 10_000;
-    while (!(await exists(tpm.ctrlSocket))) {
+    while (!(await pathExists(tpm.ctrlSocket))) {
       if (!swtpm.running) {
         const tail = lastLines(await readFile(tpm.logFile, 'utf8').catch(() => ''), 3);
         throw new AppError(
@@ -261,17 +245,7 @@ export class QemuEngine implements Engine {
       path.join(paths.logsFolder, 'qemu-command.json'),
       JSON.stringify({ binary: plan.binary, argv: plan.argv, swtpm: plan.swtpm }, null, 2) + '\n',
     );
-    const fd = this.openLog('qemu.log');
-    try {
-      this.qemu = await ManagedProcess.start(plan.binary, plan.argv, { outputFd: fd });
-    } catch (err) {
-      throw new AppError('MISSING_DEPENDENCY', `QEMU (${plan.binary}) could not be started: ${(err as Error).message}`);
-    } finally {
-      closeSync(fd);
-    }
-    const qemu = this.qemu;
-    this.store.add(qemu);
-    log(`qemu started, pid ${qemu.pid}`);
+    const qemu = (this.qemu = await this.spawnChild('QEMU', plan.binary, plan.argv, 'qemu.log'));
     this.options.onDidSpawn?.();
     void qemu.exited.then((exit) => this.onQemuExit(exit));
     const aborter = new AbortController();
@@ -348,7 +322,7 @@ export class QemuEngine implements Engine {
     } catch (err) {
       throw new AppError(
         'IO',
-        `The saved state of VM ${JSON.stringify(this.options.config.name)} could not be restored: ${(err as Error).message}. ` +
+        `The saved state of VM ${this.label} could not be restored: ${(err as Error).message}. ` +
           `Discard it with "maru discard-state ${this.options.config.name}" to boot the VM afresh.`,
       );
     }
@@ -433,13 +407,19 @@ export class QemuEngine implements Engine {
 
   // ---- operations
 
-  /** Runs state-changing operations one at a time. */
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    return this.ops.run(fn);
+  protected get handle(): QmpClient | null {
+    return this.qmp;
   }
 
-  private requireState(what: string, ...allowed: EngineState[]): QmpClient {
-    return this.sm.require(this.qmp, what, JSON.stringify(this.options.config.name), ...allowed);
+  protected async setGuestRunning(qmp: QmpClient, running: boolean): Promise<void> {
+    await qmp.execute(running ? 'cont' : 'stop');
+  }
+
+  protected async pressKeys(qmp: QmpClient, stroke: KeyStroke, combo: boolean): Promise<void> {
+    await qmp.execute('send-key', {
+      keys: stroke.map((k) => ({ type: 'qcode' as const, data: k })),
+      'hold-time': combo ? COMBO_HOLD_MS : KEY_HOLD_MS,
+    });
   }
 
   stop(mode: StopMode, options: { timeoutMs?: number } = {}): Promise<EngineStopOutcome> {
@@ -466,24 +446,6 @@ export class QemuEngine implements Engine {
     });
   }
 
-  pause(): Promise<void> {
-    return this.serialize(async () => {
-      if (this.sm.state === 'paused') return;
-      const qmp = this.requireState('pause', 'running');
-      await qmp.execute('stop');
-      this.sm.trySet('paused', 'paused');
-    });
-  }
-
-  resume(): Promise<void> {
-    return this.serialize(async () => {
-      if (this.sm.state === 'running') return;
-      const qmp = this.requireState('resume', 'paused');
-      await qmp.execute('cont');
-      this.sm.trySet('running', 'resumed');
-    });
-  }
-
   reset(): Promise<void> {
     return this.serialize(async () => {
       const qmp = this.requireState('reset', 'running', 'paused');
@@ -499,12 +461,11 @@ export class QemuEngine implements Engine {
       if (!vmstate) {
         throw new AppError(
           'UNSUPPORTED',
-          `VM ${JSON.stringify(this.options.config.name)} has no disk and no UEFI NVRAM, so there is nowhere to save ` +
+          `VM ${this.label} has no disk and no UEFI NVRAM, so there is nowhere to save ` +
             'its state (it lives in a qcow2 image). Add a disk, or stop the VM instead.',
         );
       }
-      const before = this.sm.state as 'running' | 'paused';
-      this.sm.set('saving', 'saving state');
+      const before = this.enterSaving();
       const args = { tag: SAVED_STATE_TAG, vmstate, devices: [...plan.snapshot.devices] };
       try {
         if (before === 'running') await qmp.execute('stop');
@@ -531,15 +492,7 @@ export class QemuEngine implements Engine {
         await this.finalReached;
         return saved;
       } catch (err) {
-        if (this.expected !== 'save' && !this.sm.isFinal && qmp.state === 'ready') {
-          if (before === 'running') await qmp.execute('cont').catch(() => undefined);
-          this.sm.trySet(before, 'save failed');
-        }
-        if (err instanceof AppError) throw err;
-        throw new AppError(
-          'IO',
-          `Saving the state of VM ${JSON.stringify(this.options.config.name)} failed: ${(err as Error).message}`,
-        );
+        return this.saveFailed(err, before, qmp, this.expected !== 'save' && qmp.state === 'ready');
       }
     });
   }
@@ -580,28 +533,6 @@ export class QemuEngine implements Engine {
     } finally {
       await rm(file, { force: true });
     }
-  }
-
-  private sendStrokes(strokes: readonly KeyStroke[], holdMs: number): Promise<void> {
-    const run = this.input.then(async () => {
-      for (const s of strokes) {
-        const qmp = this.requireState('send keys', 'running');
-        await qmp.execute('send-key', {
-          keys: s.map((k) => ({ type: 'qcode' as const, data: k })),
-          'hold-time': holdMs,
-        });
-      }
-    });
-    this.input = run.catch(() => undefined);
-    return run;
-  }
-
-  sendKeys(text: string): Promise<void> {
-    return this.sendStrokes(textToKeyStrokes(text), KEY_HOLD_MS);
-  }
-
-  sendCombo(keys: readonly string[]): Promise<void> {
-    return this.sendStrokes([comboKeys(keys)], 100);
   }
 
   async writeSerial(data: Uint8Array): Promise<void> {

@@ -3,7 +3,7 @@
 // is verified by its command line first (so a reused pid is never touched); qemu is asked to
 // quit over QMP (it flushes its images), else killed.
 import { readFile } from 'node:fs/promises';
-import { isProcessAlive } from '../../../src-node/run-lock';
+import { isProcessAlive, waitForProcessExit } from '../../../src-node/run-lock';
 import type { LeftoverContext } from '../engine-leftovers';
 import { QmpClient, QmpError } from './qmp-client';
 
@@ -52,13 +52,9 @@ function signalProcess(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (isProcessAlive(pid)) {
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
+/** True once `pid` is gone, false when it is still there after `ms`. */
+function waitGone(pid: number, ms: number): Promise<boolean> {
+  return waitForProcessExit(pid, ms, 50);
 }
 
 /**

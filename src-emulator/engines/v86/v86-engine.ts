@@ -4,30 +4,21 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { EngineCapabilities, EngineState, StopMode } from '../../../src-shared/contracts/engine';
+import type { EngineCapabilities, StopMode } from '../../../src-shared/contracts/engine';
 import { V86_MAX_CPUS, V86_MAX_MEMORY_MIB, chooseEngine, v86Problems } from '../../../src-shared/engine-choice';
 import { AppError } from '../../../src-shared/errors';
 import type { HostInfo } from '../../../src-shared/host-info';
 import type { VmConfig } from '../../../src-shared/vm-config';
 import { writeFileAtomic } from '../../../src-node/atomic-file';
 import { socketFile } from '../../../src-node/run-folder';
-import { Emitter, type Event } from '../../base/event';
 import { openV86BlockDevice, type V86BlockDevice } from '../../disk/block-device';
 import { Qcow2Image } from '../../disk/qcow2-image';
 import { encodePng } from '../../display/png-encoder';
-import { comboKeys, textToKeyStrokes, type KeyStroke } from '../../input/key-mapping';
+import type { KeyStroke } from '../../input/key-mapping';
 import { inspectIso } from '../../media/iso-image';
 import { RfbServer } from '../../rfb/rfb-server';
-import type {
-  DisplayEndpoint,
-  Engine,
-  EngineRuntimeInfo,
-  EngineStateChange,
-  EngineStopOutcome,
-  SavedState,
-  Screenshot,
-} from '../engine';
-import { EngineStateMachine, OperationQueue } from '../engine-state';
+import type { DisplayEndpoint, Engine, EngineRuntimeInfo, EngineStopOutcome, SavedState, Screenshot } from '../engine';
+import { EngineBase } from '../engine-base';
 import { strokeToSet1, V86Input } from './ps2-input';
 import { V86Display } from './v86-display';
 import { V86DriveAdapter } from './v86-disk';
@@ -71,14 +62,9 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** A VM on the embedded v86 emulator. */
-export class V86Engine implements Engine {
+export class V86Engine extends EngineBase<V86Machine> implements Engine {
   readonly kind = 'v86' as const;
   readonly capabilities: EngineCapabilities;
-
-  private readonly sm = new EngineStateMachine();
-  private readonly serialOut = new Emitter<Uint8Array>();
-  readonly onDidChangeState: Event<EngineStateChange> = this.sm.onDidChange;
-  readonly onSerialOutput: Event<Uint8Array> = this.serialOut.event;
 
   private machine: V86Machine | null = null;
   private screen: V86Display | null = null;
@@ -89,11 +75,10 @@ export class V86Engine implements Engine {
   private readonly rfbPath: string;
   private readonly notes: string[] = [];
   private resumed = false;
-  private readonly ops = new OperationQueue();
-  private input: Promise<unknown> = Promise.resolve();
   private tornDown = false;
 
   constructor(private readonly options: V86EngineOptions) {
+    super(options.config.name, options.log);
     const { config } = options;
     this.capabilities = {
       engine: 'v86',
@@ -114,14 +99,6 @@ export class V86Engine implements Engine {
     this.sm.onDidChange((c) => {
       if (c.to === 'off' || c.to === 'aborted') void this.teardown();
     });
-  }
-
-  get state(): EngineState {
-    return this.sm.state;
-  }
-
-  private get label(): string {
-    return JSON.stringify(this.options.config.name);
   }
 
   // ---- start
@@ -315,12 +292,17 @@ export class V86Engine implements Engine {
 
   // ---- operations
 
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    return this.ops.run(fn);
+  protected get handle(): V86Machine | null {
+    return this.machine;
   }
 
-  private requireState(what: string, ...allowed: EngineState[]): V86Machine {
-    return this.sm.require(this.machine, what, this.label, ...allowed);
+  protected setGuestRunning(machine: V86Machine, running: boolean): Promise<void> {
+    return running ? machine.run() : machine.stop();
+  }
+
+  protected async pressKeys(machine: V86Machine, stroke: KeyStroke): Promise<void> {
+    machine.input.keyboard_send_scancodes(strokeToSet1(stroke));
+    await sleep(KEY_PACE_MS);
   }
 
   stop(mode: StopMode): Promise<EngineStopOutcome> {
@@ -341,24 +323,6 @@ export class V86Engine implements Engine {
     });
   }
 
-  pause(): Promise<void> {
-    return this.serialize(async () => {
-      if (this.sm.state === 'paused') return;
-      const machine = this.requireState('pause', 'running');
-      await machine.stop();
-      this.sm.set('paused', 'paused');
-    });
-  }
-
-  resume(): Promise<void> {
-    return this.serialize(async () => {
-      if (this.sm.state === 'running') return;
-      const machine = this.requireState('resume', 'paused');
-      await machine.run();
-      this.sm.set('running', 'resumed');
-    });
-  }
-
   reset(): Promise<void> {
     return this.serialize(async () => {
       const machine = this.requireState('reset', 'running', 'paused');
@@ -369,8 +333,7 @@ export class V86Engine implements Engine {
   saveState(persist?: (state: SavedState) => Promise<void>): Promise<SavedState> {
     return this.serialize(async () => {
       const machine = this.requireState('save the state', 'running', 'paused');
-      const before = this.sm.state as 'running' | 'paused';
-      this.sm.set('saving', 'saving state');
+      const before = this.enterSaving();
       try {
         // Halt the CPU and let disk I/O drain: the state file and the disks must agree.
         await machine.stop();
@@ -403,16 +366,7 @@ export class V86Engine implements Engine {
         this.sm.set('off', 'state saved');
         return saved;
       } catch (err) {
-        if (!this.sm.isFinal && !this.tornDown) {
-          if (before === 'running') {
-            await machine
-              .run()
-              .catch((e: unknown) => this.options.log(`resuming after a failed save failed: ${String(e)}`));
-          }
-          this.sm.trySet(before, 'save failed');
-        }
-        if (err instanceof AppError) throw err;
-        throw new AppError('IO', `Saving the state of VM ${this.label} failed: ${(err as Error).message}`);
+        return this.saveFailed(err, before, machine, !this.tornDown);
       }
     });
   }
@@ -449,26 +403,6 @@ export class V86Engine implements Engine {
   /** The text on the screen when it is in text mode (for tests and logs). */
   screenText(): string[] {
     return this.screen?.mode === 'text' ? this.screen.textRows() : [];
-  }
-
-  private sendStrokes(strokes: readonly KeyStroke[]): Promise<void> {
-    const run = this.input.then(async () => {
-      for (const s of strokes) {
-        const machine = this.requireState('send keys', 'running');
-        machine.input.keyboard_send_scancodes(strokeToSet1(s));
-        await sleep(KEY_PACE_MS);
-      }
-    });
-    this.input = run.catch(() => undefined);
-    return run;
-  }
-
-  sendKeys(text: string): Promise<void> {
-    return this.sendStrokes(textToKeyStrokes(text));
-  }
-
-  sendCombo(keys: readonly string[]): Promise<void> {
-    return this.sendStrokes([comboKeys(keys)]);
   }
 
   async writeSerial(data: Uint8Array): Promise<void> {

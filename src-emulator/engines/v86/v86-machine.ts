@@ -300,11 +300,7 @@ export class V86Machine implements Disposable {
 
   /** Halts the CPU at once (its loop ends on the next slice) without waiting. */
   dispose(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.emu.remove_listener('serial0-output-byte', this.onSerialByte as (v: never) => void);
-    if (this.serialFlush) clearImmediate(this.serialFlush);
-    this.serial.dispose();
-    if (this.emu.is_running()) void this.emu.stop();
+    // destroy() lets go of everything before its first await; only the CPU's stop is left to finish.
+    void this.destroy();
   }
 }

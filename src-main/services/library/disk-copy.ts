@@ -3,6 +3,7 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { AppError, CancelledError } from '../../../src-shared/errors';
 import type { AbortSignalLike } from '../../../src-shared/contracts/jobs';
+import { createNewFile } from '../../../src-node/file-presence';
 
 /**
  * Granularity of hole detection: the usual file-system block. Finer than the 64 KiB qcow2
@@ -36,15 +37,7 @@ export async function copyFileSparse(src: string, dst: string, options: SparseCo
     throw ioError(`Cannot open ${src}`, err);
   }
   try {
-    let output: FileHandle;
-    try {
-      output = await open(dst, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new AppError('ALREADY_EXISTS', `${dst} already exists; a copy never overwrites a file.`);
-      }
-      throw ioError(`Cannot create ${dst}`, err);
-    }
+    const output = await createNewFile(dst, 'a copy never overwrites a file.');
     let failed = false;
     try {
       const total = (await input.stat()).size;

@@ -32,6 +32,7 @@ import {
 import type { JobOptions } from '../../../src-shared/contracts/jobs';
 import { createQcow2, readQcow2Info, QCOW2_MAX_VIRTUAL_SIZE } from '../../../src-emulator/disk/qcow2-create';
 import { fsyncFolder } from '../../../src-node/atomic-file';
+import { pathExists } from '../../../src-node/file-presence';
 import { runFolder } from '../../../src-node/run-folder';
 import { orphanedDisksFolder, vmFolder, vmsFolder } from '../maru-home';
 import { copyFileSparse } from './disk-copy';
@@ -132,16 +133,6 @@ function checkPortForwards(forwards: readonly PortForward[]): void {
     const key = `${f.protocol}/${f.hostAddress}:${f.hostPort}`;
     if (seen.has(key)) throw new AppError('INVALID_ARGUMENT', `Host port ${key} is forwarded twice.`);
     seen.add(key);
-  }
-}
-
-async function existsPath(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
   }
 }
 
@@ -382,12 +373,12 @@ export class Library implements LibraryService {
       }
       let keptDisksAt: string | null = null;
       const disks = path.join(rec.folder, 'disks');
-      if (!deleteDisks && (await existsPath(disks)) && (await readdir(disks)).length > 0) {
+      if (!deleteDisks && (await pathExists(disks)) && (await readdir(disks)).length > 0) {
         const orphans = orphanedDisksFolder(this.maruHome);
         await mkdir(orphans, { recursive: true });
         const base = `${rec.kind === 'ok' ? rec.config.name : 'vm'}-${rec.folderName}`;
         let dest = path.join(orphans, base);
-        for (let n = 2; await existsPath(dest); n++) dest = path.join(orphans, `${base}-${n}`);
+        for (let n = 2; await pathExists(dest); n++) dest = path.join(orphans, `${base}-${n}`);
         await moveFolder(disks, dest);
         await fsyncFolder(orphans);
         keptDisksAt = dest;
@@ -445,7 +436,7 @@ export class Library implements LibraryService {
       copies.push({ from, to: file, size: (await stat(from)).size });
     }
     const nvram = path.join(rec.folder, 'nvram.qcow2');
-    if (await existsPath(nvram)) copies.push({ from: nvram, to: 'nvram.qcow2', size: (await stat(nvram)).size });
+    if (await pathExists(nvram)) copies.push({ from: nvram, to: 'nvram.qcow2', size: (await stat(nvram)).size });
     throwIfAborted(job, 'Cloning the VM');
 
     const id = randomUUID();
@@ -467,7 +458,7 @@ export class Library implements LibraryService {
       }
       for (const extra of CLONED_EXTRAS) {
         const from = path.join(rec.folder, extra);
-        if (await existsPath(from)) {
+        if (await pathExists(from)) {
           await cp(from, path.join(staging, extra), { recursive: true, errorOnExist: true, force: false });
         }
       }
@@ -499,7 +490,7 @@ export class Library implements LibraryService {
   /** A VM by ref, or NOT_FOUND; an inaccessible VM (found by its folder name) is returned as such. */
   private async findRecord(ref: string): Promise<VmRecord> {
     const lower = ref.toLowerCase();
-    if (isUuid(lower) && (await existsPath(vmFolder(this.maruHome, lower)))) {
+    if (isUuid(lower) && (await pathExists(vmFolder(this.maruHome, lower)))) {
       return readVmRecord(this.maruHome, lower);
     }
     const ok = (await readAllVmRecords(this.maruHome)).filter((r): r is OkRecord => r.kind === 'ok');

@@ -34,7 +34,7 @@ import {
   vmMarkerFiles,
   type RunStatus,
 } from '../../../src-node/run-folder';
-import { isProcessAlive } from '../../../src-node/run-lock';
+import { waitForProcessExit } from '../../../src-node/run-lock';
 import { comboKeys, textToKeyStrokes } from '../../../src-emulator/input/key-mapping';
 import { inspectIso } from '../../../src-emulator/media/iso-image';
 import { discardSavedState } from '../../../src-emulator/engines/saved-state';
@@ -64,16 +64,6 @@ export interface VmRuntimeOptions {
 /** A running VM as seen from its run folder: the lock, whether its engine host lives, its state. */
 interface RunView extends RunStatus {
   readonly folder: string;
-}
-
-/** Resolves when `pid` has exited; false when it is still there after `timeoutMs`. */
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (isProcessAlive(pid)) {
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
 }
 
 export class VmRuntime implements VmService {
@@ -356,7 +346,7 @@ export class VmRuntime implements VmService {
         mode: options.force ? 'force' : 'acpi',
         ...(options.timeoutSeconds !== undefined ? { timeoutMs: options.timeoutSeconds * 1000 } : {}),
       });
-      await waitForExit(pid, ENGINE_HOST_EXIT_TIMEOUT_MS);
+      await waitForProcessExit(pid, ENGINE_HOST_EXIT_TIMEOUT_MS, 20);
       return r;
     });
     this.changed(vm.config.id);
@@ -389,7 +379,7 @@ export class VmRuntime implements VmService {
     job.onProgress?.({ phase: 'save', fraction: 0 });
     const { result, vmId } = await this.withEngine(ref, async (client, vm, pid) => {
       const r = await client.saveState();
-      await waitForExit(pid, ENGINE_HOST_EXIT_TIMEOUT_MS);
+      await waitForProcessExit(pid, ENGINE_HOST_EXIT_TIMEOUT_MS, 20);
       return { result: r, vmId: vm.config.id };
     });
     job.onProgress?.({ phase: 'save', fraction: 1 });

@@ -59,7 +59,10 @@ export function runCommonJs(
 
 // ---- app ----
 
-class StandInApp extends EventEmitter implements Pick<Electron.App, 'whenReady' | 'requestSingleInstanceLock' | 'quit'> {
+class StandInApp
+  extends EventEmitter
+  implements Pick<Electron.App, 'whenReady' | 'requestSingleInstanceLock' | 'quit'>
+{
   isPackaged = false;
   isReady = false;
   quitting = false;
@@ -170,7 +173,10 @@ export const ipcMain = new StandInIpcMain();
 
 // ---- MessageChannelMain ----
 
-class StandInMessagePortMain extends EventEmitter implements Pick<Electron.MessagePortMain, 'postMessage' | 'start' | 'close'> {
+class StandInMessagePortMain
+  extends EventEmitter
+  implements Pick<Electron.MessagePortMain, 'postMessage' | 'start' | 'close'>
+{
   constructor(readonly port: MessagePort) {
     super();
     port.on('message', (data: unknown) => this.emit('message', { data, ports: [] }));
@@ -270,7 +276,8 @@ class StandInIpcRenderer extends EventEmitter implements Pick<Electron.IpcRender
 
   async invoke(channel: string, ...args: unknown[]): Promise<unknown> {
     const handler = ipcMain.handlers.get(channel);
-    if (!handler) throw new Error(`Error invoking remote method '${channel}': Error: No handler registered for '${channel}'`);
+    if (!handler)
+      throw new Error(`Error invoking remote method '${channel}': Error: No handler registered for '${channel}'`);
     const event = {
       sender: this.page.contents,
       senderFrame: this.page.frame(),
@@ -278,11 +285,17 @@ class StandInIpcRenderer extends EventEmitter implements Pick<Electron.IpcRender
       processId: 1,
       type: 'frame',
     } as unknown as Electron.IpcMainInvokeEvent;
+    // The reply travels behind what main sent the page before it (one ordered channel).
+    const later = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    let result: unknown;
     try {
-      return structuredClone(await handler(event, ...structuredClone(args)));
+      result = await handler(event, ...structuredClone(args));
     } catch (err) {
+      await later();
       throw new Error(`Error invoking remote method '${channel}': ${String(err)}`);
     }
+    await later();
+    return structuredClone(result);
   }
 
   send(channel: string, ...args: unknown[]): void {
@@ -394,7 +407,10 @@ const windows = new Set<BrowserWindow>();
 export class BrowserWindow
   extends EventEmitter
   implements
-    Pick<Electron.BrowserWindow, 'show' | 'maximize' | 'focus' | 'close' | 'isDestroyed' | 'isMaximized' | 'getNormalBounds'>
+    Pick<
+      Electron.BrowserWindow,
+      'show' | 'maximize' | 'focus' | 'close' | 'isDestroyed' | 'isMaximized' | 'getNormalBounds'
+    >
 {
   static getAllWindows(): BrowserWindow[] {
     return [...windows];
@@ -471,7 +487,7 @@ export const Menu = {
   },
   /** The user picks `item` (what Electron calls: click(menuItem, window, event)). */
   click(item: Electron.MenuItemConstructorOptions): void {
-    item.click?.(item as Electron.MenuItem, undefined, { shiftKey: false } as Electron.KeyboardEvent);
+    item.click?.(item as unknown as Electron.MenuItem, undefined, { shiftKey: false } as Electron.KeyboardEvent);
   },
 };
 

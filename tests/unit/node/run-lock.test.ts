@@ -1,12 +1,12 @@
 // The run lock (src-node/run-lock.ts, the one lock parser): O_EXCL creation, a live holder
 // refused with a clear message, a stale lock (dead pid) or a garbage one replaced, and
 // release removing only our own lock.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RunLock, isProcessAlive, parseLock, readLockSync } from '../../../src-node/run-lock';
+import { RunLock, isProcessAlive, parseLock, readLockSync, waitForProcessExit } from '../../../src-node/run-lock';
 
 /** A pid that certainly does not run: a child that already exited. */
 function deadPid(): number {
@@ -87,5 +87,19 @@ describe('RunLock', () => {
     const lock = await RunLock.acquire(file, { pid: process.pid, startedAt: 'now' }, '"vm"');
     expect(lock.replaced).toEqual({ pid: dead, startedAt: '' });
     await lock.release();
+  });
+});
+
+describe('waitForProcessExit', () => {
+  it('is true once a real process has ended, false while one still runs past the wait', async () => {
+    expect(await waitForProcessExit(deadPid(), 1000, 20)).toBe(true);
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)'], { stdio: 'ignore' });
+    try {
+      expect(await waitForProcessExit(child.pid!, 150, 20)).toBe(false);
+      child.kill('SIGKILL');
+      expect(await waitForProcessExit(child.pid!, 5000, 20)).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -1,7 +1,7 @@
 // The one byte formatter (src-shared/format-bytes.ts) the CLI, the host report, ISO messages
 // and the renderer share.
 import { describe, expect, it } from 'vitest';
-import { formatBytes } from '../../../src-shared/format-bytes';
+import { formatBytes, formatMiB } from '../../../src-shared/format-bytes';
 
 describe('formatBytes', () => {
   it('uses binary units with a decimal only where it says something', () => {
@@ -23,5 +23,13 @@ describe('formatBytes', () => {
     expect(formatBytes(-1)).toBe('—');
     expect(formatBytes(Number.NaN)).toBe('—');
     expect(formatBytes(Number.POSITIVE_INFINITY)).toBe('—');
+  });
+
+  it('writes memory sizes given in MiB as it writes bytes', () => {
+    expect(formatMiB(512)).toBe('512 MiB');
+    expect(formatMiB(1536)).toBe('1.5 GiB');
+    expect(formatMiB(4096)).toBe('4 GiB');
+    expect(formatMiB(12052)).toBe('11.8 GiB');
+    expect(formatMiB(Number.NaN)).toBe('—');
   });
 });

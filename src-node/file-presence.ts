@@ -1,0 +1,30 @@
+// Presence of files for main-side and engine-side code alike: whether a path exists, and
+// creating a file only where none is (Maru never overwrites a disk image or a copy's target).
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { AppError } from '../src-shared/errors';
+
+/** True when `p` exists; false when it does not (ENOENT). Any other failure (EACCES …) is thrown. */
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/**
+ * Creates `file` and opens it for writing, never replacing one: an existing file is
+ * ALREADY_EXISTS ("<file> already exists; <why>"), any other failure IO.
+ */
+export async function createNewFile(file: string, why: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new AppError('ALREADY_EXISTS', `${file} already exists; ${why}`);
+    }
+    throw new AppError('IO', `Cannot create ${file}: ${(err as Error).message}`);
+  }
+}
