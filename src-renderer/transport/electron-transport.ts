@@ -3,10 +3,9 @@
 // events pushed by main, `cancel` when a job's signal aborts, and the Machine menu's actions.
 // The desktop user is always signed in; a dropped ISO is used where it lies.
 import { CancelledError, fromWire } from '../../src-shared/errors';
-import type { ControlEvent, ServiceName } from '../../src-shared/contracts/control';
+import { createControlClient, type ControlEvent, type ServiceName } from '../../src-shared/contracts/control';
 import type { DesktopBridge } from '../../src-shared/contracts/ipc-channels';
 import type { JobOptions } from '../../src-shared/contracts/jobs';
-import type { IsoDetection } from '../../src-shared/contracts/media';
 import type { IsoUploadResult } from '../../src-shared/contracts/iso-upload';
 import type { VmMenuAction } from '../../src-shared/contracts/menu';
 import type { ControlTransport, SessionState } from './control-transport';
@@ -64,7 +63,7 @@ export class ElectronTransport implements ControlTransport {
   }
 
   async importIso(file: File): Promise<IsoUploadResult> {
-    const detection = (await this.call('media', 'detectIso', [this.api.pathForFile(file)])) as IsoDetection;
+    const detection = await createControlClient(this).media.detectIso(this.api.pathForFile(file));
     return { path: detection.path, detection };
   }
 
