@@ -73,6 +73,7 @@ export class VmRuntime implements VmService {
   private readonly env: NodeJS.ProcessEnv;
   private readonly events = new Emitter<ControlEvent>();
   private watcher: FSWatcher | null = null;
+  private disposed = false;
 
   constructor(private readonly options: VmRuntimeOptions) {
     this.maruHome = options.maruHome;
@@ -89,6 +90,7 @@ export class VmRuntime implements VmService {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.watcher?.close();
     this.watcher = null;
     this.events.dispose();
@@ -110,10 +112,10 @@ export class VmRuntime implements VmService {
    * `run/<uuid>` folders: watching `run/` tells every front end when a VM starts or ends.
    */
   private watchRunFolders(): void {
-    if (this.watcher) return;
+    if (this.watcher || this.disposed) return;
     const runRoot = path.join(this.maruHome, 'run');
-    void mkdir(runRoot, { recursive: true, mode: 0o700 }).then(() => {
-      if (this.watcher) return;
+    const start = (): void => {
+      if (this.watcher || this.disposed) return;
       const pending = new Set<string>();
       let timer: NodeJS.Timeout | null = null;
       try {
@@ -131,7 +133,9 @@ export class VmRuntime implements VmService {
       } catch {
         // No watcher on this platform/file system: our own operations still announce their changes.
       }
-    });
+    };
+    // A run folder that cannot be made (read-only home): our own operations still announce changes.
+    void mkdir(runRoot, { recursive: true, mode: 0o700 }).then(start, () => undefined);
   }
 
   private runView(vmId: string): RunView {
@@ -212,8 +216,7 @@ export class VmRuntime implements VmService {
       return { vmId: vm.config.id, name, status };
     } finally {
       child.release();
-      const known = status?.state === 'running' || status?.state === 'paused' ? status.state : undefined;
-      this.changed(vm.config.id, known);
+      this.changed(vm.config.id, status ? powerStateOf(status.state) : undefined);
     }
   }
 
@@ -295,7 +298,15 @@ export class VmRuntime implements VmService {
     fn: (client: EngineHostClient, vm: VmDetails, pid: number) => Promise<T>,
   ): Promise<T> {
     const vm = await this.library.show(ref);
-    const run = this.runView(vm.config.id);
+    return this.withRunningEngine(vm, this.runView(vm.config.id), fn);
+  }
+
+  /** `withEngine` for a VM and run folder the caller has already read. */
+  private async withRunningEngine<T>(
+    vm: VmDetails,
+    run: RunView,
+    fn: (client: EngineHostClient, vm: VmDetails, pid: number) => Promise<T>,
+  ): Promise<T> {
     const label = JSON.stringify(vm.config.name);
     if (!run.alive || !run.state) {
       const why =
@@ -341,7 +352,7 @@ export class VmRuntime implements VmService {
           (ended.length ? ` (${ended.join(', ')}).` : '.'),
       };
     }
-    const result = await this.withEngine(vm.config.id, async (client, _vm, pid) => {
+    const result = await this.withRunningEngine(vm, run, async (client, _vm, pid) => {
       const r = await client.stop({
         mode: options.force ? 'force' : 'acpi',
         ...(options.timeoutSeconds !== undefined ? { timeoutMs: options.timeoutSeconds * 1000 } : {}),
@@ -367,10 +378,7 @@ export class VmRuntime implements VmService {
 
   private async stateChange(ref: string, fn: (c: EngineHostClient) => Promise<EngineStatus>): Promise<EngineStatus> {
     const status = await this.withEngine(ref, (c) => fn(c));
-    this.changed(
-      status.vmId,
-      status.state === 'paused' ? 'paused' : status.state === 'running' ? 'running' : undefined,
-    );
+    this.changed(status.vmId, powerStateOf(status.state));
     return status;
   }
 
@@ -418,8 +426,9 @@ export class VmRuntime implements VmService {
   private async media(ref: string, iso: string | null): Promise<VmMediaResult> {
     const vm = await this.library.show(ref);
     const base = { vmId: vm.config.id, name: vm.config.name, iso };
-    if (this.runView(vm.config.id).alive) {
-      await this.withEngine(vm.config.id, (c) => (iso ? c.attachIso(iso) : c.eject()));
+    const run = this.runView(vm.config.id);
+    if (run.alive) {
+      await this.withRunningEngine(vm, run, (c) => (iso ? c.attachIso(iso) : c.eject()));
       this.changed(vm.config.id);
       return { ...base, live: true };
     }
@@ -429,9 +438,10 @@ export class VmRuntime implements VmService {
 
   async status(ref: string): Promise<EngineStatus | null> {
     const vm = await this.library.show(ref);
-    if (!this.runView(vm.config.id).alive) return null;
+    const run = this.runView(vm.config.id);
+    if (!run.alive) return null;
     try {
-      return await this.withEngine(vm.config.id, (c) => c.status());
+      return await this.withRunningEngine(vm, run, (c) => c.status());
     } catch (err) {
       if (err instanceof AppError && (err.code === 'NOT_FOUND' || err.code === 'BUSY')) return null;
       throw err;
@@ -518,6 +528,11 @@ export class VmRuntime implements VmService {
     await rm(run.folder, { recursive: true, force: true });
     return ended;
   }
+}
+
+/** The library's power state for a live engine state; undefined when the library must be asked. */
+function powerStateOf(state: EngineState): VmPowerState | undefined {
+  return state === 'running' || state === 'paused' ? state : undefined;
 }
 
 function throwIfCancelled(job: JobOptions, name: string): void {
