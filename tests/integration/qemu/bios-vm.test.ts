@@ -7,7 +7,16 @@ import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePngForTest } from '../../unit/display/png-codec-kit';
-import { MEDIA, REPO, TestHome, canRun, expectImagesClean, expectNothingLeft, statusOf } from './qemu-test-kit';
+import {
+  MEDIA,
+  REPO,
+  TestHome,
+  canRun,
+  expectImagesClean,
+  expectNothingLeft,
+  statusOf,
+  smallVm,
+} from './qemu-test-kit';
 
 describe.skipIf(!canRun)('BIOS VM through the CLI (real QEMU, TCG)', () => {
   let t: TestHome;
@@ -15,20 +24,7 @@ describe.skipIf(!canRun)('BIOS VM through the CLI (real QEMU, TCG)', () => {
 
   beforeAll(async () => {
     t = await TestHome.create({ deep: true });
-    id = await t.createVm('bios vm', [
-      '--os',
-      'linux64',
-      '--firmware',
-      'bios',
-      '--cpus',
-      '1',
-      '--memory',
-      '256',
-      '--disk',
-      '1',
-      '--iso',
-      MEDIA.biosUefi,
-    ]);
+    id = await t.createVm('bios vm', ['--os', 'linux64', '--firmware', 'bios', ...smallVm(MEDIA.biosUefi)]);
   });
   afterAll(async () => {
     await t?.dispose();

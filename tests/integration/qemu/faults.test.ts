@@ -15,6 +15,7 @@ import {
   expectNothingLeft,
   processesMentioning,
   statusOf,
+  smallVm,
 } from './qemu-test-kit';
 
 async function sha256(file: string): Promise<string> {
@@ -34,7 +35,7 @@ describe.skipIf(!canRun)('missing or unusable host pieces (real probe)', () => {
     t = await TestHome.create();
     empty = path.join(t.root, 'empty');
     await mkdir(empty);
-    const base = ['--cpus', '1', '--memory', '256', '--disk', '1', '--iso', MEDIA.biosUefi];
+    const base = smallVm(MEDIA.biosUefi);
     bios = await t.createVm('bios', ['--os', 'linux64', '--firmware', 'bios', '--engine', 'qemu', ...base]);
     uefi = await t.createVm('uefi-tpm', ['--os', 'linux64', '--firmware', 'uefi', '--tpm', ...base]);
     sb = await t.createVm('sb', ['--os', 'windows11', ...base]);
@@ -102,20 +103,7 @@ describe.skipIf(!canRun)('bad CD images, double start, crashes (real QEMU, TCG)'
   beforeAll(async () => {
     t = await TestHome.create();
     // A 32-bit guest: runs on qemu-system-i386.
-    id = await t.createVm('crashy', [
-      '--os',
-      'linux32',
-      '--engine',
-      'qemu',
-      '--cpus',
-      '1',
-      '--memory',
-      '256',
-      '--disk',
-      '1',
-      '--iso',
-      MEDIA.i386,
-    ]);
+    id = await t.createVm('crashy', ['--os', 'linux32', '--engine', 'qemu', ...smallVm(MEDIA.i386)]);
   });
   afterAll(async () => {
     await t?.dispose();

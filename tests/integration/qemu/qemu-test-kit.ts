@@ -21,6 +21,11 @@ export const MEDIA = {
 };
 const CLI = path.join(REPO, 'dist/cli/maru.js');
 
+/** A one-CPU, 256 MiB guest with a 1 GiB disk booting `iso`: the `maru create` options the tests share. */
+export function smallVm(iso: string): string[] {
+  return ['--cpus', '1', '--memory', '256', '--disk', '1', '--iso', iso];
+}
+
 export const haveQemu = existsSync('/usr/bin/qemu-system-x86_64') && existsSync('/usr/bin/qemu-img');
 export const haveMedia = Object.values(MEDIA).every((f) => existsSync(f));
 export const canRun = haveQemu && haveMedia && process.platform === 'linux';

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MEDIA, REPO, TestHome, canRun, expectNothingLeft } from './qemu-test-kit';
+import { MEDIA, REPO, TestHome, canRun, expectNothingLeft, smallVm } from './qemu-test-kit';
 
 describe.skipIf(!canRun)('start progress and cancel through the CLI (real QEMU, TCG)', () => {
   let t: TestHome;
@@ -18,14 +18,7 @@ describe.skipIf(!canRun)('start progress and cancel through the CLI (real QEMU, 
       '--firmware',
       'uefi',
       '--no-secure-boot',
-      '--cpus',
-      '1',
-      '--memory',
-      '256',
-      '--disk',
-      '1',
-      '--iso',
-      MEDIA.biosUefi,
+      ...smallVm(MEDIA.biosUefi),
     ]);
   });
   afterAll(async () => {
