@@ -293,15 +293,15 @@ export class EngineHost {
       },
       pause: async () => {
         await engine.pause();
-        return this.status();
+        return this.statusWritten();
       },
       resume: async () => {
         await engine.resume();
-        return this.status();
+        return this.statusWritten();
       },
       reset: async () => {
         await engine.reset();
-        return this.status();
+        return this.statusWritten();
       },
       saveState: async () => {
         await engine.saveState((saved) => writeJsonAtomic(this.vmFile(SAVED_STATE_MARKER_FILE), saved));
@@ -333,6 +333,15 @@ export class EngineHost {
         return { subscribed: true };
       },
     } satisfies EngineControlService;
+  }
+
+  /**
+   * The status, once `state.json` says the same: a front end that re-reads the library right
+   * after a pause must not see the state from before it.
+   */
+  private async statusWritten(): Promise<EngineStatus> {
+    await this.stateWrites;
+    return this.status();
   }
 
   private onStateChange(change: EngineStateChange): void {

@@ -202,6 +202,8 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
         return;
       }
       if (entry.state !== state) set({ vms: get().vms.map((v) => (v === entry ? { ...entry, state } : v)) });
+      // A list read that began before this change may answer after it: read once more then.
+      if (refreshing) refreshAgain = true;
       // The selected VM's details (and what hangs on its state: settings, the screen) follow.
       if (get().selectedId === vmId) void get().select(vmId);
     },
