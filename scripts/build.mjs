@@ -20,7 +20,7 @@ const nodeBanner = {
 const nodeTargets = [
   { entry: 'src-main/cli/maru.ts', outdir: 'dist/cli', split: true },
   // Code-split too (the v86 engine loads only for v86 VMs); the entry keeps its name.
-  { entry: { 'engine-host': 'src-emulator/engine-host/engine-host-main.ts' }, outdir: 'dist/engine-host', split: true },
+  { entry: { 'engine-host': 'src-emulator/engine-host/engine-host.ts' }, outdir: 'dist/engine-host', split: true },
 ];
 
 // Vite's `import text from './file.svg?raw'` (the renderer's OS icons, assets/os), for the

@@ -1,25 +1,29 @@
-// The engine host: one process per running VM. It takes the run lock, starts the engine (of
-// whichever kind: engines/engine-registry.ts), serves the control service on its endpoint,
-// keeps state.json current for the library, leaves an `aborted` or `saved-state` marker when
-// the VM ends that way, and cleans up after itself.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The engine host: one process per running VM, and this file is its entry (bundled to
+// dist/engine-host/engine-host.js). It takes the run lock, creates the engine of the VM's kind
+// (each engine's code loads only when a VM needs it), serves the control service on its
+// endpoint, keeps state.json current for the library, leaves an `aborted` or `saved-state`
+// marker when the VM ends that way, and cleans up after itself.
+import { openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type {
-  AbortedMarker,
-  EngineControlService,
-  EngineLaunchSpec,
-  EngineRunState,
-  EngineState,
-  EngineStatus,
-  SavedStateMarker,
-  StopResult,
+import {
+  engineHostLaunchMessageSchema,
+  type AbortedMarker,
+  type EngineControlService,
+  type EngineHostLaunchMessage,
+  type EngineKind,
+  type EngineLaunchSpec,
+  type EngineRunState,
+  type EngineState,
+  type EngineStatus,
+  type SavedStateMarker,
+  type StopResult,
 } from '../../src-shared/contracts/engine';
 import { AppError, toWireError } from '../../src-shared/errors';
-import { vmConfigSchema } from '../../src-shared/vm-config';
+import type { HostInfo } from '../../src-shared/host-info';
+import { vmConfigSchema, type VmConfig } from '../../src-shared/vm-config';
 import { Emitter } from '../base/event';
 import type { Engine, EngineStateChange } from '../engines/engine';
-import { createEngine } from '../engines/engine-registry';
 import { readJsonSync, writeJsonAtomic } from '../../src-node/atomic-file';
 import { rotateLogs } from '../../src-node/log-rotation';
 import {
@@ -34,13 +38,62 @@ import {
 } from '../../src-node/run-folder';
 import { RunLock } from '../../src-node/run-lock';
 import { ControlServer, type ControlStream } from './control-server';
-import type { ParentChannel } from './parent-channel';
+import { listenForConsolePorts } from './console-port-bridge';
+import { parentChannel, type ParentChannel } from './parent-channel';
 import { recoverStaleRun } from './stale-run';
 
 /** Serial output kept for `serialSubscribe({history: true})`. */
 const SERIAL_HISTORY_BYTES = 64 * 1024;
 /** Logs rotated at each start (name → name.1 → name.2 → name.3). */
 const ROTATED_LOGS = ['serial.log', 'qemu.log', 'swtpm.log', 'swtpm-console.log'];
+
+/** What the engine host gives every engine it creates. */
+export interface EngineCreateOptions {
+  readonly config: VmConfig;
+  readonly host: HostInfo;
+  readonly paths: { readonly vmFolder: string; readonly socketFolder: string; readonly logsFolder: string };
+  /** Default wait for an ACPI power-off before forcing it (ms). */
+  readonly acpiTimeoutMs: number;
+  /** Writes a line to the engine host's log. */
+  readonly log: (line: string) => void;
+  /** The previous run ended abnormally (killed, crashed, aborted): check what it may have damaged first. */
+  readonly afterAbnormalEnd: boolean;
+  /** `runtimeInfo()` changed outside a state change (a child process started): the host records it. */
+  readonly onDidChangeRuntimeInfo: () => void;
+}
+
+type EngineFactory = (options: EngineCreateOptions) => Promise<Engine>;
+
+const ENGINES = {
+  qemu: async (o) => {
+    const { QemuEngine } = await import('../engines/qemu/qemu-engine');
+    return new QemuEngine({
+      config: o.config,
+      host: o.host,
+      paths: o.paths,
+      acpiTimeoutMs: o.acpiTimeoutMs,
+      log: o.log,
+      repairImagesFirst: o.afterAbnormalEnd,
+      onDidSpawn: o.onDidChangeRuntimeInfo,
+    });
+  },
+  v86: async (o) => {
+    const { V86Engine } = await import('../engines/v86/v86-engine');
+    return new V86Engine({ config: o.config, host: o.host, paths: o.paths, log: o.log });
+  },
+} satisfies Record<EngineKind, EngineFactory>;
+
+/** Creates the `kind` engine for one VM (not started yet). */
+export async function createEngine(kind: EngineKind, options: EngineCreateOptions): Promise<Engine> {
+  if (!Object.hasOwn(ENGINES, kind)) {
+    throw new AppError(
+      'UNSUPPORTED',
+      `This engine host has no engine ${JSON.stringify(kind)} (it knows ${Object.keys(ENGINES).join(', ')}): ` +
+        'the launcher and the engine host come from different Maru builds. Rebuild or reinstall Maru.',
+    );
+  }
+  return ENGINES[kind](options);
+}
 
 /** Reads and checks a launch file written by the launcher. */
 export function readLaunchSpec(file: string): EngineLaunchSpec {
@@ -426,4 +479,105 @@ export class EngineHost {
       if (relocked === null) await rm(paths.runFolder, { recursive: true, force: true });
     }
   }
+}
+
+// ---- The process entry: `--launch FILE` names the launch file the launcher wrote;
+// `--await-launch` waits for it on the IPC channel (the CLI starts us early so our Node start-up
+// overlaps its checks). Started detached by the CLI/server, or as an Electron utility process by
+// the desktop app; it never imports main-side code.
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+const AWAIT_LAUNCH_TIMEOUT_MS = 60_000;
+
+function launchFileFromArgs(argv: readonly string[]): string {
+  const i = argv.indexOf('--launch');
+  const file = i >= 0 ? argv[i + 1] : undefined;
+  if (!file) throw new AppError('INVALID_ARGUMENT', 'usage: engine-host --launch LAUNCH.json | --await-launch');
+  return file;
+}
+
+function isLaunchMessage(m: unknown): m is EngineHostLaunchMessage {
+  const parsed = engineHostLaunchMessageSchema.safeParse(m);
+  return parsed.success && path.isAbsolute(parsed.data.launchFile) && path.isAbsolute(parsed.data.logFile);
+}
+
+/** Waits for the launcher's launch message; null when it goes away (or stays silent) first. */
+function awaitLaunch(): Promise<EngineHostLaunchMessage | null> {
+  return new Promise((resolve) => {
+    if (!process.connected) return resolve(null);
+    const timer = setTimeout(() => finish(null), AWAIT_LAUNCH_TIMEOUT_MS);
+    const onMessage = (m: unknown): void => {
+      if (isLaunchMessage(m)) finish(m);
+    };
+    const onDisconnect = (): void => finish(null);
+    function finish(m: EngineHostLaunchMessage | null): void {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      process.off('disconnect', onDisconnect);
+      resolve(m);
+    }
+    process.on('message', onMessage);
+    process.once('disconnect', onDisconnect);
+  });
+}
+
+/** Sends this process's stdout and stderr to `file` (what the launcher does with fds for `--launch`). */
+function redirectOutput(file: string): void {
+  const fd = openSync(file, 'a', 0o600);
+  const write = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    writeSync(fd, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    const cb = rest.find((r) => typeof r === 'function') as ((err?: Error) => void) | undefined;
+    cb?.();
+    return true;
+  };
+  process.stdout.write = write as typeof process.stdout.write;
+  process.stderr.write = write as typeof process.stderr.write;
+}
+
+async function launchFile(): Promise<string | null> {
+  const argv = process.argv.slice(2);
+  if (!argv.includes('--await-launch')) return launchFileFromArgs(argv);
+  const launch = await awaitLaunch();
+  if (!launch) return null;
+  redirectOutput(launch.logFile);
+  return launch.launchFile;
+}
+
+async function main(): Promise<number> {
+  const channel = parentChannel();
+  let host: EngineHost;
+  try {
+    const file = await launchFile();
+    if (file === null) return 0; // started early, then not needed
+    host = new EngineHost(file, channel, log);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log(`cannot start: ${message}`);
+    const code = err instanceof AppError ? err.code : 'INTERNAL';
+    channel.post({ type: 'maru-engine-host', event: 'failed', error: { code, message } });
+    return 1;
+  }
+  process.on('uncaughtException', (err) => host.emergencyExit(err));
+  process.on('unhandledRejection', (reason) => {
+    log(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+  });
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(sig, () => void host.onSignal(sig));
+  }
+  // The launcher lets go of its IPC end once it has our start result; that is not a stop.
+  process.on('disconnect', () => log('launcher detached'));
+  // As an Electron utility process: display viewers arrive as MessagePorts from main.
+  listenForConsolePorts(() => host.displayPath());
+  return host.run();
+}
+
+// Run as the engine host process (the launcher always passes one of these); imported by tests, nothing runs.
+if (process.argv.includes('--launch') || process.argv.includes('--await-launch')) {
+  const code = await main();
+  process.exitCode = code;
+  // Give the last log lines and the parent message a moment to flush, then end even if a handle lingers.
+  setTimeout(() => process.exit(code), 200).unref();
 }

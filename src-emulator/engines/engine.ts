@@ -1,7 +1,7 @@
 // The engine interface every engine implements (qemu, v86): lifecycle, media, display,
 // input, serial, capabilities, state events, and what a later engine host needs to clean up
 // after it. Engine hosts and front ends only ever talk to this; the UI asks capabilities,
-// never which engine it is. Engines are created by kind in engine-registry.ts.
+// never which engine it is. Engines are created by kind in engine-host/engine-host.ts.
 import type {
   EngineCapabilities,
   EngineKind,

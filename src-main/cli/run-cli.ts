@@ -37,7 +37,7 @@ function cliServices(ctx: Ctx): Promise<ControlServices> {
   if (!client) {
     client = (async () => {
       const { createControlServices } = await import('../services/control-services');
-      const { detachedNodeSpawner } = await import('../services/vm-runtime/engine-host-process');
+      const { detachedNodeSpawner } = await import('../services/vm-runtime/vm-runtime');
       const host = createControlServices({
         maruHome: maruHomeOf(ctx),
         env: ctx.env,

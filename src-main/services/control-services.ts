@@ -17,9 +17,8 @@ import {
 } from './library/host-limits';
 import { VmLogs } from './vm-monitor/vm-logs';
 import { VmStats } from './vm-monitor/vm-stats';
-import { detachedNodeSpawner } from './vm-runtime/engine-host-process';
 import type { EngineHostSpawner } from './vm-runtime/engine-host-spawner';
-import { VmRuntime } from './vm-runtime/vm-runtime';
+import { detachedNodeSpawner, VmRuntime } from './vm-runtime/vm-runtime';
 import { probeOverridesFromEnv } from './vm-runtime/preflight';
 
 /** The figures the library checks a VM's settings against, for the wizard's sliders. */

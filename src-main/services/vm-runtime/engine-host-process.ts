@@ -1,14 +1,12 @@
-// Engine host processes for plain Node front ends: where the engine host script is, the
-// detached spawner (`maru serve`, and the CLI) and starting one early (before the launch file
-// exists) so its Node start-up overlaps the runtime's checks. Kept free of heavy imports: the
-// CLI calls it before it loads anything else.
+// Engine host processes for plain Node front ends: where the engine host script is, and
+// starting one early (before the launch file exists) so its Node start-up overlaps the
+// runtime's checks (the detached spawner in vm-runtime.ts hands it the launch). Kept free of
+// heavy imports: the CLI calls it before it loads anything else.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EngineHostLaunchMessage } from '../../../src-shared/contracts/engine';
 import { AppError } from '../../../src-shared/errors';
-import type { EngineHostLaunch, EngineHostSpawner, SpawnedEngineHost } from './engine-host-spawner';
 
 /** The engine host script: next to this bundle (dist/cli → dist/engine-host), else dist/ above the sources. */
 export function defaultEngineHostPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -62,54 +60,4 @@ export function releasePrewarmed(host: PrewarmedEngineHost | null | undefined): 
   if (!host) return;
   if (host.child.connected) host.child.disconnect();
   host.child.unref();
-}
-
-function wrapChild(child: ChildProcess): SpawnedEngineHost {
-  return {
-    onMessage: (l) => child.on('message', l),
-    onExit: (l) => child.on('exit', (code, signal) => l(code, signal)),
-    onError: (l) => child.on('error', l),
-    kill: () => void child.kill('SIGTERM'),
-    release: () => {
-      // Let the engine host go: it must outlive us. Its exit is still reported while we live.
-      if (child.connected) child.disconnect();
-      child.unref();
-    },
-  };
-}
-
-/**
- * Detached Node engine hosts (`maru serve`, the CLI): they outlive the front end that
- * started them. With `prewarmed`, the first launch goes to that already-loaded process.
- */
-export function detachedNodeSpawner(options: { prewarmed?: PrewarmedEngineHost | null } = {}): EngineHostSpawner {
-  let warm = options.prewarmed ?? null;
-  return {
-    spawn(launch: EngineHostLaunch): SpawnedEngineHost {
-      const taken = warm;
-      warm = null;
-      if (taken && taken.scriptPath === launch.engineHostPath && taken.child.connected) {
-        const message: EngineHostLaunchMessage = {
-          type: 'maru-launch',
-          launchFile: launch.launchFile,
-          logFile: launch.logFile,
-        };
-        taken.child.send(message);
-        return wrapChild(taken.child);
-      }
-      releasePrewarmed(taken);
-      const fd = openSync(launch.logFile, 'a', 0o600);
-      try {
-        const child = spawn(process.execPath, [launch.engineHostPath, '--launch', launch.launchFile], {
-          detached: true,
-          stdio: ['ignore', fd, fd, 'ipc'],
-          env: launch.env,
-          windowsHide: true,
-        });
-        return wrapChild(child);
-      } finally {
-        closeSync(fd);
-      }
-    },
-  };
 }

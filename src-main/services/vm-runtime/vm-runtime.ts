@@ -2,11 +2,13 @@
 // writes its launch file, has an engine host spawned (the strategy it was given), waits for
 // the engine host's own `ready` report, and reaches running VMs' control endpoints for
 // everything else. It announces run-state changes as control events.
-import { watch, type FSWatcher } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type AbortedMarker,
+  type EngineHostLaunchMessage,
   type EngineHostParentMessage,
   type EngineLaunchSpec,
   type EngineState,
@@ -40,8 +42,8 @@ import { inspectIso } from '../../../src-emulator/media/iso-image';
 import { discardSavedState } from '../../../src-emulator/engines/saved-state';
 import { probeHost } from '../host-probe/host-probe';
 import type { Library } from '../library/library-service';
-import { defaultEngineHostPath } from './engine-host-process';
-import type { EngineHostSpawner, SpawnedEngineHost } from './engine-host-spawner';
+import { defaultEngineHostPath, releasePrewarmed, type PrewarmedEngineHost } from './engine-host-process';
+import type { EngineHostLaunch, EngineHostSpawner, SpawnedEngineHost } from './engine-host-spawner';
 import { checkVmCanRun, probeOverridesFromEnv } from './preflight';
 
 /** Default wait for a guest to power off after the ACPI power button (then it is forced off). */
@@ -549,4 +551,54 @@ async function logTail(file: string, lines: number): Promise<string> {
     throw err;
   });
   return text.trim().split('\n').slice(-lines).join('\n');
+}
+
+function wrapChild(child: ChildProcess): SpawnedEngineHost {
+  return {
+    onMessage: (l) => child.on('message', l),
+    onExit: (l) => child.on('exit', (code, signal) => l(code, signal)),
+    onError: (l) => child.on('error', l),
+    kill: () => void child.kill('SIGTERM'),
+    release: () => {
+      // Let the engine host go: it must outlive us. Its exit is still reported while we live.
+      if (child.connected) child.disconnect();
+      child.unref();
+    },
+  };
+}
+
+/**
+ * Detached Node engine hosts (`maru serve`, the CLI): they outlive the front end that
+ * started them. With `prewarmed`, the first launch goes to that already-loaded process.
+ */
+export function detachedNodeSpawner(options: { prewarmed?: PrewarmedEngineHost | null } = {}): EngineHostSpawner {
+  let warm = options.prewarmed ?? null;
+  return {
+    spawn(launch: EngineHostLaunch): SpawnedEngineHost {
+      const taken = warm;
+      warm = null;
+      if (taken && taken.scriptPath === launch.engineHostPath && taken.child.connected) {
+        const message: EngineHostLaunchMessage = {
+          type: 'maru-launch',
+          launchFile: launch.launchFile,
+          logFile: launch.logFile,
+        };
+        taken.child.send(message);
+        return wrapChild(taken.child);
+      }
+      releasePrewarmed(taken);
+      const fd = openSync(launch.logFile, 'a', 0o600);
+      try {
+        const child = spawn(process.execPath, [launch.engineHostPath, '--launch', launch.launchFile], {
+          detached: true,
+          stdio: ['ignore', fd, fd, 'ipc'],
+          env: launch.env,
+          windowsHide: true,
+        });
+        return wrapChild(child);
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
 }

@@ -24,11 +24,16 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
+async function listedState(): Promise<string | undefined> {
+  const entry = (await host.services.library.list()).find((v) => v.id === id);
+  return entry?.kind === 'ok' ? entry.state : entry?.kind;
+}
+
 it('the library shows paused / running the moment pause and resume answer', async () => {
   for (let i = 0; i < 15; i++) {
     await host.services.vm.pause(id);
-    expect((await host.services.library.list()).find((v) => v.id === id)?.state).toBe('paused');
+    expect(await listedState()).toBe('paused');
     await host.services.vm.resume(id);
-    expect((await host.services.library.list()).find((v) => v.id === id)?.state).toBe('running');
+    expect(await listedState()).toBe('running');
   }
 }, 60_000);

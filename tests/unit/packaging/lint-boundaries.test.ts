@@ -23,7 +23,7 @@ describe('lint boundaries', () => {
       'src-renderer/library/probe.ts',
       [
         "import { Library } from '../../src-main/services/library/library-service';", // 1
-        "export const engine = import('../../src-emulator/engines/engine-registry');", // 2
+        "export const engine = import('../../src-emulator/engine-host/engine-host');", // 2
         "export const fs = import('node:fs');", // 3
         "export type Lock = typeof import('../../src-node/run-lock');", // 4
         "export const errors = import('../../src-shared/errors');", // 5: allowed

@@ -1,10 +1,10 @@
-// The engine registry (engines/engine-registry.ts): the engine host creates either engine by
+// The engine registry (engine-host/engine-host.ts): the engine host creates either engine by
 // its kind alone — each loaded on demand — and a kind it does not know is refused with why.
 // The engines are created, not started (starting them is the integration tests' job).
 import { describe, expect, it } from 'vitest';
 import { OS_PRESETS } from '../../../src-shared/os-presets';
 import type { VmConfig } from '../../../src-shared/vm-config';
-import { createEngine, type EngineCreateOptions } from '../../../src-emulator/engines/engine-registry';
+import { createEngine, type EngineCreateOptions } from '../../../src-emulator/engine-host/engine-host';
 import { hostInfo } from '../services/host-probe/host-info-fixture';
 
 const ID = '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
