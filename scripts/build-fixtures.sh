@@ -281,7 +281,8 @@ write_init() {
 cat > "$1" <<'INIT'
 #!/bin/sh
 # Maru test medium: prints MARU-* markers on the serial console (ttyS0) and the screen,
-# echoes serial input and keyboard lines, powers off on the ACPI power button.
+# echoes serial input and keyboard lines (and keeps a RAM marker: mark=X, mark?), powers off on
+# the ACPI power button.
 export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -342,7 +343,14 @@ say "MARU-POWERBUTTON=$pb"
 
 # Serial echo (lines typed into ttyS0) and keyboard lines from the screen's VT.
 cr=$(printf '\r')
-( while IFS= read -r l; do l=${l%"$cr"}; [ -z "$l" ] || ser "MARU-ECHO:$l"; done < /dev/ttyS0 ) 2>/dev/null &
+# "mark=X" keeps X in RAM (/tmp is the initramfs) and "mark?" prints it: snapshot tests see
+# whether RAM went back to the snapshot.
+( while IFS= read -r l; do l=${l%"$cr"}; case "$l" in
+    "") ;;
+    "mark?") ser "MARU-MARK=$(cat /tmp/mark 2>/dev/null)" ;;
+    mark=*) echo "${l#mark=}" > /tmp/mark; ser "MARU-ECHO:$l" ;;
+    *) ser "MARU-ECHO:$l" ;;
+  esac; done < /dev/ttyS0 ) 2>/dev/null &
 ( while IFS= read -r l; do ser "MARU-KEY:$l"; done < /dev/tty1 ) 2>/dev/null &
 say MARU-READY
 

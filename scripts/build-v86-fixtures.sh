@@ -10,7 +10,8 @@
 #                            CD:   MARU-BOOT-OK, MARU-MODE=cd, MARU-INSTALL-OK token=T, MARU-READY
 #                            disk: MARU-BOOT-OK, MARU-MODE=disk, MARU-DISK-TOKEN=T, MARU-FB=WxH, MARU-READY
 #                          both: MARU-KEY:<line> for each line typed on the keyboard (tty1),
-#                          MARU-ECHO:<line> for each line sent to the serial port.
+#                          MARU-ECHO:<line> for each line sent to the serial port ("mark=X"
+#                          keeps X in RAM, "mark?" prints MARU-MARK=X: snapshot tests).
 #   storm-640x480.img      /work/shared/fixtures/storm (nasm): 1.44 MB floppies that redraw the
 #   storm-1024x768.img     whole 32-bpp linear screen forever and print each frame number on COM1.
 #
@@ -101,7 +102,12 @@ say "MARU-MODE=\$mode"
 while read -r m; do [ -n "\$m" ] && insmod "/lib/modules/\$m.ko" 2>/dev/null; done < /lib/modules/storage.order
 i=0; while [ ! -b /dev/sda ] && [ \$i -lt 60 ]; do usleep 250000; i=\$((i + 1)); done
 cr=\$(printf '\r')
-( while IFS= read -r l; do l=\${l%"\$cr"}; [ -z "\$l" ] || ser "MARU-ECHO:\$l"; done < /dev/ttyS0 ) 2>/dev/null &
+( while IFS= read -r l; do l=\${l%"\$cr"}; case "\$l" in
+    "") ;;
+    "mark?") ser "MARU-MARK=\$(cat /mark 2>/dev/null)" ;;
+    mark=*) echo "\${l#mark=}" > /mark; ser "MARU-ECHO:\$l" ;;
+    *) ser "MARU-ECHO:\$l" ;;
+  esac; done < /dev/ttyS0 ) 2>/dev/null &
 ( while IFS= read -r l; do ser "MARU-KEY:\$l"; done < /dev/tty1 ) 2>/dev/null &
 if [ "\$mode" = cd ]; then
   if [ ! -b /dev/sda ]; then say "MARU-INSTALL-FAILED no /dev/sda"; else

@@ -6,6 +6,7 @@ import type {
   EngineControlService,
   EngineState,
   EngineStatus,
+  LiveSnapshotState,
   ScreenshotWire,
   StopMode,
   StopResult,
@@ -125,6 +126,15 @@ export class EngineHostClient implements Disposable, EngineControlService {
   }
   saveState(): Promise<StopResult> {
     return this.call('saveState', [], 30 * 60_000);
+  }
+  snapshotTake(options: { tag: string; stateFile: string }): Promise<LiveSnapshotState> {
+    return this.call('snapshotTake', [options], 30 * 60_000);
+  }
+  snapshotRestore(options: { tag: string; stateFile: string }): Promise<EngineStatus> {
+    return this.call('snapshotRestore', [options], 30 * 60_000);
+  }
+  snapshotDelete(options: { tag: string }): Promise<void> {
+    return this.call('snapshotDelete', [options], 30 * 60_000);
   }
   attachIso(isoPath: string): Promise<EngineStatus> {
     return this.call('attachIso', [isoPath]);

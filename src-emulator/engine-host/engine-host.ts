@@ -361,6 +361,12 @@ export class EngineHost {
         const result: StopResult = { state: engine.state, forced: false, message: 'State saved; the VM is off.' };
         return result;
       },
+      snapshotTake: ({ tag, stateFile }) => engine.takeSnapshot(tag, stateFile),
+      snapshotRestore: async ({ tag, stateFile }) => {
+        await engine.restoreSnapshot(tag, stateFile);
+        return this.statusWritten();
+      },
+      snapshotDelete: ({ tag }) => engine.deleteSnapshot(tag),
       attachIso: async (isoPath) => {
         await engine.attachIso(isoPath);
         return this.status();

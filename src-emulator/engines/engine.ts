@@ -6,6 +6,7 @@ import type {
   EngineCapabilities,
   EngineKind,
   EngineState,
+  LiveSnapshotState,
   SavedStateMarker,
   StopMode,
 } from '../../src-shared/contracts/engine';
@@ -83,6 +84,16 @@ export interface Engine extends Disposable {
    * (the host writes its saved-state marker there); if it throws, the VM keeps running.
    */
   saveState(persist?: (state: SavedState) => Promise<void>): Promise<SavedState>;
+  /**
+   * A live snapshot `tag` of a running or paused VM: the guest stops only while RAM and
+   * devices are written, and runs on afterwards if it ran. `stateFile`: where an engine that
+   * keeps RAM outside its images (v86) writes it.
+   */
+  takeSnapshot(tag: string, stateFile: string): Promise<LiveSnapshotState>;
+  /** Back to live snapshot `tag` in place, or UNSUPPORTED (the caller restarts the VM from it instead). */
+  restoreSnapshot(tag: string, stateFile: string): Promise<void>;
+  /** Removes snapshot `tag` from the images of the running VM. */
+  deleteSnapshot(tag: string): Promise<void>;
   // Input: keyboard and the first serial port.
   /** Types text on a US keyboard layout. */
   sendKeys(text: string): Promise<void>;

@@ -20,6 +20,7 @@ import { VmStats } from './vm-monitor/vm-stats';
 import type { EngineHostSpawner } from './vm-runtime/engine-host-spawner';
 import { detachedNodeSpawner, VmRuntime } from './vm-runtime/vm-runtime';
 import { probeOverridesFromEnv } from './vm-runtime/preflight';
+import { Snapshots } from './snapshots/snapshot-service';
 
 /** The figures the library checks a VM's settings against, for the wizard's sliders. */
 export function vmHostLimits(host: HostLimits): VmHostLimits {
@@ -56,12 +57,22 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
   const env = opts.env ?? process.env;
   const events = new Emitter<ControlEvent>();
   const library = new Library({ maruHome, onDidChange: () => events.fire({ type: 'library.changed' }) });
+  let snapshots: Snapshots | null = null;
   const runtime = new VmRuntime({
     maruHome,
     library,
     env,
     spawner: opts.spawner ?? detachedNodeSpawner(),
     ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+    beforeStart: (ref) => snapshots?.recoverBeforeStart(ref) ?? Promise.resolve(),
+  });
+  snapshots = new Snapshots({
+    library,
+    runtime,
+    imageTools: async () => ({
+      qemuImgPath: (await probeHost({ maruHome, ...probeOverridesFromEnv(env) })).qemu.img?.path ?? null,
+    }),
+    onDidChange: (vmId) => events.fire({ type: 'snapshots.changed', vmId }),
   });
   let runtimeEvents: (() => void) | null = null;
   const services: ControlServices = {
@@ -74,6 +85,7 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
     vmLogs: new VmLogs(library),
     vmStats: new VmStats(maruHome, library),
     vm: runtime,
+    snapshots,
   };
   return {
     services,

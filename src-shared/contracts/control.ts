@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { hostMethods, type HostService } from './host';
 import { libraryMethods, type LibraryService } from './library';
 import { mediaMethods, type MediaService } from './media';
+import { snapshotMethods, type SnapshotService } from './snapshots';
 import { vmMethods, type VmService } from './vm';
 import { vmLogsMethods, vmStatsMethods, type VmLogsService, type VmStatsService } from './vm-monitor';
 import { applyCallerPolicy, type CallerPolicy } from './access';
@@ -21,6 +22,7 @@ export interface ControlServices {
   vmLogs: VmLogsService;
   vmStats: VmStatsService;
   vm: VmService;
+  snapshots: SnapshotService;
 }
 
 export const controlContract = {
@@ -30,17 +32,20 @@ export const controlContract = {
   vmLogs: vmLogsMethods,
   vmStats: vmStatsMethods,
   vm: vmMethods,
+  snapshots: snapshotMethods,
 } satisfies { [S in keyof ControlServices]: Record<keyof ControlServices[S], MethodSpec> };
 
 export type ServiceName = keyof ControlServices;
 
 /**
  * Change events the services emit (front ends refresh what they show): the library's list
- * changed (a VM created, modified, renamed, deleted, cloned), or a VM's run state changed.
+ * changed (a VM created, modified, renamed, deleted, cloned), a VM's run state changed, or a
+ * VM's snapshot tree changed.
  */
 export type ControlEvent =
   | { readonly type: 'library.changed' }
-  | { readonly type: 'vm.changed'; readonly vmId: string; readonly state: VmPowerState | null };
+  | { readonly type: 'vm.changed'; readonly vmId: string; readonly state: VmPowerState | null }
+  | { readonly type: 'snapshots.changed'; readonly vmId: string };
 
 /** Where the services' change events come from. */
 export interface ControlEventSource {

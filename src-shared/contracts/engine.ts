@@ -109,6 +109,21 @@ export interface EngineControlService {
   /** Bytes for the guest's first serial port (UTF-8 text). */
   serialWrite(text: string): Promise<void>;
   serialSubscribe(options: { history: boolean }): Promise<{ subscribed: true }>;
+  /** Live snapshot `tag` of RAM, devices and every writable image; `stateFile` where an engine keeps RAM outside its images (v86). */
+  snapshotTake(options: { tag: string; stateFile: string }): Promise<LiveSnapshotState>;
+  /** Puts the running VM back to live snapshot `tag` (RAM, devices, disks). */
+  snapshotRestore(options: { tag: string; stateFile: string }): Promise<EngineStatus>;
+  /** Removes snapshot `tag` from the running VM's images. */
+  snapshotDelete(options: { tag: string }): Promise<void>;
+}
+
+/**
+ * Where a live snapshot lives, engine by engine (the snapshot tree keeps it): restoring it
+ * while the VM is off writes it as the saved-state marker (with `keep`), so the next start
+ * resumes from it. `stateBytes`: size of the saved RAM + devices, when the engine can tell.
+ */
+export interface LiveSnapshotState extends Omit<SavedStateMarker, 'savedAt' | 'keep'> {
+  readonly stateBytes: number | null;
 }
 
 const MAX_TEXT = 64 * 1024;
@@ -138,6 +153,9 @@ export const engineControlMethods = {
   sendCombo: z.tuple([z.array(z.string().min(1).max(32)).min(1).max(8)]),
   serialWrite: z.tuple([z.string().min(1).max(MAX_TEXT)]),
   serialSubscribe: z.tuple([z.object({ history: z.boolean() })]),
+  snapshotTake: z.tuple([z.object({ tag: z.string().min(1).max(128), stateFile: z.string().min(1).max(4096) })]),
+  snapshotRestore: z.tuple([z.object({ tag: z.string().min(1).max(128), stateFile: z.string().min(1).max(4096) })]),
+  snapshotDelete: z.tuple([z.object({ tag: z.string().min(1).max(128) })]),
 } satisfies Record<keyof EngineControlService, z.ZodType>;
 
 export type EngineControlMethod = keyof EngineControlService;
@@ -205,6 +223,11 @@ export interface SavedStateMarker {
   readonly devices: readonly string[];
   /** qemu: image files holding the snapshot (for discarding it offline). */
   readonly images: readonly string[];
+  /**
+   * The state belongs to a user's snapshot (a live snapshot restored while the VM was off):
+   * resuming and discarding leave the snapshot in the images (and the state file) in place.
+   */
+  readonly keep?: boolean;
 }
 
 /** `run/<uuid>/launch.json`: everything an engine host needs; it never reads main-side code. */

@@ -5,7 +5,7 @@ import { openSync, closeSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import type { EngineCapabilities, StopMode } from '../../../src-shared/contracts/engine';
+import type { EngineCapabilities, LiveSnapshotState, StopMode } from '../../../src-shared/contracts/engine';
 import { AppError } from '../../../src-shared/errors';
 import type { HostInfo } from '../../../src-shared/host-info';
 import type { VmConfig } from '../../../src-shared/vm-config';
@@ -74,6 +74,8 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
   private abortReason: string | null = null;
   private guestShutdown = false;
   private resumed = false;
+  /** A QMP snapshot job runs: its STOP/RESUME events are not the user's pause and resume. */
+  private inSnapshotJob = false;
   private finalReached: Promise<void>;
   private qemuVersion: string | null = null;
   private screenshots = 0;
@@ -276,10 +278,11 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
       log(`QMP SHUTDOWN guest=${d.guest} reason=${d.reason}`);
     });
     qmp.onEvent('STOP', () => {
-      if (this.sm.state === 'running') this.sm.trySet('paused', 'the VM stopped');
+      // A snapshot job stops the guest while it writes RAM and resumes it: not the user's pause.
+      if (this.sm.state === 'running' && !this.inSnapshotJob) this.sm.trySet('paused', 'the VM stopped');
     });
     qmp.onEvent('RESUME', () => {
-      if (this.sm.state === 'paused') this.sm.trySet('running', 'the VM continued');
+      if (this.sm.state === 'paused' && !this.inSnapshotJob) this.sm.trySet('running', 'the VM continued');
     });
     qmp.onEvent('RESET', (d) => log(`QMP RESET guest=${d.guest} reason=${d.reason}`));
     qmp.onEvent('BLOCK_IO_ERROR', (d) => log(`QMP BLOCK_IO_ERROR ${JSON.stringify(d)}`));
@@ -326,8 +329,9 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
           `Discard it with "maru discard-state ${this.options.config.name}" to boot the VM afresh.`,
       );
     }
-    // The state is in RAM now: drop the snapshot, so disks and the saved state never diverge.
-    await qmp.runJob('snapshot-delete', { tag: saved.tag, devices: [...saved.devices] });
+    // The state is in RAM now: drop the snapshot, so disks and the saved state never diverge
+    // (a user's snapshot restored while off stays: it is theirs).
+    if (!saved.keep) await qmp.runJob('snapshot-delete', { tag: saved.tag, devices: [...saved.devices] });
     log(`resumed from saved state ${saved.tag} (saved ${saved.savedAt})`);
     this.resumed = true;
     await qmp.execute('cont');
@@ -495,6 +499,74 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
         return this.saveFailed(err, before, qmp, this.expected !== 'save' && qmp.state === 'ready');
       }
     });
+  }
+
+  takeSnapshot(tag: string): Promise<LiveSnapshotState> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('take a snapshot', 'running', 'paused');
+      const plan = this.plan!;
+      const vmstate = this.vmstateNodeOrRefuse('take a live snapshot');
+      const devices = [...plan.snapshot.devices];
+      // snapshot-save stops the guest while it writes RAM and devices, and resumes it if it ran.
+      await this.snapshotJob(() => qmp.runJob('snapshot-save', { tag, vmstate, devices }));
+      return {
+        engine: 'qemu',
+        engineVersion: this.qemuVersion,
+        tag,
+        vmstateNode: vmstate,
+        devices,
+        images: [...plan.snapshot.images],
+        stateBytes: await this.vmStateSize(vmstate, tag),
+      };
+    });
+  }
+
+  restoreSnapshot(tag: string): Promise<void> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('restore a snapshot', 'running', 'paused');
+      const vmstate = this.vmstateNodeOrRefuse('restore a live snapshot');
+      const devices = [...this.plan!.snapshot.devices];
+      // snapshot-load stops the guest, loads disks, RAM and devices, and resumes it if it ran.
+      await this.snapshotJob(() => qmp.runJob('snapshot-load', { tag, vmstate, devices }));
+    });
+  }
+
+  deleteSnapshot(tag: string): Promise<void> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('delete a snapshot', 'running', 'paused');
+      await qmp.runJob('snapshot-delete', { tag, devices: [...this.plan!.snapshot.devices] });
+    });
+  }
+
+  private vmstateNodeOrRefuse(what: string): string {
+    const node = this.plan!.snapshot.vmstateNode;
+    if (!node) {
+      throw new AppError(
+        'UNSUPPORTED',
+        `VM ${this.label} has no disk and no UEFI NVRAM, so it cannot ${what}: RAM is kept in a qcow2 image. Add a disk.`,
+      );
+    }
+    return node;
+  }
+
+  private async snapshotJob(run: () => Promise<unknown>): Promise<void> {
+    this.inSnapshotJob = true;
+    try {
+      await run();
+    } finally {
+      this.inSnapshotJob = false;
+    }
+  }
+
+  /** Bytes of RAM + device state in snapshot `tag` of `node`, or null when QEMU does not say. */
+  private async vmStateSize(node: string, tag: string): Promise<number | null> {
+    try {
+      const nodes = await this.qmp!.execute('query-named-block-nodes', { flat: true });
+      const snap = nodes.find((n) => n['node-name'] === node)?.image?.snapshots?.find((x) => x.name === tag);
+      return snap ? snap['vm-state-size'] : null;
+    } catch {
+      return null;
+    }
   }
 
   attachIso(isoPath: string): Promise<void> {

@@ -119,3 +119,15 @@ export async function deleteSnapshot(qemuImg: string, image: string, tag: string
   const r = await run(qemuImg, ['snapshot', '-d', tag, image], 10 * 60_000);
   if (r.code !== 0) throw new AppError('IO', `Could not delete snapshot ${tag} from ${image}: ${r.stderr.trim()}`);
 }
+
+/** Creates internal snapshot `tag` of an image's disk contents (VM off). */
+export async function createSnapshot(qemuImg: string, image: string, tag: string): Promise<void> {
+  const r = await run(qemuImg, ['snapshot', '-c', tag, image], 10 * 60_000);
+  if (r.code !== 0) throw new AppError('IO', `Could not snapshot ${image} as ${tag}: ${r.stderr.trim()}`);
+}
+
+/** Puts an image's disk contents back to internal snapshot `tag` (VM off). */
+export async function applySnapshot(qemuImg: string, image: string, tag: string): Promise<void> {
+  const r = await run(qemuImg, ['snapshot', '-a', tag, image], 10 * 60_000);
+  if (r.code !== 0) throw new AppError('IO', `Could not revert ${image} to snapshot ${tag}: ${r.stderr.trim()}`);
+}

@@ -112,6 +112,13 @@ export interface QmpCommandMap {
   'snapshot-save': { args: QmpSnapshotJobArgs; ret: Empty };
   'snapshot-load': { args: QmpSnapshotJobArgs; ret: Empty };
   'snapshot-delete': { args: Omit<QmpSnapshotJobArgs, 'vmstate'>; ret: Empty };
+  'query-named-block-nodes': { args: { flat?: boolean }; ret: QmpBlockNodeInfo[] };
+}
+
+/** What Maru reads of `query-named-block-nodes`: a node's internal snapshots and their state sizes. */
+export interface QmpBlockNodeInfo {
+  readonly 'node-name'?: string;
+  readonly image?: { readonly snapshots?: readonly { readonly name: string; readonly 'vm-state-size': number }[] };
 }
 
 export type QmpCommandName = keyof QmpCommandMap;

@@ -4,7 +4,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { EngineCapabilities, StopMode } from '../../../src-shared/contracts/engine';
+import type { EngineCapabilities, LiveSnapshotState, StopMode } from '../../../src-shared/contracts/engine';
 import { V86_MAX_CPUS, V86_MAX_MEMORY_MIB, chooseEngine, v86Problems } from '../../../src-shared/engine-choice';
 import { AppError } from '../../../src-shared/errors';
 import type { HostInfo } from '../../../src-shared/host-info';
@@ -159,7 +159,7 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
       this.explainChoice();
       await machine.run();
       this.sm.set('running', resumeFrom ? 'resumed' : 'booted');
-      if (resumeFrom) await this.dropSavedState(resumeFrom);
+      if (resumeFrom && !resumeFrom.keep) await this.dropSavedState(resumeFrom);
     } catch (err) {
       await this.teardown();
       if (!this.sm.isFinal) this.sm.set('off', 'start failed');
@@ -244,6 +244,16 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
 
   private async readStateFile(saved: SavedState): Promise<ArrayBuffer> {
     const file = saved.vmstateNode || this.stateFilePath();
+    if (saved.engineVersion && saved.engineVersion !== V86_VERSION) {
+      throw new AppError(
+        'UNSUPPORTED',
+        `The saved state of VM ${this.label} was written by v86 ${saved.engineVersion}; this Maru runs v86 ` +
+          `${V86_VERSION}, which cannot load it. ` +
+          (saved.keep
+            ? 'Restore a disk-only snapshot, or discard the state to boot from the snapshot’s disks.'
+            : `Discard it with "maru discard-state ${this.options.config.name}" to boot the VM afresh.`),
+      );
+    }
     try {
       const bytes = await readFile(file);
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -368,6 +378,74 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
       } catch (err) {
         return this.saveFailed(err, before, machine, !this.tornDown);
       }
+    });
+  }
+
+  takeSnapshot(tag: string, stateFile: string): Promise<LiveSnapshotState> {
+    return this.serialize(async () => {
+      const machine = this.requireState('take a snapshot', 'running', 'paused');
+      const wasRunning = this.sm.state === 'running';
+      const images = this.qcow2Disks('take a snapshot');
+      // Halt the CPU and let disk I/O drain: the state file and the disks must agree.
+      await machine.stop();
+      try {
+        for (const d of this.disks) await d.device.drain();
+        const state = new Uint8Array(await machine.saveState());
+        await writeFileAtomic(stateFile, state, { mode: 0o600 });
+        for (const image of images) {
+          await image.flush();
+          await image.createSnapshot({ name: tag });
+          await image.flush();
+        }
+        return {
+          engine: 'v86',
+          engineVersion: V86_VERSION,
+          tag,
+          vmstateNode: stateFile,
+          devices: this.disks.map((d) => d.id),
+          images: this.disks.map((d) => d.file),
+          stateBytes: state.byteLength,
+        };
+      } finally {
+        if (wasRunning) await machine.run();
+      }
+    });
+  }
+
+  restoreSnapshot(): Promise<void> {
+    // The block devices cache what they read: the VM restarts from the snapshot instead.
+    return Promise.reject(new AppError('UNSUPPORTED', 'v86 restores a live snapshot by restarting the VM from it.'));
+  }
+
+  deleteSnapshot(tag: string): Promise<void> {
+    return this.serialize(async () => {
+      const machine = this.requireState('delete a snapshot', 'running', 'paused');
+      const wasRunning = this.sm.state === 'running';
+      await machine.stop();
+      try {
+        for (const d of this.disks) await d.device.drain();
+        for (const image of this.qcow2Disks('delete a snapshot')) {
+          if ((await image.listSnapshots()).some((s) => s.name === tag)) await image.deleteSnapshot(tag);
+          await image.flush();
+        }
+      } finally {
+        if (wasRunning) await machine.run();
+      }
+    });
+  }
+
+  /** The open disks as qcow2 images; a raw disk cannot hold a snapshot. */
+  private qcow2Disks(what: string): Qcow2Image[] {
+    return this.disks.map((d) => {
+      const image = d.device.image;
+      if (!(image instanceof Qcow2Image)) {
+        throw new AppError(
+          'UNSUPPORTED',
+          `Cannot ${what} of VM ${this.label}: disk ${d.id} (${d.file}) is a raw image, which has no snapshots. ` +
+            'Convert it to qcow2 first.',
+        );
+      }
+      return image;
     });
   }
 

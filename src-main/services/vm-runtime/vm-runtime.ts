@@ -61,6 +61,8 @@ export interface VmRuntimeOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly acpiTimeoutMs?: number;
   readonly startTimeoutMs?: number;
+  /** Runs before each start (the snapshot service finishes an interrupted operation there). */
+  readonly beforeStart?: (vmRef: string) => Promise<void>;
 }
 
 /** A running VM as seen from its run folder: the lock, whether its engine host lives, its state. */
@@ -149,6 +151,7 @@ export class VmRuntime implements VmService {
   async start(ref: string, job: JobOptions = {}): Promise<VmStartResult> {
     const progress = (phase: string, fraction: number): void => job.onProgress?.({ phase, fraction });
     progress('check', 0);
+    await this.options.beforeStart?.(ref);
     const vm = await this.library.show(ref);
     const name = vm.config.name;
     let run = this.runView(vm.config.id);
@@ -295,7 +298,7 @@ export class VmRuntime implements VmService {
    * Runs `fn` with a control client of the running VM. Throws NOT_FOUND ("not running", with
    * the VM's state and what to do) when no engine host runs it.
    */
-  private async withEngine<T>(
+  async withEngine<T>(
     ref: string,
     fn: (client: EngineHostClient, vm: VmDetails, pid: number) => Promise<T>,
   ): Promise<T> {
@@ -410,7 +413,8 @@ export class VmRuntime implements VmService {
       marker.engine === 'qemu'
         ? ((await probeHost({ maruHome: this.maruHome, ...probeOverridesFromEnv(this.env) })).qemu.img?.path ?? null)
         : null;
-    await discardSavedState(marker, { qemuImgPath });
+    // A user's snapshot restored while off: the snapshot stays, only its use as the saved state ends.
+    if (!marker.keep) await discardSavedState(marker, { qemuImgPath });
     await rm(markerFile, { force: true });
     this.changed(vm.config.id);
   }

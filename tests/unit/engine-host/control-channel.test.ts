@@ -61,6 +61,17 @@ describe('ControlServer + EngineHostClient', () => {
       sendKeys: call('sendKeys', undefined),
       sendCombo: call('sendCombo', undefined),
       serialWrite: call('serialWrite', undefined),
+      snapshotTake: call('snapshotTake', {
+        engine: 'qemu' as const,
+        engineVersion: null,
+        tag: 't',
+        vmstateNode: 'disk0',
+        devices: [],
+        images: [],
+        stateBytes: null,
+      }),
+      snapshotRestore: call('snapshotRestore', status),
+      snapshotDelete: call('snapshotDelete', undefined),
       serialSubscribe: async ({ history }: { history: boolean }, stream?: ControlStream) => {
         if (!stream) throw new Error('no stream');
         if (history) stream.send(Buffer.from('old output\n'));

@@ -1,0 +1,502 @@
+// The `snapshots` control service: one engine-neutral snapshot tree per VM
+// (vms/<uuid>/snapshots.json) over internal snapshots in the VM's qcow2 images. Live snapshots
+// go through the running VM's engine host; a powered-off VM's images are changed here. Every
+// operation writes an intent journal first, so one cut short by a kill is finished or undone
+// the next time anyone looks at the VM. One operation at a time per VM.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { JobOptions } from '../../../src-shared/contracts/jobs';
+import type { LiveSnapshotState, SavedStateMarker } from '../../../src-shared/contracts/engine';
+import type { VmDetails, VmPowerState } from '../../../src-shared/contracts/library';
+import type {
+  SnapshotInfo,
+  SnapshotRestoreResult,
+  SnapshotService,
+  SnapshotTakeOptions,
+  SnapshotTree,
+} from '../../../src-shared/contracts/snapshots';
+import { AppError } from '../../../src-shared/errors';
+import { vmConfigSchema, type VmConfig } from '../../../src-shared/vm-config';
+import { readJsonSync, writeJsonAtomic } from '../../../src-node/atomic-file';
+import { isProcessAlive } from '../../../src-node/run-lock';
+import { vmMarkerFiles } from '../../../src-node/run-folder';
+import {
+  applyImageSnapshot,
+  createImageSnapshot,
+  deleteImageSnapshot,
+  imageSnapshotTags,
+  snapshotImagesOf,
+  type OfflineImageTools,
+} from '../../../src-emulator/engines/offline-snapshots';
+import { writeVmConfig } from '../library/vm-store';
+import type { Library } from '../library/library-service';
+import type { VmRuntime } from '../vm-runtime/vm-runtime';
+
+export const SNAPSHOTS_FILE = 'snapshots.json';
+const JOURNAL_FILE = 'snapshots.journal.json';
+const SNAPSHOT_FOLDER = 'snapshots';
+const SCREEN_FILE = 'screen.png';
+const V86_STATE_FILE = 'machine.v86state';
+const TPM_FOLDER = 'tpm';
+
+/** One snapshot as snapshots.json keeps it. */
+interface SnapshotRecord extends Omit<SnapshotInfo, 'hasThumbnail'> {
+  /** The internal snapshot name in every image. */
+  readonly tag: string;
+  /** The images the snapshot is in. */
+  readonly images: readonly string[];
+  /** Live snapshots: where RAM and devices are, per engine. */
+  readonly live: LiveSnapshotState | null;
+  readonly hasThumbnail: boolean;
+}
+
+interface SnapshotsFile {
+  readonly version: 1;
+  readonly currentId: string | null;
+  readonly snapshots: readonly SnapshotRecord[];
+}
+
+type Journal =
+  | { readonly op: 'take'; readonly pid: number; readonly at: string; readonly record: SnapshotRecord }
+  | { readonly op: 'delete'; readonly pid: number; readonly at: string; readonly record: SnapshotRecord }
+  | { readonly op: 'restore'; readonly pid: number; readonly at: string; readonly record: SnapshotRecord };
+
+const EMPTY: SnapshotsFile = { version: 1, currentId: null, snapshots: [] };
+
+export interface SnapshotServiceOptions {
+  readonly library: Library;
+  readonly runtime: VmRuntime;
+  /** qemu-img for the images of powered-off VMs (null: Maru's own qcow2 code). */
+  readonly imageTools: () => Promise<OfflineImageTools>;
+  readonly onDidChange: (vmId: string) => void;
+}
+
+function label(vm: VmDetails): string {
+  return JSON.stringify(vm.config.name);
+}
+
+/** Settings that must match for RAM saved under one to load under the other. */
+function sameMachine(a: VmConfig, b: VmConfig): boolean {
+  const strip = (c: VmConfig): unknown => ({ ...c, name: '', cdrom: null, portForwards: null });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
+
+export class Snapshots implements SnapshotService {
+  private readonly busy = new Map<string, string>();
+  private readonly recoveredNotes = new Map<string, string>();
+
+  constructor(private readonly options: SnapshotServiceOptions) {}
+
+  // ---- reads
+
+  async list(vmRef: string): Promise<SnapshotTree> {
+    const vm = await this.options.library.show(vmRef);
+    if (!this.busy.has(vm.config.id)) await this.recover(vm);
+    return this.treeOf(vm);
+  }
+
+  async thumbnail(vmRef: string, snapshotRef: string): Promise<{ readonly png: string } | null> {
+    const vm = await this.options.library.show(vmRef);
+    const record = this.find(vm, this.readFile(vm), snapshotRef);
+    if (!record.hasThumbnail) return null;
+    try {
+      return { png: (await readFile(path.join(this.folderOf(vm, record.id), SCREEN_FILE))).toString('base64') };
+    } catch {
+      return null;
+    }
+  }
+
+  // ---- operations
+
+  take(vmRef: string, options: SnapshotTakeOptions, job: JobOptions = {}): Promise<SnapshotInfo> {
+    return this.exclusive(vmRef, 'taking a snapshot', async (vm, file) => {
+      const state = vm.state;
+      if (state === 'saved') {
+        throw new AppError(
+          'BUSY',
+          `VM ${label(vm)} has a saved state. Start it (then take a live snapshot) or discard the state first.`,
+        );
+      }
+      const live = state === 'running' || state === 'paused';
+      const id = randomUUID();
+      const tag = `maru-snap-${id}`;
+      const folder = this.folderOf(vm, id);
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+      const base: SnapshotRecord = {
+        id,
+        tag,
+        name: options.name?.trim() || `Snapshot ${file.snapshots.length + 1}`,
+        description: options.description ?? '',
+        parentId: file.currentId,
+        createdAt: new Date().toISOString(),
+        kind: live ? 'live' : 'disk',
+        config: vm.config,
+        images: snapshotImagesOf(vm.config, vm.folder),
+        live: null,
+        hasThumbnail: false,
+        stateBytes: live ? null : 0,
+      };
+      await this.writeJournal(vm, { op: 'take', pid: process.pid, at: base.createdAt, record: base });
+      let record = base;
+      if (live) {
+        job.onProgress?.({ phase: 'screen', fraction: 0.05 });
+        const hasThumbnail = await this.saveScreen(vm, folder);
+        job.onProgress?.({ phase: 'save', fraction: 0.1 });
+        const state = await this.options.runtime.withEngine(vm.config.id, (c) =>
+          c.snapshotTake({ tag, stateFile: path.join(folder, V86_STATE_FILE) }),
+        );
+        record = { ...base, images: state.images, live: state, hasThumbnail, stateBytes: state.stateBytes };
+      } else {
+        if (vm.config.disks.length === 0) {
+          throw new AppError('UNSUPPORTED', `VM ${label(vm)} has no disk: there is nothing to snapshot.`);
+        }
+        const tools = await this.options.imageTools();
+        for (const [i, image] of base.images.entries()) {
+          job.onProgress?.({ phase: 'save', fraction: 0.1 + (0.8 * i) / base.images.length });
+          await createImageSnapshot(image, tag, tools);
+        }
+        const tpm = path.join(vm.folder, TPM_FOLDER);
+        if (existsSync(tpm)) await cp(tpm, path.join(folder, TPM_FOLDER), { recursive: true });
+      }
+      job.onProgress?.({ phase: 'record', fraction: 0.95 });
+      await this.writeTree(vm, { ...file, currentId: id, snapshots: [...file.snapshots, record] });
+      await this.clearJournal(vm);
+      job.onProgress?.({ phase: 'record', fraction: 1 });
+      return this.infoOf(record);
+    });
+  }
+
+  restore(vmRef: string, snapshotRef: string, job: JobOptions = {}): Promise<SnapshotRestoreResult> {
+    return this.exclusive(vmRef, 'restoring a snapshot', async (vm, file) => {
+      const record = this.find(vm, file, snapshotRef);
+      const before = vm.state;
+      const running = before === 'running' || before === 'paused';
+      await this.writeJournal(vm, { op: 'restore', pid: process.pid, at: new Date().toISOString(), record });
+      let state: VmPowerState;
+      let message: string;
+      if (running && record.live?.engine === 'qemu' && sameMachine(record.config, vm.config)) {
+        // In place: QEMU loads RAM, devices and disks into the running machine.
+        job.onProgress?.({ phase: 'load', fraction: 0.2 });
+        const status = await this.options.runtime.withEngine(vm.config.id, (c) =>
+          c.snapshotRestore({ tag: record.tag, stateFile: path.join(this.folderOf(vm, record.id), V86_STATE_FILE) }),
+        );
+        state = status.state === 'paused' ? 'paused' : 'running';
+        message = `VM ${label(vm)} is back at snapshot ${JSON.stringify(record.name)}.`;
+      } else {
+        if (running) {
+          job.onProgress?.({ phase: 'stop', fraction: 0.1 });
+          await this.options.runtime.stop(vm.config.id, { force: true });
+        }
+        job.onProgress?.({ phase: 'apply', fraction: 0.3 });
+        await this.restoreOffline(await this.options.library.show(vm.config.id), record);
+        if (running && record.live) {
+          job.onProgress?.({ phase: 'start', fraction: 0.6 });
+          await this.options.runtime.start(vm.config.id);
+          state = 'running';
+          message = `VM ${label(vm)} runs again from snapshot ${JSON.stringify(record.name)}.`;
+        } else {
+          state = record.live ? 'saved' : 'off';
+          message = record.live
+            ? `VM ${label(vm)} is at snapshot ${JSON.stringify(record.name)}; starting it resumes from there.`
+            : `VM ${label(vm)}'s disks and settings are back at snapshot ${JSON.stringify(record.name)}; it is off.`;
+        }
+      }
+      await this.writeTree(vm, { ...file, currentId: record.id });
+      await this.clearJournal(vm);
+      job.onProgress?.({ phase: 'done', fraction: 1 });
+      return { tree: await this.treeOf(vm), state, message };
+    });
+  }
+
+  delete(vmRef: string, snapshotRef: string, job: JobOptions = {}): Promise<SnapshotTree> {
+    return this.exclusive(vmRef, 'deleting a snapshot', async (vm, file) => {
+      const record = this.find(vm, file, snapshotRef);
+      const marker = readJsonSync<SavedStateMarker>(vmMarkerFiles(vm.folder).savedState);
+      if (marker?.keep && marker.tag === record.tag) {
+        throw new AppError(
+          'BUSY',
+          `VM ${label(vm)} is saved at snapshot ${JSON.stringify(record.name)}: start it or discard its saved state ` +
+            'before deleting that snapshot.',
+        );
+      }
+      await this.writeJournal(vm, { op: 'delete', pid: process.pid, at: new Date().toISOString(), record });
+      job.onProgress?.({ phase: 'delete', fraction: 0.1 });
+      if (vm.state === 'running' || vm.state === 'paused') {
+        await this.options.runtime.withEngine(vm.config.id, (c) => c.snapshotDelete({ tag: record.tag }));
+      }
+      await this.finishDelete(vm, record, file);
+      job.onProgress?.({ phase: 'delete', fraction: 1 });
+      return this.treeOf(vm);
+    });
+  }
+
+  edit(vmRef: string, snapshotRef: string, changes: { name?: string; description?: string }): Promise<SnapshotInfo> {
+    return this.exclusive(vmRef, 'editing a snapshot', async (vm, file) => {
+      const record = this.find(vm, file, snapshotRef);
+      const next: SnapshotRecord = {
+        ...record,
+        ...(changes.name !== undefined ? { name: changes.name.trim() } : {}),
+        ...(changes.description !== undefined ? { description: changes.description } : {}),
+      };
+      await this.writeTree(vm, { ...file, snapshots: file.snapshots.map((s) => (s.id === record.id ? next : s)) });
+      return this.infoOf(next);
+    });
+  }
+
+  /** Finishes or undoes what an interrupted operation left on a powered-off VM (before it starts). */
+  async recoverBeforeStart(vmRef: string): Promise<void> {
+    const vm = await this.options.library.show(vmRef);
+    if (!this.busy.has(vm.config.id)) await this.recover(vm);
+  }
+
+  // ---- the parts
+
+  /** Runs one operation on a VM: refused while another runs (here or in another Maru process). */
+  private async exclusive<T>(
+    vmRef: string,
+    what: string,
+    fn: (vm: VmDetails, file: SnapshotsFile) => Promise<T>,
+  ): Promise<T> {
+    let vm = await this.options.library.show(vmRef);
+    const id = vm.config.id;
+    const running = this.busy.get(id);
+    if (running) {
+      throw new AppError('BUSY', `VM ${label(vm)} is ${running} already; wait for it to finish, then try again.`);
+    }
+    this.busy.set(id, what);
+    try {
+      await this.recover(vm);
+      vm = await this.options.library.show(id);
+      const file = this.readFile(vm);
+      const result = await fn(vm, file);
+      return result;
+    } finally {
+      this.busy.delete(id);
+      this.options.onDidChange(id);
+    }
+  }
+
+  private readFile(vm: VmDetails): SnapshotsFile {
+    const file = path.join(vm.folder, SNAPSHOTS_FILE);
+    let parsed: unknown;
+    try {
+      parsed = readJsonSync<unknown>(file);
+    } catch (err) {
+      throw damaged(vm, (err as Error).message);
+    }
+    if (parsed === null) return EMPTY;
+    const f = parsed as Partial<SnapshotsFile>;
+    if (typeof f !== 'object' || f.version !== 1 || !Array.isArray(f.snapshots)) {
+      throw damaged(vm, 'it is not a version 1 snapshot list');
+    }
+    for (const s of f.snapshots) {
+      if (!s || typeof s.id !== 'string' || typeof s.tag !== 'string' || !vmConfigSchema.safeParse(s.config).success) {
+        throw damaged(vm, 'an entry lacks its id, image tag or settings');
+      }
+    }
+    return { version: 1, currentId: f.currentId ?? null, snapshots: f.snapshots };
+  }
+
+  private async treeOf(vm: VmDetails): Promise<SnapshotTree> {
+    const recovered = this.recoveredNotes.get(vm.config.id) ?? null;
+    this.recoveredNotes.delete(vm.config.id);
+    try {
+      const file = this.readFile(vm);
+      return {
+        vmId: vm.config.id,
+        snapshots: file.snapshots.map((s) => this.infoOf(s)),
+        currentId: file.currentId,
+        damaged: null,
+        recovered,
+      };
+    } catch (err) {
+      return { vmId: vm.config.id, snapshots: [], currentId: null, damaged: (err as Error).message, recovered };
+    }
+  }
+
+  private infoOf(r: SnapshotRecord): SnapshotInfo {
+    return {
+      id: r.id,
+      name: r.name,
+      description: r.description,
+      parentId: r.parentId,
+      createdAt: r.createdAt,
+      kind: r.kind,
+      config: r.config,
+      hasThumbnail: r.hasThumbnail,
+      stateBytes: r.stateBytes,
+    };
+  }
+
+  /** By id, or by a name only one snapshot has (else the ids to choose from). */
+  private find(vm: VmDetails, file: SnapshotsFile, ref: string): SnapshotRecord {
+    const byId = file.snapshots.find((s) => s.id === ref);
+    if (byId) return byId;
+    const named = file.snapshots.filter((s) => s.name === ref);
+    if (named.length === 1) return named[0]!;
+    if (named.length > 1) {
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `VM ${label(vm)} has ${named.length} snapshots named ${JSON.stringify(ref)}; name one by its id: ` +
+          named.map((s) => `${s.id} (${s.createdAt})`).join(', ') +
+          '.',
+      );
+    }
+    throw new AppError('NOT_FOUND', `VM ${label(vm)} has no snapshot ${JSON.stringify(ref)}.`);
+  }
+
+  private folderOf(vm: VmDetails, id: string): string {
+    return path.join(vm.folder, SNAPSHOT_FOLDER, id);
+  }
+
+  private async writeTree(vm: VmDetails, file: SnapshotsFile): Promise<void> {
+    await writeJsonAtomic(path.join(vm.folder, SNAPSHOTS_FILE), file);
+  }
+
+  private async writeJournal(vm: VmDetails, journal: Journal): Promise<void> {
+    await writeJsonAtomic(path.join(vm.folder, JOURNAL_FILE), journal);
+  }
+
+  private async clearJournal(vm: VmDetails): Promise<void> {
+    await rm(path.join(vm.folder, JOURNAL_FILE), { force: true });
+  }
+
+  private async saveScreen(vm: VmDetails, folder: string): Promise<boolean> {
+    try {
+      const shot = await this.options.runtime.screenshot(vm.config.id);
+      await writeFile(path.join(folder, SCREEN_FILE), Buffer.from(shot.pngBase64, 'base64'), { mode: 0o600 });
+      return true;
+    } catch {
+      return false; // no screen to keep (e.g. the display is not up yet): the snapshot goes on without one
+    }
+  }
+
+  /** Disks (and NVRAM), settings and TPM back as `record` holds them; a live snapshot becomes the saved state. */
+  private async restoreOffline(vm: VmDetails, record: SnapshotRecord): Promise<void> {
+    const tools = await this.options.imageTools();
+    const markerFile = vmMarkerFiles(vm.folder).savedState;
+    const marker = readJsonSync<SavedStateMarker>(markerFile);
+    if (marker && !(marker.keep && marker.tag === record.tag)) {
+      // The current saved state is part of the state being replaced.
+      await this.options.runtime.discardState(vm.config.id);
+    }
+    for (const image of record.images) await applyImageSnapshot(image, record.tag, tools);
+    await writeVmConfig(vm.folder, { ...record.config, id: vm.config.id, name: vm.config.name });
+    const savedTpm = path.join(this.folderOf(vm, record.id), TPM_FOLDER);
+    if (!record.live && existsSync(savedTpm)) {
+      const tpm = path.join(vm.folder, TPM_FOLDER);
+      await rm(tpm, { recursive: true, force: true });
+      await cp(savedTpm, tpm, { recursive: true });
+    }
+    if (record.live) {
+      const resume: SavedStateMarker = {
+        engine: record.live.engine,
+        engineVersion: record.live.engineVersion,
+        savedAt: record.createdAt,
+        tag: record.tag,
+        vmstateNode: record.live.vmstateNode,
+        devices: record.live.devices,
+        images: record.live.images,
+        keep: true,
+      };
+      await writeJsonAtomic(markerFile, resume);
+    } else {
+      await rm(markerFile, { force: true });
+    }
+  }
+
+  private async finishDelete(vm: VmDetails, record: SnapshotRecord, file: SnapshotsFile): Promise<void> {
+    if (vm.state !== 'running' && vm.state !== 'paused') {
+      const tools = await this.options.imageTools();
+      for (const image of record.images) await deleteImageSnapshot(image, record.tag, tools);
+    }
+    await rm(this.folderOf(vm, record.id), { recursive: true, force: true });
+    const snapshots = file.snapshots
+      .filter((s) => s.id !== record.id)
+      .map((s) => (s.parentId === record.id ? { ...s, parentId: record.parentId } : s));
+    const currentId = file.currentId === record.id ? record.parentId : file.currentId;
+    await this.writeTree(vm, { ...file, snapshots, currentId });
+    await this.clearJournal(vm);
+  }
+
+  /**
+   * An operation whose process died left its journal: finish it (delete, restore) or, for a
+   * take, keep the snapshot when every image has it and undo it otherwise. Only on a VM that
+   * is not running (the images are free); says what it did in the next tree read.
+   */
+  private async recover(vm: VmDetails): Promise<void> {
+    const journalFile = path.join(vm.folder, JOURNAL_FILE);
+    const journal = readJsonSync<Journal>(journalFile);
+    if (!journal) return;
+    if (journal.pid !== process.pid && isProcessAlive(journal.pid)) {
+      throw new AppError(
+        'BUSY',
+        `Another Maru process (pid ${journal.pid}) is ${journal.op === 'take' ? 'taking' : journal.op === 'delete' ? 'deleting' : 'restoring'} ` +
+          `a snapshot of VM ${label(vm)}; wait for it to finish.`,
+      );
+    }
+    const file = this.readFile(vm);
+    const record = journal.record;
+    const name = JSON.stringify(record.name);
+    let note: string;
+    if (journal.op === 'take') {
+      const tools = await this.options.imageTools();
+      const running = vm.state === 'running' || vm.state === 'paused';
+      const images = running ? [] : record.images;
+      const complete = !running && (await everyImageHas(images, record.tag, tools)) && record.images.length > 0;
+      if (complete && record.kind === 'disk') {
+        await this.writeTree(vm, {
+          ...file,
+          currentId: record.id,
+          snapshots: [...file.snapshots.filter((s) => s.id !== record.id), record],
+        });
+        note = `Taking snapshot ${name} was cut short after every image had it: it is kept.`;
+      } else {
+        // A live take cut short cannot tell whether its RAM part is whole: undo it.
+        if (running) {
+          await this.options.runtime
+            .withEngine(vm.config.id, (c) => c.snapshotDelete({ tag: record.tag }))
+            .catch(() => undefined);
+        } else {
+          for (const image of images) await deleteImageSnapshot(image, record.tag, tools);
+        }
+        await rm(this.folderOf(vm, record.id), { recursive: true, force: true });
+        note = `Taking snapshot ${name} was cut short; what it had written was removed, and the VM is as it was before.`;
+      }
+    } else if (journal.op === 'delete') {
+      if (vm.state === 'running' || vm.state === 'paused') {
+        await this.options.runtime.withEngine(vm.config.id, (c) => c.snapshotDelete({ tag: record.tag }));
+      }
+      await this.finishDelete(vm, record, file);
+      note = `Deleting snapshot ${name} was cut short; it has now been finished.`;
+    } else if (vm.state === 'running' || vm.state === 'paused') {
+      // It runs again: the restore got as far as starting the VM from the snapshot.
+      await this.writeTree(vm, { ...file, currentId: record.id });
+      note = `Restoring snapshot ${name} was cut short after the VM was started from it; it is marked current.`;
+    } else {
+      await this.restoreOffline(vm, record);
+      await this.writeTree(vm, { ...file, currentId: record.id });
+      note = `Restoring snapshot ${name} was cut short; it has now been finished (the VM is ${record.live ? 'saved at it' : 'off'}).`;
+    }
+    await rm(journalFile, { force: true });
+    this.recoveredNotes.set(vm.config.id, note);
+    this.options.onDidChange(vm.config.id);
+  }
+}
+
+async function everyImageHas(images: readonly string[], tag: string, tools: OfflineImageTools): Promise<boolean> {
+  for (const image of images) {
+    if (!existsSync(image) || !(await imageSnapshotTags(image, tools)).includes(tag)) return false;
+  }
+  return true;
+}
+
+function damaged(vm: VmDetails, why: string): AppError {
+  return new AppError(
+    'IO',
+    `The snapshot list of VM ${label(vm)} (${path.join(vm.folder, SNAPSHOTS_FILE)}) cannot be read: ${why}. ` +
+      'Maru leaves the file as it is; restore it from a backup, or move it away to start a new list.',
+  );
+}
