@@ -267,7 +267,9 @@ export class Snapshots implements SnapshotService {
     }
     this.busy.set(id, what);
     try {
-      await this.recover(vm);
+      // A dead engine host may have left its QEMU holding the images: end it first.
+      if (vm.state === 'aborted') await this.options.runtime.releaseAbandoned(id);
+      await this.recover(await this.options.library.show(id));
       vm = await this.options.library.show(id);
       const file = this.readFile(vm);
       const result = await fn(vm, file);
@@ -430,6 +432,11 @@ export class Snapshots implements SnapshotService {
     const journalFile = path.join(vm.folder, JOURNAL_FILE);
     const journal = readJsonSync<Journal>(journalFile);
     if (!journal) return;
+    if (vm.state === 'aborted') {
+      // A dead engine host may have left its QEMU holding the images: end it first.
+      await this.options.runtime.releaseAbandoned(vm.config.id);
+      vm = await this.options.library.show(vm.config.id);
+    }
     if (journal.pid !== process.pid && isProcessAlive(journal.pid)) {
       throw new AppError(
         'BUSY',

@@ -340,6 +340,15 @@ export class VmRuntime implements VmService {
     }
   }
 
+  /** Ends what a dead engine host left running (its QEMU, swtpm), so the VM's images are free again. */
+  async releaseAbandoned(ref: string): Promise<void> {
+    const vm = await this.library.show(ref);
+    const run = this.runView(vm.config.id);
+    if (!run.lock || run.alive) return;
+    await this.recoverAbandoned(vm, run);
+    this.changed(vm.config.id);
+  }
+
   async stop(ref: string, options: { force: boolean; timeoutSeconds?: number | undefined }): Promise<StopResult> {
     if (options.force && options.timeoutSeconds !== undefined) {
       throw new AppError('INVALID_ARGUMENT', 'A timeout applies to an ACPI stop, not a forced one.');
