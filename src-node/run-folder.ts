@@ -27,6 +27,8 @@ export const RUN_STATE_FILE = 'state.json';
 export const ABORTED_MARKER_FILE = 'aborted';
 /** In `vms/<uuid>/`: a saved state the next start resumes (SavedStateMarker). */
 export const SAVED_STATE_MARKER_FILE = 'saved-state';
+/** The VM folder's last screen (PNG), kept when the VM stops or saves, for the library row. */
+export const LAST_SCREEN_FILE = 'last-screen.png';
 
 // ---- the socket folder ----
 

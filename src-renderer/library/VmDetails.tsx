@@ -1,7 +1,8 @@
 // The details pane of the selected VM: actions (power — a start shows its progress and can be
-// cancelled —, settings, clone, delete, log), the screen slot, and tabs — summary (settings,
-// disks with real sizes, snapshots, engine and accelerator), log viewer, performance graphs.
-import { lazy, Suspense, type KeyboardEvent } from 'react';
+// cancelled —, save / discard state, settings, clone, delete, log), the screen slot, and tabs —
+// summary (settings, disks with real sizes, snapshots, engine and accelerator), the snapshot
+// manager, log viewer, performance graphs.
+import { lazy, Suspense, useState, type KeyboardEvent } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import type { EngineStatus } from '../../src-shared/contracts/engine';
@@ -18,9 +19,11 @@ import { formatMiB } from '../format/format-size';
 import { selectSelectedVm, useAppActions, useAppStore } from '../store/app-store';
 import type { DetailsTab } from '../store/ui-slice';
 import { draftFromConfig, explainEngine } from '../wizard/vm-rules';
+import { DiscardStateDialog } from './DiscardStateDialog';
 
 const LogViewer = lazy(() => import('./LogViewer').then((m) => ({ default: m.LogViewer })));
 const PerfGraphs = lazy(() => import('./PerfGraphs').then((m) => ({ default: m.PerfGraphs })));
+const SnapshotManager = lazy(() => import('./SnapshotManager').then((m) => ({ default: m.SnapshotManager })));
 
 type OkEntry = Extract<VmListEntry, { kind: 'ok' }>;
 
@@ -43,9 +46,13 @@ function StartProgress({ vmId }: { readonly vmId: string }) {
 
 function PowerButtons({ vm }: { readonly vm: OkEntry }) {
   const { t } = useTranslation();
-  const busy = useAppStore((s) => s.powerBusy[vm.id]);
-  const { power } = useAppActions();
+  const powerBusy = useAppStore((s) => s.powerBusy[vm.id]);
+  const stateBusy = useAppStore((s) => s.stateBusy[vm.id]);
+  const saveProgress = useAppStore((s) => s.saveStateProgress[vm.id]);
+  const { power, saveVmState, discardVmState } = useAppActions();
+  const [confirmDiscard, setConfirmDiscard] = useState(false);
   const on = vm.state === 'running' || vm.state === 'paused';
+  const busy = powerBusy ?? stateBusy;
   const b = busy !== undefined;
   return (
     <div className="button-group" role="group" aria-label={t('actions.power')}>
@@ -70,10 +77,37 @@ function PowerButtons({ vm }: { readonly vm: OkEntry }) {
       <button type="button" disabled={!on || b} onClick={() => void power(vm.id, 'forceStop')}>
         {t('actions.forceStop')}
       </button>
+      {vm.state === 'saved' ? (
+        <button type="button" disabled={b} onClick={() => setConfirmDiscard(true)}>
+          {t('actions.discardState')}
+        </button>
+      ) : (
+        <button
+          type="button"
+          disabled={!on || b}
+          onClick={() => void saveVmState(vm.id)}
+          title={t('actions.saveStateHint')}
+        >
+          {t('actions.saveState')}
+        </button>
+      )}
       {busy && busy !== 'start' && (
         <span className="muted" role="status">
           {t(`actions.busy.${busy}`)}
         </span>
+      )}
+      {stateBusy === 'saveState' && saveProgress !== undefined && (
+        <progress max={1} value={saveProgress} aria-label={t('actions.busy.saveState')} />
+      )}
+      {confirmDiscard && (
+        <DiscardStateDialog
+          vmName={vm.name}
+          onClose={() => setConfirmDiscard(false)}
+          onDiscard={() => {
+            setConfirmDiscard(false);
+            void discardVmState(vm.id, vm.name);
+          }}
+        />
       )}
     </div>
   );
@@ -177,7 +211,7 @@ function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Deta
   );
 }
 
-const TABS: readonly DetailsTab[] = ['summary', 'logs', 'performance'];
+const TABS: readonly DetailsTab[] = ['summary', 'snapshots', 'logs', 'performance'];
 
 export function VmDetailsPane() {
   const { t } = useTranslation();
@@ -266,6 +300,7 @@ export function VmDetailsPane() {
         <Suspense fallback={<p className="muted">{t('app.loading')}</p>}>
           {tab === 'logs' && <LogViewer vmId={vm.id} running={running} />}
           {tab === 'performance' && <PerfGraphs vmId={vm.id} />}
+          {tab === 'snapshots' && <SnapshotManager vmId={vm.id} vmName={vm.name} vmState={vm.state} />}
         </Suspense>
       </div>
     </section>

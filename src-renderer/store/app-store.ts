@@ -1,5 +1,6 @@
 // The renderer's zustand store, combined from slices: session, library (a cache of what main
-// owns — never persisted here), host facts, and UI state (page, dialogs, notices, ISO import).
+// owns — never persisted here), host facts, UI state (page, dialogs, notices, ISO import), and the
+// open snapshot trees with their operations.
 // One store per page, handed down by context: the browser's, made in main.tsx, and one per
 // server render of a signed-in page (the web console paints the library before any script
 // runs). Both start from the same seed, so the page hydrates without a difference.
@@ -9,9 +10,10 @@ import type { VmListEntry } from '../../src-shared/contracts/library';
 import { createHostSlice, type HostSlice } from './host-slice';
 import { createLibrarySlice, type LibrarySlice } from './library-slice';
 import { createSessionSlice, type SessionSlice } from './session-slice';
+import { createSnapshotSlice, type SnapshotSlice } from './snapshot-slice';
 import { createUiSlice, type UiSlice } from './ui-slice';
 
-export type AppState = SessionSlice & LibrarySlice & HostSlice & UiSlice;
+export type AppState = SessionSlice & LibrarySlice & HostSlice & UiSlice & SnapshotSlice;
 export type AppStore = StoreApi<AppState>;
 
 /** A store whose initial state is the slices' defaults overlaid with `seed`. */
@@ -21,6 +23,7 @@ export function createAppStore(seed: Partial<AppState> = {}): AppStore {
     ...createLibrarySlice(...a),
     ...createHostSlice(...a),
     ...createUiSlice(...a),
+    ...createSnapshotSlice(...a),
     ...seed,
   }));
 }

@@ -194,6 +194,11 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
         void get().refresh();
         return;
       }
+      if (event.type === 'snapshots.changed') {
+        // An open Snapshots tab of that VM reads its tree again (snapshot-slice).
+        get().snapshotsChanged(event.vmId);
+        return;
+      }
       const { vmId, state } = event;
       const entry = get().vms.find((v) => v.id === vmId);
       // Unknown VM or state (its run ended in a way the service could not name): re-read the list.

@@ -33,7 +33,7 @@ export interface IsoImport {
   readonly cancel: () => void;
 }
 
-export type DetailsTab = 'summary' | 'logs' | 'performance';
+export type DetailsTab = 'summary' | 'snapshots' | 'logs' | 'performance';
 
 export interface UiSlice {
   view: 'library' | 'host';

@@ -22,6 +22,12 @@ export interface VmMediaResult {
   readonly iso: string | null;
 }
 
+/** A VM's screen for the library row: PNG (base64), and whether it is the live screen. */
+export interface VmThumbnail {
+  readonly pngBase64: string;
+  readonly live: boolean;
+}
+
 /** How a serial follow ended: the VM's final state, or null when the follower stopped watching. */
 export interface SerialFollowResult {
   readonly endedState: EngineState | null;
@@ -52,6 +58,11 @@ export interface VmService {
   abortInfo(vmRef: string): Promise<AbortedMarker | null>;
   /** The running VM's screen as PNG. */
   screenshot(vmRef: string): Promise<ScreenshotWire>;
+  /**
+   * The VM's screen for the library: live while it runs, else the last screen it showed (kept
+   * when it was stopped or saved, or the snapshot's after a restore); null when there is none.
+   */
+  thumbnail(vmRef: string): Promise<VmThumbnail | null>;
   /** Types `text` (US layout) or presses each combo (e.g. ['ctrl', 'alt', 'delete']) in turn. */
   sendKeys(vmRef: string, input: { text: string } | { combos: readonly (readonly string[])[] }): Promise<void>;
   /** Types a line into the guest's first serial port. */
@@ -92,6 +103,7 @@ export const vmMethods = {
   status: method(z.tuple([vmRef])),
   abortInfo: method(z.tuple([vmRef])),
   screenshot: method(z.tuple([vmRef])),
+  thumbnail: method(z.tuple([vmRef])),
   sendKeys: method(
     z.tuple([
       vmRef,

@@ -21,7 +21,7 @@ import { AppError } from '../../../src-shared/errors';
 import { vmConfigSchema, type VmConfig } from '../../../src-shared/vm-config';
 import { readJsonSync, writeJsonAtomic } from '../../../src-node/atomic-file';
 import { isProcessAlive } from '../../../src-node/run-lock';
-import { vmMarkerFiles } from '../../../src-node/run-folder';
+import { LAST_SCREEN_FILE, vmMarkerFiles } from '../../../src-node/run-folder';
 import {
   applyImageSnapshot,
   createImageSnapshot,
@@ -159,6 +159,12 @@ export class Snapshots implements SnapshotService {
         }
         const tpm = path.join(vm.folder, TPM_FOLDER);
         if (existsSync(tpm)) await cp(tpm, path.join(folder, TPM_FOLDER), { recursive: true });
+        // Off: the screen the VM showed last is the one it comes back to.
+        const lastScreen = path.join(vm.folder, LAST_SCREEN_FILE);
+        if (existsSync(lastScreen)) {
+          await cp(lastScreen, path.join(folder, SCREEN_FILE));
+          record = { ...record, hasThumbnail: true };
+        }
       }
       job.onProgress?.({ phase: 'record', fraction: 0.95 });
       await this.writeTree(vm, { ...file, currentId: id, snapshots: [...file.snapshots, record] });
@@ -386,6 +392,10 @@ export class Snapshots implements SnapshotService {
     }
     for (const image of record.images) await applyImageSnapshot(image, record.tag, tools);
     await writeVmConfig(vm.folder, { ...record.config, id: vm.config.id, name: vm.config.name });
+    // The library row shows the snapshot's screen until the VM runs again.
+    const lastScreen = path.join(vm.folder, LAST_SCREEN_FILE);
+    if (record.hasThumbnail) await cp(path.join(this.folderOf(vm, record.id), SCREEN_FILE), lastScreen);
+    else await rm(lastScreen, { force: true });
     const savedTpm = path.join(this.folderOf(vm, record.id), TPM_FOLDER);
     if (!record.live && existsSync(savedTpm)) {
       const tpm = path.join(vm.folder, TPM_FOLDER);

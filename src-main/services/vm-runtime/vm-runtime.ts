@@ -20,16 +20,23 @@ import {
 import type { ControlEvent } from '../../../src-shared/contracts/control';
 import type { JobOptions } from '../../../src-shared/contracts/jobs';
 import type { VmDetails, VmPowerState } from '../../../src-shared/contracts/library';
-import type { SerialFollowResult, VmMediaResult, VmService, VmStartResult } from '../../../src-shared/contracts/vm';
+import type {
+  SerialFollowResult,
+  VmMediaResult,
+  VmService,
+  VmStartResult,
+  VmThumbnail,
+} from '../../../src-shared/contracts/vm';
 import { AppError, CancelledError, type ErrorCode } from '../../../src-shared/errors';
 import { isUuid } from '../../../src-shared/ids';
 import { Emitter } from '../../../src-emulator/base/event';
 import { EngineHostClient } from '../../../src-emulator/engine-host/control-client';
 import { recoverStaleRun } from '../../../src-emulator/engine-host/stale-run';
-import { readJsonSync, writeJsonAtomic } from '../../../src-node/atomic-file';
+import { readJsonSync, writeFileAtomic, writeJsonAtomic } from '../../../src-node/atomic-file';
 import { rotateLogs } from '../../../src-node/log-rotation';
 import {
   chooseSocketFolder,
+  LAST_SCREEN_FILE,
   readRunStatus,
   runFiles,
   runFolder,
@@ -367,6 +374,7 @@ export class VmRuntime implements VmService {
       };
     }
     const result = await this.withRunningEngine(vm, run, async (client, _vm, pid) => {
+      await this.keepLastScreen(client, vm);
       const r = await client.stop({
         mode: options.force ? 'force' : 'acpi',
         ...(options.timeoutSeconds !== undefined ? { timeoutMs: options.timeoutSeconds * 1000 } : {}),
@@ -400,6 +408,7 @@ export class VmRuntime implements VmService {
     // Not cancellable: QEMU and v86 write the state in one go; a half-written state is worse than waiting.
     job.onProgress?.({ phase: 'save', fraction: 0 });
     const { result, vmId } = await this.withEngine(ref, async (client, vm, pid) => {
+      await this.keepLastScreen(client, vm);
       const r = await client.saveState();
       await waitForProcessExit(pid, ENGINE_HOST_EXIT_TIMEOUT_MS, 20);
       return { result: r, vmId: vm.config.id };
@@ -469,6 +478,34 @@ export class VmRuntime implements VmService {
 
   screenshot(ref: string): Promise<ScreenshotWire> {
     return this.withEngine(ref, (c) => c.screenshot());
+  }
+
+  async thumbnail(ref: string): Promise<VmThumbnail | null> {
+    const vm = await this.library.show(ref);
+    const run = this.runView(vm.config.id);
+    if (run.alive) {
+      try {
+        const shot = await this.withRunningEngine(vm, run, (c) => c.screenshot());
+        return { pngBase64: shot.pngBase64, live: true };
+      } catch {
+        // Starting or stopping: the last screen kept, if any.
+      }
+    }
+    try {
+      return { pngBase64: (await readFile(path.join(vm.folder, LAST_SCREEN_FILE))).toString('base64'), live: false };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Keeps the screen of a VM about to stop or save, for its library row. Never throws. */
+  private async keepLastScreen(client: EngineHostClient, vm: VmDetails): Promise<void> {
+    try {
+      const shot = await client.screenshot();
+      await writeFileAtomic(path.join(vm.folder, LAST_SCREEN_FILE), Buffer.from(shot.pngBase64, 'base64'));
+    } catch {
+      // No screen to keep (no display yet): the row shows the OS icon instead.
+    }
   }
 
   async sendKeys(ref: string, input: { text: string } | { combos: readonly (readonly string[])[] }): Promise<void> {

@@ -105,8 +105,13 @@ describe.each(ENGINES)('snapshots on $engine', ({ engine, args, iso }) => {
     if (engine === 'v86') at = 0;
     await markIs('alpha');
 
+    // The library row: the live screen while it runs, the last screen once it is off.
+    expect((await s().vm.thumbnail(id))?.live).toBe(true);
     // Off: restore B, then the next start resumes at B.
     await s().vm.stop(id, { force: true });
+    const kept = await s().vm.thumbnail(id);
+    expect(kept?.live).toBe(false);
+    expect(kept?.pngBase64.length).toBeGreaterThan(100);
     const toB = await s().snapshots.restore(id, b.id);
     expect(toB.state).toBe('saved');
     expect((await s().library.show(id)).state).toBe('saved');
@@ -122,6 +127,7 @@ describe.each(ENGINES)('snapshots on $engine', ({ engine, args, iso }) => {
     const tree0 = await s().snapshots.list(id);
     const c = await s().snapshots.take(id, { name: 'C' });
     expect(c.kind).toBe('disk');
+    expect(c.hasThumbnail).toBe(true); // the screen the VM showed when it was stopped
     expect(c.parentId).toBe(tree0.currentId);
     const a = tree0.snapshots.find((x) => x.name === 'A')!;
     const b = tree0.snapshots.find((x) => x.name === 'B')!;

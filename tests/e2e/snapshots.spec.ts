@@ -1,0 +1,238 @@
+// The snapshot manager in the web console (Chromium, a real `maru serve`, real QEMU): a running
+// VM's Snapshots tab — take two live snapshots (rows with the screen they were taken on), restore
+// the first without keeping the current state, see "Current state" move under it, delete the
+// second, rename the first from the keyboard; then save and discard the VM's state. A shorter
+// pass in Korean takes and deletes a snapshot. What the UI shows is checked against snapshots.json.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser, Locator, Page } from '@playwright/test';
+import { expect as baseExpect, startOwnServer, test, TEST_ISO_I386, type MaruServer } from './maru-server-fixture';
+
+test.describe.configure({ mode: 'serial' });
+const expect = baseExpect.configure({ timeout: 30_000 });
+
+const VM = 'Snap e2e';
+let maru: MaruServer & { stop(): Promise<void> };
+let vmId = '';
+
+test.beforeAll(async () => {
+  test.skip(!existsSync(TEST_ISO_I386), 'fixture ISOs missing: run `npm run fixtures` (.ci/run does)');
+  test.skip(
+    !existsSync('/usr/bin/qemu-system-i386') || !existsSync(path.resolve('dist/engine-host/engine-host.js')),
+    'needs QEMU (qemu-system-x86) and the built engine host (node scripts/build.mjs)',
+  );
+  maru = await startOwnServer('maru-e2e-snapshots-');
+  // The host probe (a fresh MARU_HOME's first) boots test guests: done here, not inside a start.
+  expect(maru.cli(['host']).status).toBe(0);
+  // A disk to snapshot (live snapshots keep RAM in the VM's qcow2 image).
+  const made = maru.cli([
+    'create',
+    '--name',
+    VM,
+    '--os',
+    'linux32',
+    '--memory',
+    '128',
+    '--disk',
+    '1',
+    '--iso',
+    TEST_ISO_I386,
+  ]);
+  expect(made.status, made.stderr).toBe(0);
+  vmId = (JSON.parse(maru.cli(['show', VM, '--json']).stdout) as { config: { id: string } }).config.id;
+});
+test.afterAll(async () => {
+  if (!maru) return;
+  maru.cli(['stop', VM, '--force']);
+  await maru.stop();
+});
+
+async function shot(page: Page, name: string): Promise<void> {
+  const file = test.info().outputPath(`${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  await test.info().attach(name, { path: file, contentType: 'image/png' });
+}
+
+async function login(page: Page, button: string, passwordLabel: string): Promise<void> {
+  await page.goto(maru.url);
+  await page.getByLabel(passwordLabel).fill(maru.password);
+  await page.getByRole('button', { name: button, exact: true }).click();
+}
+
+/** The tree as (name, level) pairs, top to bottom. */
+async function treeShape(tree: Locator): Promise<string[]> {
+  return tree
+    .getByRole('treeitem')
+    .evaluateAll((items) =>
+      items.map((i) => `${i.querySelector('.snapshot-name')?.textContent ?? '?'}@${i.getAttribute('aria-level')}`),
+    );
+}
+
+interface StoredTree {
+  currentId: string | null;
+  snapshots: { id: string; name: string; description: string; parentId: string | null; kind: string }[];
+}
+
+function stored(): StoredTree {
+  return JSON.parse(readFileSync(path.join(maru.home, 'vms', vmId, 'snapshots.json'), 'utf8')) as StoredTree;
+}
+
+test('snapshots of a running VM: take, restore, delete, edit; then save and discard its state', async ({ page }) => {
+  await login(page, 'Log in', 'Password');
+  const row = page.getByRole('listbox', { name: 'Virtual machines' }).getByRole('option', { name: new RegExp(VM) });
+  await row.click();
+  const details = page.getByRole('region', { name: 'Details' });
+  await details.getByRole('button', { name: 'Start', exact: true }).click();
+  await expect(row).toContainText('Running', { timeout: 120_000 });
+
+  await details.getByRole('tab', { name: 'Snapshots' }).click();
+  const pane = details.getByRole('region', { name: 'Snapshots', exact: true });
+  const tree = pane.getByRole('tree', { name: `Snapshots of “${VM}”` });
+  await expect(pane).toContainText('No snapshots yet.');
+  await expect(tree.getByRole('treeitem', { name: 'Current state' })).toHaveAttribute('aria-level', '1');
+  const take = pane.getByRole('button', { name: 'Take…' });
+
+  // Take: the name is prefilled "Snapshot 1"; a description goes with it.
+  await take.click();
+  const takeDialog = page.getByRole('dialog', { name: `Take a snapshot of “${VM}”` });
+  await expect(takeDialog.getByLabel('Name')).toHaveValue('Snapshot 1');
+  await expect(takeDialog).toContainText('the snapshot keeps its memory too');
+  await takeDialog.getByLabel('Description').fill('Booted from the test ISO');
+  await takeDialog.getByRole('button', { name: 'Take snapshot' }).click();
+  await expect(takeDialog).toBeHidden();
+  await expect(pane.getByRole('status').filter({ hasText: 'Took the snapshot “Snapshot 1”.' })).toBeVisible({
+    timeout: 120_000,
+  });
+  const first = tree.getByRole('treeitem', { name: 'Snapshot 1', exact: true });
+  await expect(first).toHaveAttribute('aria-level', '1');
+  await expect(first).toContainText('Live (with memory)');
+  await expect(first).toContainText('Booted from the test ISO');
+  // The screen it was taken on, as a real decoded PNG (asked for once the row is in view).
+  await first.scrollIntoViewIfNeeded();
+  const thumb = first.getByRole('img', { name: 'Screen of “Snapshot 1” when it was taken' });
+  await expect(thumb).toBeVisible();
+  await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  await expect(tree.getByRole('treeitem', { name: 'Current state' })).toHaveAttribute('aria-level', '2');
+  await expect(pane.getByRole('alert')).toHaveCount(0);
+  await shot(page, 'en-snapshot-taken');
+
+  // A second one, after the first: "Snapshot 2" under "Snapshot 1", the current state under it.
+  await take.click();
+  await expect(takeDialog.getByLabel('Name')).toHaveValue('Snapshot 2');
+  await takeDialog.getByRole('button', { name: 'Take snapshot' }).click();
+  await expect(pane.getByRole('status').filter({ hasText: 'Took the snapshot “Snapshot 2”.' })).toBeVisible({
+    timeout: 120_000,
+  });
+  await expect.poll(() => treeShape(tree)).toEqual(['Snapshot 1@1', 'Snapshot 2@2', 'Current state@3']);
+  const second = tree.getByRole('treeitem', { name: 'Snapshot 2' });
+  await second.scrollIntoViewIfNeeded();
+  await expect(second.getByRole('img', { name: /Screen of “Snapshot 2”/ })).toBeVisible();
+
+  // Restore the first, without keeping the current state: no third snapshot; the current state
+  // moves under "Snapshot 1" (its last child); the VM runs on.
+  await first.click();
+  await pane.getByRole('button', { name: 'Restore…' }).click();
+  const restoreDialog = page.getByRole('dialog', { name: 'Restore “Snapshot 1”?' });
+  const keep = restoreDialog.getByRole('checkbox', { name: 'Take a snapshot of the current state first' });
+  await expect(keep).toBeChecked();
+  await keep.uncheck();
+  await shot(page, 'en-snapshot-restore');
+  await restoreDialog.getByRole('button', { name: 'Restore', exact: true }).click();
+  await expect(
+    pane.getByRole('status').filter({ hasText: 'Restored “Snapshot 1”: the VM runs on from there.' }),
+  ).toBeVisible({ timeout: 120_000 });
+  await expect.poll(() => treeShape(tree)).toEqual(['Snapshot 1@1', 'Snapshot 2@2', 'Current state@2']);
+  await expect(row).toContainText('Running');
+  expect(stored().currentId).toBe(stored().snapshots.find((s) => s.name === 'Snapshot 1')?.id);
+
+  // Delete the second.
+  await second.click();
+  await pane.getByRole('button', { name: 'Delete…' }).click();
+  const deleteDialog = page.getByRole('dialog', { name: 'Delete the snapshot “Snapshot 2”?' });
+  await expect(deleteDialog.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await deleteDialog.getByRole('button', { name: 'Delete', exact: true }).click();
+  await expect(pane.getByRole('status').filter({ hasText: 'Deleted the snapshot “Snapshot 2”.' })).toBeVisible({
+    timeout: 60_000,
+  });
+  await expect.poll(() => treeShape(tree)).toEqual(['Snapshot 1@1', 'Current state@2']);
+
+  // Edit the first from the keyboard: arrows move through the tree, Enter edits.
+  await tree.getByRole('treeitem', { name: 'Current state' }).click();
+  await page.keyboard.press('ArrowUp');
+  await expect(first).toBeFocused();
+  await expect(first).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('Enter');
+  const editDialog = page.getByRole('dialog', { name: 'Edit the snapshot “Snapshot 1”' });
+  await editDialog.getByLabel('Name').fill('   ');
+  await editDialog.getByRole('button', { name: 'Save' }).click();
+  await expect(editDialog.getByRole('alert')).toHaveText('Enter a name.');
+  await editDialog.getByLabel('Name').fill('Booted shell');
+  await editDialog.getByRole('button', { name: 'Save' }).click();
+  await expect(editDialog).toBeHidden();
+  await expect(tree.getByRole('treeitem', { name: 'Booted shell', exact: true })).toBeVisible();
+  expect(stored().snapshots.map((s) => [s.name, s.description, s.kind])).toEqual([
+    ['Booted shell', 'Booted from the test ISO', 'live'],
+  ]);
+  await shot(page, 'en-snapshots-done');
+
+  // Save state: the VM is saved; discarding the saved state (asked first) powers it off for good.
+  await details.getByRole('button', { name: 'Save state' }).click();
+  await expect(row).toContainText('Saved', { timeout: 120_000 });
+  await details.getByRole('button', { name: 'Discard saved state…' }).click();
+  const discard = page.getByRole('dialog', { name: `Discard the saved state of “${VM}”?` });
+  await expect(discard.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await discard.getByRole('button', { name: 'Discard' }).click();
+  await expect(page.getByRole('status').filter({ hasText: `Discarded the saved state of “${VM}”` })).toBeVisible();
+  await expect(row).toContainText('Powered off');
+  await expect(details.getByRole('button', { name: 'Save state' })).toBeDisabled();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+});
+
+async function koreanPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext({ locale: 'ko-KR' });
+  return context.newPage();
+}
+
+test('Korean: take and delete a snapshot', async ({ browser }) => {
+  const page = await koreanPage(browser);
+  await login(page, '로그인', '비밀번호');
+  await page
+    .getByRole('listbox', { name: '가상 머신' })
+    .getByRole('option', { name: new RegExp(VM) })
+    .click();
+  const details = page.getByRole('region', { name: '상세 정보' });
+  await details.getByRole('tab', { name: '스냅샷' }).click();
+  const pane = details.getByRole('region', { name: '스냅샷', exact: true });
+  const tree = pane.getByRole('tree', { name: `“${VM}”의 스냅샷` });
+  await expect(tree.getByRole('treeitem', { name: 'Booted shell' })).toBeVisible();
+
+  // The VM is off now: a disk-only snapshot, named "스냅샷 2" (one exists).
+  await pane.getByRole('button', { name: '스냅샷 찍기…' }).click();
+  const takeDialog = page.getByRole('dialog', { name: `“${VM}”의 스냅샷 찍기` });
+  await expect(takeDialog.getByLabel('이름')).toHaveValue('스냅샷 2');
+  await expect(takeDialog).toContainText('가상 머신이 꺼져 있습니다.');
+  await takeDialog.getByRole('button', { name: '스냅샷 찍기', exact: true }).click();
+  await expect(pane.getByRole('status').filter({ hasText: '스냅샷 “스냅샷 2”을(를) 찍었습니다.' })).toBeVisible({
+    timeout: 60_000,
+  });
+  const second = tree.getByRole('treeitem', { name: '스냅샷 2', exact: true });
+  await expect(second).toContainText('디스크만');
+  await expect.poll(() => treeShape(tree)).toEqual(['Booted shell@1', '스냅샷 2@2', '현재 상태@3']);
+  await shot(page, 'ko-snapshot-taken');
+
+  await second.click();
+  await pane.getByRole('button', { name: '삭제…' }).click();
+  const deleteDialog = page.getByRole('dialog', { name: '스냅샷 “스냅샷 2”을(를) 삭제할까요?' });
+  await deleteDialog.getByRole('button', { name: '삭제', exact: true }).click();
+  await expect(pane.getByRole('status').filter({ hasText: '스냅샷 “스냅샷 2”을(를) 삭제했습니다.' })).toBeVisible({
+    timeout: 60_000,
+  });
+  await expect(second).toHaveCount(0);
+  await expect.poll(() => treeShape(tree)).toEqual(['Booted shell@1', '현재 상태@2']);
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  // No English left in the tab (the user's own snapshot name aside).
+  const text = (await pane.innerText()).replace('Booted shell', '').replace('Booted from the test ISO', '');
+  expect(text).not.toMatch(/\b(Snapshot|Take|Restore|Delete|Edit|Current state|Live|Disk only)\b/);
+  await shot(page, 'ko-snapshot-deleted');
+  await page.context().close();
+});
