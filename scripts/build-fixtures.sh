@@ -344,11 +344,12 @@ say "MARU-POWERBUTTON=$pb"
 # Serial echo (lines typed into ttyS0) and keyboard lines from the screen's VT.
 cr=$(printf '\r')
 # "mark=X" keeps X in RAM (/tmp is the initramfs) and "mark?" prints it: snapshot tests see
-# whether RAM went back to the snapshot.
+# whether RAM went back to the snapshot. "fill=N" fills N MiB of RAM (benchmarks: dirty RAM).
 ( while IFS= read -r l; do l=${l%"$cr"}; case "$l" in
     "") ;;
     "mark?") ser "MARU-MARK=$(cat /tmp/mark 2>/dev/null)" ;;
     mark=*) echo "${l#mark=}" > /tmp/mark; ser "MARU-ECHO:$l" ;;
+    fill=*) yes maru-fills-its-ram | head -c $(( ${l#fill=} * 1048576 )) > /tmp/fill; ser "MARU-FILLED=$(($(wc -c < /tmp/fill) >> 20))" ;;
     *) ser "MARU-ECHO:$l" ;;
   esac; done < /dev/ttyS0 ) 2>/dev/null &
 ( while IFS= read -r l; do ser "MARU-KEY:$l"; done < /dev/tty1 ) 2>/dev/null &

@@ -6,6 +6,7 @@ import { libraryCommands } from './library-commands';
 import { hostCommand } from './host-command';
 import { resolveMaruHome } from '../services/maru-home';
 import { serveCommand } from './serve-command';
+import { snapshotCommands } from './snapshot-commands';
 import { vmCommands } from './vm-commands';
 import {
   createControlClient,
@@ -73,6 +74,7 @@ export function allCommands(): CliCommand[] {
     hostCommand(cliServices),
     ...libraryCommands(cliServices),
     ...vmCommands(cliServices),
+    ...snapshotCommands(cliServices),
     serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), control: serverControl, rendererDir }),
   ];
 }

@@ -42,6 +42,7 @@ export const en = {
     folder: 'Folder',
     error: 'Error',
     select: 'Select a virtual machine to see its details.',
+    screenAlt: 'Screen of “{{name}}”',
   },
   actions: {
     power: 'Power',

@@ -43,6 +43,7 @@ export const ko: Strings = {
     folder: '폴더',
     error: '오류',
     select: '가상 머신을 선택하면 상세 정보가 표시됩니다.',
+    screenAlt: '“{{name}}” 화면',
   },
   actions: {
     power: '전원',

@@ -1,6 +1,6 @@
-// The VM library: a searchable list (icon, name, state, OS) and the details pane; dropping an
-// ISO anywhere on it (or "Open ISO…") detects the OS and opens the new-VM wizard prefilled.
-// The list follows the services' change events (store/library-slice.ts); nothing polls.
+// The VM library: a searchable list (screen or icon, name, state, OS) and the details pane; an ISO
+// dropped anywhere on it (or "Open ISO…") opens the new-VM wizard prefilled. The list follows the
+// services' change events (library-slice.ts), never polled; only running VMs' rows re-read screens.
 import {
   memo,
   useCallback,
@@ -21,13 +21,17 @@ import { markListPainted, ROW_PAINT_TIMING } from '../app/perf-marks';
 import { selectFilteredVms, useAppActions, useAppStore } from '../store/app-store';
 import { listWindow, ROW_HEIGHT } from './list-window';
 import { VmDetailsPane } from './VmDetails';
+import { VmThumbnail } from './VmThumbnail';
 import { IsoFileInput } from '../components/IsoFileInput';
 
 function hasFiles(e: DragEvent): boolean {
   return [...e.dataTransfer.types].includes('Files');
 }
 
-/** One row; memoized and hook-free, so selecting a VM re-renders two rows, not all of them. */
+/**
+ * One row; memoized and hook-free, so selecting a VM re-renders two rows, not all of them (its
+ * screen, VmThumbnail, follows the store on its own).
+ */
 const VmRow = memo(function VmRow({
   vm,
   index,
@@ -57,7 +61,13 @@ const VmRow = memo(function VmRow({
       data-vm-id={vm.id}
       data-index={index}
     >
-      <OsIcon os={vm.kind === 'ok' ? vm.os : null} />
+      {vm.kind === 'ok' ? (
+        <VmThumbnail vmId={vm.id} name={vm.name} os={vm.os} state={vm.state} />
+      ) : (
+        <span className="vm-thumb">
+          <OsIcon os={null} />
+        </span>
+      )}
       {/* elementtiming: the browser reports when the rows' names were painted (first-paint bench). */}
       <span className="vm-name" elementtiming={ROW_PAINT_TIMING}>
         {vm.kind === 'ok' ? vm.name : vm.id}

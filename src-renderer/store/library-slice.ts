@@ -173,7 +173,8 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
     startProgress: {},
     async power(id, action) {
       const services = servicesOf(get);
-      if (get().powerBusy[id]) return;
+      // One action per VM at a time: a save or discard of its state (snapshot-slice) counts too.
+      if (get().powerBusy[id] || get().stateBusy[id]) return;
       set({ powerBusy: { ...get().powerBusy, [id]: action } });
       try {
         await runPower(services, id, action);
@@ -195,8 +196,10 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
         return;
       }
       if (event.type === 'snapshots.changed') {
-        // An open Snapshots tab of that VM reads its tree again (snapshot-slice).
+        // An open Snapshots tab of that VM reads its tree again (snapshot-slice), and so does
+        // its library row's screen (a restore brings the snapshot's screen; thumbnail-slice).
         get().snapshotsChanged(event.vmId);
+        get().vmThumbnailStale(event.vmId);
         return;
       }
       const { vmId, state } = event;

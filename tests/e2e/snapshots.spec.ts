@@ -1,9 +1,10 @@
 // The snapshot manager in the web console (Chromium, a real `maru serve`, real QEMU): a running
 // VM's Snapshots tab — take two live snapshots (rows with the screen they were taken on), restore
 // the first without keeping the current state, see "Current state" move under it, delete the
-// second, rename the first from the keyboard; then save and discard the VM's state. A shorter
+// second, rename the first from the keyboard; then save and discard the VM's state; its library
+// row shows its screen while it runs and the last one after it is powered off. A shorter
 // pass in Korean takes and deletes a snapshot. What the UI shows is checked against snapshots.json.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Locator, Page } from '@playwright/test';
 import { expect as baseExpect, startOwnServer, test, TEST_ISO_I386, type MaruServer } from './maru-server-fixture';
@@ -84,6 +85,10 @@ test('snapshots of a running VM: take, restore, delete, edit; then save and disc
   const details = page.getByRole('region', { name: 'Details' });
   await details.getByRole('button', { name: 'Start', exact: true }).click();
   await expect(row).toContainText('Running', { timeout: 120_000 });
+  // The row shows the VM's screen while it runs: a real decoded PNG in place of the OS icon.
+  const rowScreen = row.getByRole('img', { name: `Screen of “${VM}”` });
+  await expect(rowScreen).toBeVisible();
+  await expect.poll(() => rowScreen.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
 
   await details.getByRole('tab', { name: 'Snapshots' }).click();
   const pane = details.getByRole('region', { name: 'Snapshots', exact: true });
@@ -186,6 +191,21 @@ test('snapshots of a running VM: take, restore, delete, edit; then save and disc
   await expect(row).toContainText('Powered off');
   await expect(details.getByRole('button', { name: 'Save state' })).toBeDisabled();
   await expect(page.getByRole('alert')).toHaveCount(0);
+
+  // Started again and powered off: the row keeps showing the screen the VM had (kept at the stop).
+  const lastScreen = path.join(maru.home, 'vms', vmId, 'last-screen.png');
+  rmSync(lastScreen, { force: true });
+  await details.getByRole('button', { name: 'Start', exact: true }).click();
+  await expect(row).toContainText('Running', { timeout: 120_000 });
+  await details.getByRole('button', { name: 'Power off', exact: true }).click();
+  await expect(row).toContainText('Powered off', { timeout: 60_000 });
+  expect(existsSync(lastScreen)).toBe(true);
+  // A fresh page knows nothing of the live screen: what it shows is the kept one.
+  await page.reload();
+  await expect(row).toContainText('Powered off');
+  await expect(rowScreen).toBeVisible();
+  await expect.poll(() => rowScreen.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  await shot(page, 'en-row-last-screen');
 });
 
 async function koreanPage(browser: Browser): Promise<Page> {

@@ -4,7 +4,7 @@
 // operation writes an intent journal first, so one cut short by a kill is finished or undone
 // the next time anyone looks at the VM. One operation at a time per VM.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobOptions } from '../../../src-shared/contracts/jobs';
@@ -120,6 +120,9 @@ export class Snapshots implements SnapshotService {
         );
       }
       const live = state === 'running' || state === 'paused';
+      if (!live && vm.config.disks.length === 0) {
+        throw new AppError('UNSUPPORTED', `VM ${label(vm)} has no disk: there is nothing to snapshot.`);
+      }
       const id = randomUUID();
       const tag = `maru-snap-${id}`;
       const folder = this.folderOf(vm, id);
@@ -139,6 +142,26 @@ export class Snapshots implements SnapshotService {
         stateBytes: live ? null : 0,
       };
       await this.writeJournal(vm, { op: 'take', pid: process.pid, at: base.createdAt, record: base });
+      try {
+        return await this.takeJournaled(vm, file, base, live, job);
+      } catch (err) {
+        // Failed (not killed): undo what it wrote now, so the next look has nothing to recover.
+        await this.undoTake(vm, base).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  private async takeJournaled(
+    vm: VmDetails,
+    file: SnapshotsFile,
+    base: SnapshotRecord,
+    live: boolean,
+    job: JobOptions,
+  ): Promise<SnapshotInfo> {
+    {
+      const { id, tag } = base;
+      const folder = this.folderOf(vm, id);
       let record = base;
       if (live) {
         job.onProgress?.({ phase: 'screen', fraction: 0.05 });
@@ -149,9 +172,6 @@ export class Snapshots implements SnapshotService {
         );
         record = { ...base, images: state.images, live: state, hasThumbnail, stateBytes: state.stateBytes };
       } else {
-        if (vm.config.disks.length === 0) {
-          throw new AppError('UNSUPPORTED', `VM ${label(vm)} has no disk: there is nothing to snapshot.`);
-        }
         const tools = await this.options.imageTools();
         for (const [i, image] of base.images.entries()) {
           job.onProgress?.({ phase: 'save', fraction: 0.1 + (0.8 * i) / base.images.length });
@@ -171,7 +191,20 @@ export class Snapshots implements SnapshotService {
       await this.clearJournal(vm);
       job.onProgress?.({ phase: 'record', fraction: 1 });
       return this.infoOf(record);
-    });
+    }
+  }
+
+  /** Removes a take's snapshot from the images, its folder and the journal. */
+  private async undoTake(vm: VmDetails, record: SnapshotRecord): Promise<void> {
+    const current = await this.options.library.show(vm.config.id);
+    if (current.state === 'running' || current.state === 'paused') {
+      await this.options.runtime.withEngine(vm.config.id, (c) => c.snapshotDelete({ tag: record.tag }));
+    } else {
+      const tools = await this.options.imageTools();
+      for (const image of record.images) await deleteImageSnapshot(image, record.tag, tools);
+    }
+    await rm(this.folderOf(vm, record.id), { recursive: true, force: true });
+    await this.clearJournal(vm);
   }
 
   restore(vmRef: string, snapshotRef: string, job: JobOptions = {}): Promise<SnapshotRestoreResult> {
@@ -287,14 +320,8 @@ export class Snapshots implements SnapshotService {
   }
 
   private readFile(vm: VmDetails): SnapshotsFile {
-    const file = path.join(vm.folder, SNAPSHOTS_FILE);
-    let parsed: unknown;
-    try {
-      parsed = readJsonSync<unknown>(file);
-    } catch (err) {
-      throw damaged(vm, (err as Error).message);
-    }
-    if (parsed === null) return EMPTY;
+    const parsed = readStrictJson(path.join(vm.folder, SNAPSHOTS_FILE), (why) => damaged(vm, why));
+    if (parsed === undefined) return EMPTY;
     const f = parsed as Partial<SnapshotsFile>;
     if (typeof f !== 'object' || f.version !== 1 || !Array.isArray(f.snapshots)) {
       throw damaged(vm, 'it is not a version 1 snapshot list');
@@ -342,6 +369,9 @@ export class Snapshots implements SnapshotService {
   private find(vm: VmDetails, file: SnapshotsFile, ref: string): SnapshotRecord {
     const byId = file.snapshots.find((s) => s.id === ref);
     if (byId) return byId;
+    // The short ids lists show (8 characters or more) work when only one id starts with them.
+    const byPrefix = /^[0-9a-f-]{8,}$/.test(ref) ? file.snapshots.filter((s) => s.id.startsWith(ref)) : [];
+    if (byPrefix.length === 1 && !file.snapshots.some((s) => s.name === ref)) return byPrefix[0]!;
     const named = file.snapshots.filter((s) => s.name === ref);
     if (named.length === 1) return named[0]!;
     if (named.length > 1) {
@@ -440,8 +470,15 @@ export class Snapshots implements SnapshotService {
    */
   private async recover(vm: VmDetails): Promise<void> {
     const journalFile = path.join(vm.folder, JOURNAL_FILE);
-    const journal = readJsonSync<Journal>(journalFile);
+    const journal = readStrictJson(journalFile, (why) => damagedJournal(vm, journalFile, why)) as Journal | undefined;
     if (!journal) return;
+    if (
+      !journal.record ||
+      typeof journal.record.tag !== 'string' ||
+      !['take', 'delete', 'restore'].includes(journal.op)
+    ) {
+      throw damagedJournal(vm, journalFile, 'it is not a Maru snapshot journal');
+    }
     if (vm.state === 'aborted') {
       // A dead engine host may have left its QEMU holding the images: end it first.
       await this.options.runtime.releaseAbandoned(vm.config.id);
@@ -508,6 +545,30 @@ async function everyImageHas(images: readonly string[], tag: string, tools: Offl
     if (!existsSync(image) || !(await imageSnapshotTags(image, tools)).includes(tag)) return false;
   }
   return true;
+}
+
+/** The parsed file, undefined when it does not exist; anything unreadable is `fail(why)`, never "empty". */
+function readStrictJson(file: string, fail: (why: string) => AppError): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fail((err as Error).message);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw fail(`it is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function damagedJournal(vm: VmDetails, file: string, why: string): AppError {
+  return new AppError(
+    'IO',
+    `The snapshot journal of VM ${label(vm)} (${file}) cannot be read: ${why}. An interrupted snapshot operation ` +
+      'cannot be finished from it; Maru leaves it in place and changes nothing. Move it away once the images are checked.',
+  );
 }
 
 function damaged(vm: VmDetails, why: string): AppError {

@@ -126,7 +126,9 @@ describe('i18n', () => {
         'unknown',
       ].map((c) => `detect.reason.${c}`),
       ...['empty', 'too-small', 'no-signature'].map((r) => `drop.notIso.${r}`),
-      ...['start', 'stop', 'forceStop', 'pause', 'resume', 'reset'].map((a) => `actions.busy.${a}`),
+      ...['start', 'stop', 'forceStop', 'pause', 'resume', 'reset', 'saveState', 'discardState'].map(
+        (a) => `actions.busy.${a}`,
+      ),
     ];
     expect(need.filter((key) => !(key in e))).toEqual([]);
   });

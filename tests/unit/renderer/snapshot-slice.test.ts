@@ -151,4 +151,33 @@ describe('snapshot slice', () => {
     expect(b).toBe(a);
     expect(calls.filter((c) => c.startsWith('thumbnail'))).toEqual(['thumbnail id-1']);
   });
+
+  it('a power button does nothing while the same VM saves its state; afterwards it works', async () => {
+    const calls: string[] = [];
+    let finishSave: (() => void) | null = null;
+    const services = {
+      library: { list: async () => [], show: async () => ({}) },
+      vm: {
+        saveState: async () => {
+          calls.push('saveState');
+          await new Promise<void>((r) => (finishSave = r));
+          return { state: 'saved', forced: false, message: '' };
+        },
+        stop: async (_id: string, options: { force: boolean }) => {
+          calls.push(`stop force=${options.force}`);
+          return { state: 'off', forced: options.force, message: '' };
+        },
+      },
+    } as unknown as ControlServices;
+    const store = createAppStore({ services, session: 'authenticated', loaded: true });
+    const saving = store.getState().saveVmState(VM);
+    expect(store.getState().stateBusy[VM]).toBe('saveState');
+    await store.getState().power(VM, 'forceStop');
+    expect(calls).toEqual(['saveState']);
+    expect(store.getState().powerBusy[VM]).toBeUndefined();
+    finishSave!();
+    await saving;
+    await store.getState().power(VM, 'forceStop');
+    expect(calls).toEqual(['saveState', 'stop force=true']);
+  });
 });
