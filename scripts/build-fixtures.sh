@@ -345,10 +345,19 @@ say "MARU-POWERBUTTON=$pb"
 cr=$(printf '\r')
 # "mark=X" keeps X in RAM (/tmp is the initramfs) and "mark?" prints it: snapshot tests see
 # whether RAM went back to the snapshot. "fill=N" fills N MiB of RAM (benchmarks: dirty RAM).
+# UEFI + TPM: "efivar=X" creates the UEFI variable MaruTestX, "efivar?" lists them; "pcr16+"
+# extends PCR 16 (TPM2_PCR_Extend, SHA-256 of 32 × 0x01), "pcr16?" prints it.
 ( while IFS= read -r l; do l=${l%"$cr"}; case "$l" in
     "") ;;
     "mark?") ser "MARU-MARK=$(cat /tmp/mark 2>/dev/null)" ;;
     mark=*) echo "${l#mark=}" > /tmp/mark; ser "MARU-ECHO:$l" ;;
+    efivar=*) printf '\007\000\000\000x' > "/sys/firmware/efi/efivars/MaruTest${l#efivar=}-6d617275-7465-7374-8000-000000000001" &&
+      ser "MARU-ECHO:$l" ;;
+    "efivar?") ser "MARU-EFIVARS=$(ls /sys/firmware/efi/efivars | sed -n 's/^MaruTest\(.*\)-6d617275-.*/\1/p' | sort | tr '\n' ',')" ;;
+    "pcr16+") exec 3<>/dev/tpm0
+      printf '\200\002\000\000\000\101\000\000\001\202\000\000\000\020\000\000\000\011\100\000\000\011\000\000\000\000\000\000\000\000\001\000\013\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001' >&3
+      dd bs=4096 count=1 <&3 > /dev/null 2>&1; exec 3>&-; ser "MARU-ECHO:$l" ;;
+    "pcr16?") ser "MARU-PCR16=$(cat /sys/class/tpm/tpm0/pcr-sha256/16 2>/dev/null)" ;;
     fill=*) yes maru-fills-its-ram | head -c $(( ${l#fill=} * 1048576 )) > /tmp/fill; ser "MARU-FILLED=$(($(wc -c < /tmp/fill) >> 20))" ;;
     *) ser "MARU-ECHO:$l" ;;
   esac; done < /dev/ttyS0 ) 2>/dev/null &

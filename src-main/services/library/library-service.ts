@@ -78,7 +78,7 @@ const SECTOR = 512;
 /** Settings that shape the virtual hardware: a saved state no longer fits once they change. */
 const HARDWARE_FIELDS = ['engine', 'cpus', 'memoryMiB', 'firmware', 'secureBoot', 'tpm'] as const;
 /** Files and folders a full clone copies as they are (the disks and nvram.qcow2 are copied sparsely). */
-const CLONED_EXTRAS = ['tpm', 'snapshots.json'] as const;
+const CLONED_EXTRAS = ['tpm', 'snapshots.json', 'snapshots', 'last-screen.png'] as const;
 
 /**
  * Case-insensitive natural order ("vm-2" before "vm-10"). Not Intl.Collator: creating one

@@ -164,12 +164,14 @@ export class Snapshots implements SnapshotService {
       const folder = this.folderOf(vm, id);
       let record = base;
       if (live) {
-        job.onProgress?.({ phase: 'screen', fraction: 0.05 });
-        const hasThumbnail = await this.saveScreen(vm, folder);
         job.onProgress?.({ phase: 'save', fraction: 0.1 });
-        const state = await this.options.runtime.withEngine(vm.config.id, (c) =>
-          c.snapshotTake({ tag, stateFile: path.join(folder, V86_STATE_FILE) }),
-        );
+        // The screen is read while the engine writes RAM (the guest is stopped then): no extra wait.
+        const [hasThumbnail, state] = await Promise.all([
+          this.saveScreen(vm, folder),
+          this.options.runtime.withEngine(vm.config.id, (c) =>
+            c.snapshotTake({ tag, stateFile: path.join(folder, V86_STATE_FILE) }),
+          ),
+        ]);
         record = { ...base, images: state.images, live: state, hasThumbnail, stateBytes: state.stateBytes };
       } else {
         const tools = await this.options.imageTools();
@@ -331,7 +333,7 @@ export class Snapshots implements SnapshotService {
         throw damaged(vm, 'an entry lacks its id, image tag or settings');
       }
     }
-    return { version: 1, currentId: f.currentId ?? null, snapshots: f.snapshots };
+    return { version: 1, currentId: f.currentId ?? null, snapshots: f.snapshots.map((r) => located(vm, r, 'resolve')) };
   }
 
   private async treeOf(vm: VmDetails): Promise<SnapshotTree> {
@@ -390,7 +392,9 @@ export class Snapshots implements SnapshotService {
   }
 
   private async writeTree(vm: VmDetails, file: SnapshotsFile): Promise<void> {
-    await writeJsonAtomic(path.join(vm.folder, SNAPSHOTS_FILE), file);
+    // Paths inside the VM's folder are kept relative: a cloned or moved VM finds its own images.
+    const stored = { ...file, snapshots: file.snapshots.map((r) => located(vm, r, 'relative')) };
+    await writeJsonAtomic(path.join(vm.folder, SNAPSHOTS_FILE), stored);
   }
 
   private async writeJournal(vm: VmDetails, journal: Journal): Promise<void> {
@@ -545,6 +549,27 @@ async function everyImageHas(images: readonly string[], tag: string, tools: Offl
     if (!existsSync(image) || !(await imageSnapshotTags(image, tools)).includes(tag)) return false;
   }
   return true;
+}
+
+/** A record's image and state-file paths, relative to the VM folder (stored) or absolute (in use). */
+function located(vm: VmDetails, r: SnapshotRecord, to: 'relative' | 'resolve'): SnapshotRecord {
+  const map = (p: string): string => {
+    if (to === 'resolve') return path.isAbsolute(p) ? p : path.join(vm.folder, p);
+    const rel = path.relative(vm.folder, p);
+    return path.isAbsolute(p) && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+  };
+  const images = r.images.map(map);
+  if (!r.live) return { ...r, images };
+  const v86 = r.live.engine === 'v86';
+  return {
+    ...r,
+    images,
+    live: {
+      ...r.live,
+      images: r.live.images.map(map),
+      vmstateNode: v86 ? map(r.live.vmstateNode) : r.live.vmstateNode,
+    },
+  };
 }
 
 /** The parsed file, undefined when it does not exist; anything unreadable is `fail(why)`, never "empty". */

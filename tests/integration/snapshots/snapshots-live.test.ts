@@ -4,7 +4,7 @@
 // at the snapshot); disk-only snapshots while off; delete re-parents; qemu-img check finds no
 // errors and no leaks after the operations.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +139,14 @@ describe.each(ENGINES)('snapshots on $engine', ({ engine, args, iso }) => {
     // The disk-only snapshot restores while off and the VM stays off.
     const back = await s().snapshots.restore(id, 'C');
     expect(back.state).toBe('off');
+    // A full clone has the tree and its own images: restoring there never touches ours.
+    const copy = await s().library.clone(id, `${args.name}-copy`);
+    expect((await s().snapshots.list(copy.config.id)).snapshots.map((x) => x.name)).toEqual(['B', 'C']);
+    const ours = statSync(disk).mtimeMs;
+    expect((await s().snapshots.restore(copy.config.id, 'C')).state).toBe('off');
+    expect(statSync(disk).mtimeMs).toBe(ours);
+    expect(qemuImgCheck(copy.disks[0]!.path)).toEqual({ errors: 0, leaks: 0 });
+    await s().library.delete(copy.config.id, { deleteDisks: true });
     const edited = await s().snapshots.edit(id, 'C', { name: 'C2', description: 'renamed' });
     expect(edited.name).toBe('C2');
     await s().snapshots.delete(id, 'B');
