@@ -65,6 +65,11 @@ export const vmConfigSchema = z
     }),
     display: z.object({ vga: z.enum(['std', 'cirrus', 'virtio', 'vmware']) }),
     description: z.string().max(10_000),
+    /**
+     * A linked clone: its disks are overlays on frozen bases in the source VM's folder. `trial`:
+     * made by "try it on a copy" (ends with Keep — made independent — or Discard).
+     */
+    linkedClone: z.object({ sourceId: z.uuid(), trial: z.boolean() }).optional(),
     createdAt: z.iso.datetime(),
     modifiedAt: z.iso.datetime(),
   })

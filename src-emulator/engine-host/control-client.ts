@@ -136,6 +136,9 @@ export class EngineHostClient implements Disposable, EngineControlService {
   snapshotDelete(options: { tag: string }): Promise<void> {
     return this.call('snapshotDelete', [options], 30 * 60_000);
   }
+  flattenDisks(): Promise<void> {
+    return this.call('flattenDisks', [], 0);
+  }
   attachIso(isoPath: string): Promise<EngineStatus> {
     return this.call('attachIso', [isoPath]);
   }

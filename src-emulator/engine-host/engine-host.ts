@@ -367,6 +367,7 @@ export class EngineHost {
         return this.statusWritten();
       },
       snapshotDelete: ({ tag }) => engine.deleteSnapshot(tag),
+      flattenDisks: () => engine.flattenDisks(),
       attachIso: async (isoPath) => {
         await engine.attachIso(isoPath);
         return this.status();

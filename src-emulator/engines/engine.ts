@@ -94,6 +94,8 @@ export interface Engine extends Disposable {
   restoreSnapshot(tag: string, stateFile: string): Promise<void>;
   /** Removes snapshot `tag` from the images of the running VM. */
   deleteSnapshot(tag: string): Promise<void>;
+  /** Makes the running VM's disk overlays independent of their bases (or UNSUPPORTED: power off first). */
+  flattenDisks(): Promise<void>;
   // Input: keyboard and the first serial port.
   /** Types text on a US keyboard layout. */
   sendKeys(text: string): Promise<void>;

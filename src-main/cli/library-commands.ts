@@ -7,6 +7,7 @@ import { type CliCommand, type CliContext, UsageError } from './cli-context';
 import { diskOption, flagPair, intOption, memoryOption, oneOf } from './cli-options';
 import { textTable } from './text-table';
 import { progressReporter } from './progress-reporter';
+import { AppError } from '../../src-shared/errors';
 import { serviceCommand, shown, type ServicesFactory } from './service-command';
 
 function printWarnings(ctx: CliContext, warnings: readonly string[]): void {
@@ -191,14 +192,43 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
       },
     }),
     serviceCommand(services, {
-      usage: 'maru clone VM NEW-NAME [--json]',
-      summary: 'Full clone of a powered-off virtual machine (disks copied)',
+      usage: 'maru clone VM NEW-NAME [--linked] [--json]',
+      summary:
+        'Clone a powered-off virtual machine: disks copied, or --linked (overlays on shared frozen disks, instant)',
+      options: { linked: { type: 'boolean' } },
       async run({ library }, ctx, { args: [ref, name], values }) {
-        const vm = await library.clone(ref!, name!, {
-          onProgress: values.json ? undefined : progressReporter(ctx.stderr),
-          signal: ctx.signal,
-        });
-        return shown(vm, (v) => `Cloned to "${v.config.name}" (${v.config.id}).\n`);
+        const job = { onProgress: values.json ? undefined : progressReporter(ctx.stderr), signal: ctx.signal };
+        const linked = values['linked'] === true;
+        const vm = linked ? await library.linkedClone(ref!, name!, job) : await library.clone(ref!, name!, job);
+        return shown(vm, (v) => `Cloned to "${v.config.name}" (${v.config.id})${linked ? ', linked' : ''}.\n`);
+      },
+    }),
+    serviceCommand(services, {
+      usage: 'maru try VM [--keep | --discard] [--json]',
+      summary:
+        'Try it on a copy: a linked clone of a powered-off VM, started, marked as its trial; ' +
+        'then --keep (an independent VM) or --discard (deleted with its disks), naming the trial or its source',
+      options: { keep: { type: 'boolean' }, discard: { type: 'boolean' } },
+      async run({ snapshots }, ctx, { args: [ref], values }) {
+        const job = { onProgress: values.json ? undefined : progressReporter(ctx.stderr), signal: ctx.signal };
+        if (values['keep'] === true && values['discard'] === true) {
+          throw new AppError('INVALID_ARGUMENT', 'Choose one: --keep or --discard.');
+        }
+        if (values['keep'] === true || values['discard'] === true) {
+          const end = await snapshots.endTrial(ref!, { keep: values['keep'] === true }, job);
+          return {
+            json: end,
+            text:
+              end.outcome === 'kept'
+                ? `Kept "${end.trialName}": it is an ordinary, independent VM now.\n`
+                : `Discarded "${end.trialName}" and its disks.\n`,
+          };
+        }
+        const trial = await snapshots.tryCopy(ref!, job);
+        return {
+          json: trial,
+          text: `Trial "${trial.trialName}" (${trial.trialId}) is running. End it with "maru try ${JSON.stringify(trial.trialName)} --keep" or "--discard".\n`,
+        };
       },
     }),
   ];

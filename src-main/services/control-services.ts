@@ -56,7 +56,9 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
   const { maruHome } = opts;
   const env = opts.env ?? process.env;
   const events = new Emitter<ControlEvent>();
-  const library = new Library({ maruHome, onDidChange: () => events.fire({ type: 'library.changed' }) });
+  const qemuImgPath = async (): Promise<string | null> =>
+    (await probeHost({ maruHome, ...probeOverridesFromEnv(env) })).qemu.img?.path ?? null;
+  const library = new Library({ maruHome, onDidChange: () => events.fire({ type: 'library.changed' }), qemuImgPath });
   let snapshots: Snapshots | null = null;
   const runtime = new VmRuntime({
     maruHome,
@@ -69,9 +71,7 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
   snapshots = new Snapshots({
     library,
     runtime,
-    imageTools: async () => ({
-      qemuImgPath: (await probeHost({ maruHome, ...probeOverridesFromEnv(env) })).qemu.img?.path ?? null,
-    }),
+    imageTools: async () => ({ qemuImgPath: await qemuImgPath() }),
     onDidChange: (vmId) => events.fire({ type: 'snapshots.changed', vmId }),
   });
   let runtimeEvents: (() => void) | null = null;

@@ -115,6 +115,8 @@ export interface EngineControlService {
   snapshotRestore(options: { tag: string; stateFile: string }): Promise<EngineStatus>;
   /** Removes snapshot `tag` from the running VM's images. */
   snapshotDelete(options: { tag: string }): Promise<void>;
+  /** Copies into each disk overlay what it reads from its base, then drops the base (a linked clone made independent). */
+  flattenDisks(): Promise<void>;
 }
 
 /**
@@ -156,6 +158,7 @@ export const engineControlMethods = {
   snapshotTake: z.tuple([z.object({ tag: z.string().min(1).max(128), stateFile: z.string().min(1).max(4096) })]),
   snapshotRestore: z.tuple([z.object({ tag: z.string().min(1).max(128), stateFile: z.string().min(1).max(4096) })]),
   snapshotDelete: z.tuple([z.object({ tag: z.string().min(1).max(128) })]),
+  flattenDisks: z.tuple([]),
 } satisfies Record<keyof EngineControlService, z.ZodType>;
 
 export type EngineControlMethod = keyof EngineControlService;

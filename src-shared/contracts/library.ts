@@ -94,6 +94,11 @@ export interface LibraryService {
   rename(ref: string, newName: string): Promise<VmDetails>;
   delete(ref: string, options: { deleteDisks: boolean }): Promise<void>;
   clone(ref: string, newName: string, job?: JobOptions): Promise<VmDetails>;
+  /**
+   * A linked clone of a powered-off VM's current state, in about a second whatever the disk
+   * size: the source's disks are frozen as bases both VMs' new overlays read from.
+   */
+  linkedClone(ref: string, newName: string, job?: JobOptions): Promise<VmDetails>;
 }
 
 const vmRef = z.string().min(1).max(256);
@@ -107,4 +112,5 @@ export const libraryMethods = {
   rename: method(z.tuple([vmRef, z.string()])),
   delete: method(z.tuple([vmRef, z.object({ deleteDisks: z.boolean() })])),
   clone: job(z.tuple([vmRef, z.string()])),
+  linkedClone: job(z.tuple([vmRef, z.string()])),
 } satisfies Record<keyof LibraryService, MethodSpec>;

@@ -63,6 +63,29 @@ export interface SnapshotService {
   edit(vmRef: string, snapshotRef: string, changes: { name?: string; description?: string }): Promise<SnapshotInfo>;
   /** The screen the snapshot was taken on (base64 PNG), or null when it has none. */
   thumbnail(vmRef: string, snapshotRef: string): Promise<{ readonly png: string } | null>;
+  /**
+   * "Try it on a copy": a linked clone of a powered-off VM's current state, marked as a trial
+   * of it, started. Returns the trial.
+   */
+  tryCopy(vmRef: string, job?: JobOptions): Promise<TrialResult>;
+  /**
+   * Ends the trial of `vmRef` (the trial itself or its source): Keep makes it an ordinary,
+   * independent VM (its disks flattened, with progress); Discard deletes it with its disks.
+   */
+  endTrial(vmRef: string, options: { keep: boolean }, job?: JobOptions): Promise<TrialEnd>;
+}
+
+export interface TrialResult {
+  readonly trialId: string;
+  readonly trialName: string;
+  readonly sourceId: string;
+}
+
+export interface TrialEnd {
+  readonly trialId: string;
+  readonly trialName: string;
+  /** kept: now an independent VM; discarded: deleted with its disks. */
+  readonly outcome: 'kept' | 'discarded';
 }
 
 const vmRef = z.string().min(1).max(256);
@@ -81,4 +104,6 @@ export const snapshotMethods = {
     z.tuple([vmRef, snapshotRef, z.object({ name: name.optional(), description: description.optional() }).strict()]),
   ),
   thumbnail: method(z.tuple([vmRef, snapshotRef])),
+  tryCopy: job(z.tuple([vmRef])),
+  endTrial: job(z.tuple([vmRef, z.object({ keep: z.boolean() }).strict()])),
 } satisfies Record<keyof SnapshotService, MethodSpec>;

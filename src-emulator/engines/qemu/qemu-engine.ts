@@ -18,7 +18,7 @@ import type { KeyStroke } from '../../input/key-mapping';
 import { inspectIso } from '../../media/iso-image';
 import type { DisplayEndpoint, Engine, EngineRuntimeInfo, EngineStopOutcome, SavedState, Screenshot } from '../engine';
 import { EngineBase } from '../engine-base';
-import { buildMachine, type MachinePaths, type MachinePlan } from './machine-builder';
+import { buildMachine, NVRAM_NODE, type MachinePaths, type MachinePlan } from './machine-builder';
 import { createNvramFromTemplate, repairLeaks, type ImageCheck } from './qemu-img';
 import { QmpClient, QmpError, connectUnixSocket, openQmpWhenReady } from './qmp-client';
 import type { QemuRecoveryRecord } from './qemu-recovery';
@@ -535,6 +535,17 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
     return this.serialize(async () => {
       const qmp = this.requireState('delete a snapshot', 'running', 'paused');
       await qmp.runJob('snapshot-delete', { tag, devices: [...this.plan!.snapshot.devices] });
+    });
+  }
+
+  flattenDisks(): Promise<void> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('make the disks independent', 'running', 'paused');
+      // block-stream copies what each overlay reads from its base into it, then drops the base; the guest runs on.
+      for (const node of this.plan!.snapshot.devices) {
+        if (node === NVRAM_NODE) continue;
+        await qmp.runJob('block-stream', { device: node, 'auto-dismiss': false }, { timeoutMs: 24 * 3600_000 });
+      }
     });
   }
 

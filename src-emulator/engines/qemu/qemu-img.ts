@@ -131,3 +131,22 @@ export async function applySnapshot(qemuImg: string, image: string, tag: string)
   const r = await run(qemuImg, ['snapshot', '-a', tag, image], 10 * 60_000);
   if (r.code !== 0) throw new AppError('IO', `Could not revert ${image} to snapshot ${tag}: ${r.stderr.trim()}`);
 }
+
+/**
+ * Creates `file`, a qcow2 overlay of `sizeBytes` on `backing` (stored as given: a name relative
+ * to the overlay's folder, or absolute). The backing is not opened (it may not be in place yet).
+ */
+export async function createOverlay(qemuImg: string, file: string, backing: string, sizeBytes: number): Promise<void> {
+  const r = await run(
+    qemuImg,
+    ['create', '-q', '-f', 'qcow2', '-u', '-b', backing, '-F', 'qcow2', file, String(sizeBytes)],
+    60_000,
+  );
+  if (r.code !== 0) throw new AppError('IO', `Could not create the overlay ${file} on ${backing}: ${r.stderr.trim()}`);
+}
+
+/** Copies into `file` everything it reads from its backing chain, and drops the backing (VM off). */
+export async function flattenImage(qemuImg: string, file: string): Promise<void> {
+  const r = await run(qemuImg, ['rebase', '-q', '-f', 'qcow2', '-b', '', file], 24 * 3600_000);
+  if (r.code !== 0) throw new AppError('IO', `Could not make ${file} independent of its base: ${r.stderr.trim()}`);
+}

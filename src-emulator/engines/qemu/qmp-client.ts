@@ -237,15 +237,18 @@ export class QmpClient implements Disposable {
   }
 
   /**
-   * Runs a job command (`snapshot-save` / `-load` / `-delete`) to its end: starts it with a
+   * Runs a job command (`snapshot-save` / `-load` / `-delete`, `block-stream` with
+   * auto-dismiss off) to its end: starts it with a
    * fresh job id, waits for JOB_STATUS_CHANGE → concluded, reads `query-jobs` for an error,
    * dismisses the job, and rejects with QmpError('JobFailed') carrying QEMU's error text.
    */
   async runJob<C extends QmpJobCommand>(
     command: C,
-    args: C extends 'snapshot-delete'
-      ? Omit<QmpSnapshotJobArgs, 'job-id' | 'vmstate'>
-      : Omit<QmpSnapshotJobArgs, 'job-id'>,
+    args: C extends 'block-stream'
+      ? { device: string; 'auto-dismiss': false }
+      : C extends 'snapshot-delete'
+        ? Omit<QmpSnapshotJobArgs, 'job-id' | 'vmstate'>
+        : Omit<QmpSnapshotJobArgs, 'job-id'>,
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
     const jobId = `maru-${command}-${this.nextJob++}`;

@@ -112,6 +112,7 @@ export interface QmpCommandMap {
   'snapshot-save': { args: QmpSnapshotJobArgs; ret: Empty };
   'snapshot-load': { args: QmpSnapshotJobArgs; ret: Empty };
   'snapshot-delete': { args: Omit<QmpSnapshotJobArgs, 'vmstate'>; ret: Empty };
+  'block-stream': { args: { 'job-id': string; device: string; 'auto-dismiss'?: boolean }; ret: Empty };
   'query-named-block-nodes': { args: { flat?: boolean }; ret: QmpBlockNodeInfo[] };
 }
 
@@ -126,7 +127,7 @@ export type QmpArgs<C extends QmpCommandName> = QmpCommandMap[C]['args'];
 export type QmpReturn<C extends QmpCommandName> = QmpCommandMap[C]['ret'];
 
 /** The commands that start a job (the `job-id` is added by the client). */
-export type QmpJobCommand = 'snapshot-save' | 'snapshot-load' | 'snapshot-delete';
+export type QmpJobCommand = 'snapshot-save' | 'snapshot-load' | 'snapshot-delete' | 'block-stream';
 
 /** event name → data. */
 export interface QmpEventMap {

@@ -417,6 +417,12 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
     return Promise.reject(new AppError('UNSUPPORTED', 'v86 restores a live snapshot by restarting the VM from it.'));
   }
 
+  flattenDisks(): Promise<void> {
+    return Promise.reject(
+      new AppError('UNSUPPORTED', `Power VM ${this.label} off first: v86 makes its disks independent while it is off.`),
+    );
+  }
+
   deleteSnapshot(tag: string): Promise<void> {
     return this.serialize(async () => {
       const machine = this.requireState('delete a snapshot', 'running', 'paused');

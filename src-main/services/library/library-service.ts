@@ -3,7 +3,7 @@
 // one rename, so no reader ever sees half a VM; configs that fail to parse are never rewritten.
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, cp, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { AppError, CancelledError } from '../../../src-shared/errors';
@@ -35,6 +35,7 @@ import { fsyncFolder } from '../../../src-node/atomic-file';
 import { pathExists } from '../../../src-node/file-presence';
 import { runFolder } from '../../../src-node/run-folder';
 import { orphanedDisksFolder, vmFolder, vmsFolder } from '../maru-home';
+import { createOverlay } from '../../../src-emulator/engines/qemu/qemu-img';
 import { copyFileSparse } from './disk-copy';
 import { defaultHostLimits, type HostLimits } from './host-limits';
 import { checkVmSettings, resolveIsoPath, type CheckedSetting } from './vm-settings';
@@ -63,6 +64,8 @@ export interface LibraryOptions {
   readonly hostLimits?: HostLimits;
   /** Called after every change to the library (create, modify, rename, delete, clone). */
   readonly onDidChange?: () => void;
+  /** qemu-img, for linked clones (their overlays). */
+  readonly qemuImgPath?: () => Promise<string | null>;
 }
 
 /** What `Library.delete` did with the disks it was told to keep. */
@@ -160,11 +163,13 @@ export class Library implements LibraryService {
   private readonly records = new VmRecordCache();
 
   private readonly onDidChange: () => void;
+  private readonly qemuImgPath: () => Promise<string | null>;
 
   constructor(options: LibraryOptions) {
     this.maruHome = options.maruHome;
     this.hostLimits = options.hostLimits ?? defaultHostLimits();
     this.onDidChange = options.onDidChange ?? (() => undefined);
+    this.qemuImgPath = options.qemuImgPath ?? (async () => null);
   }
 
   /** Every VM, sorted by name; folders whose vm.json fails to parse come last, as inaccessible. */
@@ -371,6 +376,14 @@ export class Library implements LibraryService {
       if (await isRunning(this.maruHome, rec.folderName)) {
         throw new AppError('BUSY', `VM ${label} is running; stop it before deleting it.`);
       }
+      const dependents = await this.linkedClonesOf(rec.folderName);
+      if (dependents.length > 0) {
+        throw new AppError(
+          'BUSY',
+          `VM ${label} has linked clones that read its disks: ${dependents.map((c) => JSON.stringify(c.name)).join(', ')}. ` +
+            'Delete them, or make them independent (Keep), first.',
+        );
+      }
       let keptDisksAt: string | null = null;
       const disks = path.join(rec.folder, 'disks');
       if (!deleteDisks && (await pathExists(disks)) && (await readdir(disks)).length > 0) {
@@ -391,6 +404,103 @@ export class Library implements LibraryService {
       await rm(runFolder(this.maruHome, rec.folderName), { recursive: true, force: true });
       return { keptDisksAt };
     });
+  }
+
+  linkedClone(ref: string, newName: string, job?: JobOptions): Promise<VmDetails> {
+    return this.makeLinkedClone(ref, newName, { trial: false }, job);
+  }
+
+  /**
+   * A linked clone of a powered-off VM's current state. Each of the source's disks is frozen:
+   * its file is hard-linked as `<disk>.base-<id>.qcow2` and replaced (one rename) by a new
+   * overlay on that base, so the source sees the same disk and the base is never written
+   * again; the clone gets its own overlay on the same base. Seconds at most, whatever the
+   * disk size. NVRAM and TPM state are copied; the clone starts with no snapshots.
+   */
+  async makeLinkedClone(
+    ref: string,
+    newName: string,
+    options: { trial: boolean },
+    job?: JobOptions,
+  ): Promise<VmDetails> {
+    checkName(newName);
+    {
+      const rec = await this.find(ref);
+      const src = rec.config;
+      const label = JSON.stringify(src.name);
+      const state = powerStateSync(this.maruHome, src.id);
+      if (state !== 'off') {
+        throw new AppError(
+          'BUSY',
+          `VM ${label} is ${state}; a linked clone is made from a powered-off VM. ` +
+            (state === 'saved'
+              ? 'Start it and power it off, or discard its saved state, first.'
+              : 'Power it off first.'),
+        );
+      }
+      await this.assertNameFree(newName);
+      const qemuImg = await this.qemuImgPath();
+      if (!qemuImg) {
+        throw new AppError(
+          'MISSING_DEPENDENCY',
+          "Linked clones need qemu-img: install QEMU's tools (Debian: qemu-utils).",
+        );
+      }
+      const id = randomUUID();
+      const now = new Date().toISOString();
+      const staging = await this.makeStaging(id);
+      try {
+        const disks: DiskConfig[] = [];
+        for (const [i, d] of src.disks.entries()) {
+          job?.onProgress?.({ phase: 'disk', fraction: i / Math.max(1, src.disks.length) });
+          if (d.userAttached || path.isAbsolute(d.file)) {
+            throw new AppError(
+              'UNSUPPORTED',
+              `Disk ${d.id} of VM ${label} is attached from outside its folder; a linked clone shares only the VM's own disks.`,
+            );
+          }
+          const from = diskPath(rec.folder, d);
+          const size = (await readQcow2Info(from)).virtualSize;
+          const base = from.replace(/(\.qcow2)?$/, `.base-${id.slice(0, 8)}.qcow2`);
+          const overlay = `${from}.overlay-${id.slice(0, 8)}`;
+          await createOverlay(qemuImg, overlay, path.basename(base), size);
+          await link(from, base);
+          await rename(overlay, from); // the source now writes to its overlay; the base is frozen
+          await fsyncFolder(path.dirname(from));
+          const file = `disks/${d.id}.qcow2`;
+          await mkdir(path.join(staging, 'disks'), { recursive: true });
+          await createOverlay(qemuImg, path.join(staging, file), base, size);
+          const { userAttached: _u, ...copied } = d;
+          disks.push({ ...copied, file });
+        }
+        for (const extra of ['nvram.qcow2', 'tpm', 'last-screen.png']) {
+          const from = path.join(rec.folder, extra);
+          if (await pathExists(from)) await cp(from, path.join(staging, extra), { recursive: true });
+        }
+        const config = validConfig({
+          ...src,
+          id,
+          name: newName,
+          disks,
+          linkedClone: { sourceId: src.id, trial: options.trial },
+          createdAt: now,
+          modifiedAt: now,
+        });
+        await writeVmConfig(staging, config);
+        const folder = await this.commit(staging, config);
+        job?.onProgress?.({ phase: 'disk', fraction: 1 });
+        return this.details({ kind: 'ok', folderName: id, folder, config, migratedFrom: undefined }, 'off');
+      } catch (err) {
+        await rm(staging, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+
+  /** The VMs whose disks are overlays on this VM's frozen bases. */
+  async linkedClonesOf(vmId: string): Promise<VmConfig[]> {
+    const records = await readAllVmRecords(this.maruHome);
+    return records.flatMap((r) => (r.kind === 'ok' && r.config.linkedClone?.sourceId === vmId ? [r.config] : []));
   }
 
   /** LibraryService.delete: `deleteVm` without the result (see there). */

@@ -16,6 +16,8 @@ import type {
   SnapshotService,
   SnapshotTakeOptions,
   SnapshotTree,
+  TrialEnd,
+  TrialResult,
 } from '../../../src-shared/contracts/snapshots';
 import { AppError } from '../../../src-shared/errors';
 import { vmConfigSchema, type VmConfig } from '../../../src-shared/vm-config';
@@ -30,6 +32,7 @@ import {
   snapshotImagesOf,
   type OfflineImageTools,
 } from '../../../src-emulator/engines/offline-snapshots';
+import { flattenImage } from '../../../src-emulator/engines/qemu/qemu-img';
 import { writeVmConfig } from '../library/vm-store';
 import type { Library } from '../library/library-service';
 import type { VmRuntime } from '../vm-runtime/vm-runtime';
@@ -286,6 +289,85 @@ export class Snapshots implements SnapshotService {
     });
   }
 
+  async tryCopy(vmRef: string, job: JobOptions = {}): Promise<TrialResult> {
+    const src = await this.options.library.show(vmRef);
+    const taken = new Set((await this.options.library.list()).flatMap((v) => (v.kind === 'ok' ? [v.name] : [])));
+    let trialName = `${src.config.name} (trial)`;
+    for (let n = 2; taken.has(trialName); n++) trialName = `${src.config.name} (trial ${n})`;
+    const copy = (fraction: number, share: number) => (p: { fraction: number }) =>
+      job.onProgress?.({ phase: 'copy', fraction: fraction + p.fraction * share });
+    const trial = await this.options.library.makeLinkedClone(
+      src.config.id,
+      trialName,
+      { trial: true },
+      {
+        onProgress: copy(0, 0.3),
+      },
+    );
+    job.onProgress?.({ phase: 'start', fraction: 0.3 });
+    await this.options.runtime.start(trial.config.id, {
+      onProgress: (p) => job.onProgress?.({ phase: 'start', fraction: 0.3 + 0.7 * p.fraction }),
+      ...(job.signal ? { signal: job.signal } : {}),
+    });
+    return { trialId: trial.config.id, trialName, sourceId: src.config.id };
+  }
+
+  async endTrial(vmRef: string, options: { keep: boolean }, job: JobOptions = {}): Promise<TrialEnd> {
+    const trial = await this.trialOf(vmRef);
+    const id = trial.config.id;
+    const name = trial.config.name;
+    if (!options.keep) {
+      if (trial.state === 'running' || trial.state === 'paused') await this.options.runtime.stop(id, { force: true });
+      await this.options.library.delete(id, { deleteDisks: true });
+      return { trialId: id, trialName: name, outcome: 'discarded' };
+    }
+    return this.exclusive(id, 'making the trial independent', async (vm, file) => {
+      if (file.snapshots.length > 0) {
+        throw new AppError(
+          'BUSY',
+          `Trial ${label(vm)} has snapshots; their disk states read from the base it shares. Delete them, then Keep.`,
+        );
+      }
+      job.onProgress?.({ phase: 'flatten', fraction: 0.05 });
+      if (vm.state === 'running' || vm.state === 'paused') {
+        // QEMU copies the base into each overlay while the guest runs (block-stream).
+        await this.options.runtime.withEngine(id, (c) => c.flattenDisks());
+      } else if (vm.state === 'saved') {
+        throw new AppError(
+          'BUSY',
+          `Trial ${label(vm)} has a saved state: start it (Keep works while it runs) or discard the state.`,
+        );
+      } else {
+        const tools = await this.options.imageTools();
+        if (!tools.qemuImgPath)
+          throw new AppError('MISSING_DEPENDENCY', 'Keeping a trial needs qemu-img (Debian: qemu-utils).');
+        for (const [i, d] of vm.disks.entries()) {
+          job.onProgress?.({ phase: 'flatten', fraction: 0.05 + (0.9 * i) / vm.disks.length });
+          await flattenImage(tools.qemuImgPath, d.path);
+        }
+      }
+      const { linkedClone: _was, ...config } = vm.config;
+      await writeVmConfig(vm.folder, { ...config, modifiedAt: new Date().toISOString() });
+      job.onProgress?.({ phase: 'flatten', fraction: 1 });
+      return { trialId: id, trialName: name, outcome: 'kept' as const };
+    });
+  }
+
+  /** The trial `ref` names: the VM itself when it is a trial, else the one trial of that source. */
+  private async trialOf(ref: string): Promise<VmDetails> {
+    const vm = await this.options.library.show(ref);
+    if (vm.config.linkedClone?.trial) return vm;
+    const trials = (await this.options.library.linkedClonesOf(vm.config.id)).filter((c) => c.linkedClone?.trial);
+    if (trials.length === 0) throw new AppError('NOT_FOUND', `VM ${label(vm)} is not a trial and has none.`);
+    if (trials.length > 1) {
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `VM ${label(vm)} has ${trials.length} trials (${trials.map((t) => JSON.stringify(t.name)).join(', ')}); name the one to end.`,
+      );
+    }
+    return this.options.library.show(trials[0]!.id);
+  }
+
   /** Finishes or undoes what an interrupted operation left on a powered-off VM (before it starts). */
   async recoverBeforeStart(vmRef: string): Promise<void> {
     const vm = await this.options.library.show(vmRef);
@@ -424,7 +506,17 @@ export class Snapshots implements SnapshotService {
       // The current saved state is part of the state being replaced.
       await this.options.runtime.discardState(vm.config.id);
     }
-    for (const image of record.images) await applyImageSnapshot(image, record.tag, tools);
+    for (const image of record.images) {
+      if (existsSync(image) && !(await imageSnapshotTags(image, tools)).includes(record.tag)) {
+        throw new AppError(
+          'UNSUPPORTED',
+          `Snapshot ${JSON.stringify(record.name)} is not in VM ${label(vm)}'s current disk ${image}: it was taken ` +
+            'before a linked clone or trial froze the disks, and its state now lives in their shared base. Delete the ' +
+            'linked clones (or Keep them) and restore it from a full clone instead.',
+        );
+      }
+      await applyImageSnapshot(image, record.tag, tools);
+    }
     await writeVmConfig(vm.folder, { ...record.config, id: vm.config.id, name: vm.config.name });
     // The library row shows the snapshot's screen until the VM runs again.
     const lastScreen = path.join(vm.folder, LAST_SCREEN_FILE);

@@ -72,6 +72,7 @@ describe('ControlServer + EngineHostClient', () => {
       }),
       snapshotRestore: call('snapshotRestore', status),
       snapshotDelete: call('snapshotDelete', undefined),
+      flattenDisks: call('flattenDisks', undefined),
       serialSubscribe: async ({ history }: { history: boolean }, stream?: ControlStream) => {
         if (!stream) throw new Error('no stream');
         if (history) stream.send(Buffer.from('old output\n'));
