@@ -58,6 +58,8 @@ export const en = {
     forceStop: 'Power off',
     settings: 'Settings…',
     clone: 'Clone…',
+    tryCopy: 'Try it on a copy…',
+    tryCopyHint: 'Makes a linked copy of this VM and starts it; afterwards you keep the copy or discard it.',
     delete: 'Delete…',
     showLog: 'Show log',
     busy: {
@@ -403,6 +405,45 @@ export const en = {
     confirm: 'Clone',
     cancelled: 'Cloning was cancelled; the partial clone was removed.',
     done: 'Created the clone “{{name}}”.',
+    linked: 'Linked clone (shares the disks, made in a second)',
+    linkedHint:
+      'The clone reads the disks of “{{name}}” as they are now and keeps only its own changes: it takes almost no space.',
+    linkedOffOnly: 'A linked clone needs “{{name}}” powered off: shut it down first.',
+    linking: 'Making the linked clone…',
+    linkedDone: 'Created the linked clone “{{name}}”.',
+  },
+  trial: {
+    confirmTitle: 'Try “{{name}}” on a copy?',
+    confirmText:
+      'Maru makes a linked copy of “{{name}}” in a second (it shares the disks, so it takes almost no space) and starts it. Whatever you do in the copy leaves “{{name}}” as it is. Afterwards, keep the copy as a VM of its own or discard it.',
+    confirm: 'Start the trial',
+    starting: 'Making the copy and starting it…',
+    cancelled: 'Trying on a copy was cancelled.',
+    offOnly: 'Only a powered-off VM can be tried on a copy: shut it down first.',
+    started: 'Started “{{name}}”, a trial copy of “{{source}}”.',
+    banner: 'Trial of “{{source}}”',
+    bannerText: 'What you change here leaves “{{source}}” as it was. Keep this copy as a VM of its own, or discard it.',
+    actions: 'Trial',
+    keep: 'Keep…',
+    discard: 'Discard…',
+    keepTitle: 'Keep “{{name}}”?',
+    keepText:
+      '“{{name}}” becomes an independent VM: what its disks share with “{{source}}” is copied into its own disks. This runs in the background and can take a while for large disks.',
+    keepConfirm: 'Keep',
+    discardTitle: 'Discard “{{name}}”?',
+    discardText:
+      'The trial “{{name}}” and its disks are deleted for good: everything done in it is lost. “{{source}}” stays as it was.',
+    discardConfirm: 'Discard',
+    busy: {
+      keep: 'Making it independent (copying the shared disks)…',
+      discard: 'Discarding the trial…',
+    },
+    kept: '“{{name}}” is now an independent VM.',
+    discarded: 'Discarded the trial “{{name}}” and its disks.',
+  },
+  linked: {
+    banner: 'Linked clone of “{{source}}”',
+    bannerText: 'It shares the disks of “{{source}}” as they were when it was made; its own changes are kept apart.',
   },
   logs: {
     title: 'Log',

@@ -59,6 +59,8 @@ export const ko: Strings = {
     forceStop: '전원 끄기',
     settings: '설정…',
     clone: '복제…',
+    tryCopy: '사본에서 시험해 보기…',
+    tryCopyHint: '이 가상 머신의 연결된 사본을 만들어 시작합니다. 끝나면 사본을 유지하거나 폐기합니다.',
     delete: '삭제…',
     showLog: '로그 보기',
     busy: {
@@ -402,6 +404,46 @@ export const ko: Strings = {
     confirm: '복제',
     cancelled: '복제를 취소했습니다. 만들던 복제본은 지웠습니다.',
     done: '복제본 “{{name}}”을(를) 만들었습니다.',
+    linked: '연결된 복제(디스크를 공유하며 바로 만들어짐)',
+    linkedHint:
+      '복제본은 지금 상태의 “{{name}}” 디스크를 읽고 자신의 변경 내용만 따로 저장하므로 공간을 거의 차지하지 않습니다.',
+    linkedOffOnly: '연결된 복제를 하려면 “{{name}}”이(가) 꺼져 있어야 합니다. 먼저 종료하세요.',
+    linking: '연결된 복제본을 만드는 중…',
+    linkedDone: '연결된 복제본 “{{name}}”을(를) 만들었습니다.',
+  },
+  trial: {
+    confirmTitle: '“{{name}}”을(를) 사본에서 시험해 볼까요?',
+    confirmText:
+      '마루가 “{{name}}”의 연결된 사본을 바로 만들어 시작합니다. 사본은 디스크를 공유하므로 공간을 거의 차지하지 않습니다. 사본에서 무엇을 해도 “{{name}}”은(는) 그대로입니다. 끝나면 사본을 독립된 가상 머신으로 유지하거나 폐기하세요.',
+    confirm: '시험 시작',
+    starting: '사본을 만들어 시작하는 중…',
+    cancelled: '사본에서 시험해 보기를 취소했습니다.',
+    offOnly: '꺼져 있는 가상 머신만 사본에서 시험해 볼 수 있습니다. 먼저 종료하세요.',
+    started: '“{{source}}”의 시험본 “{{name}}”을(를) 시작했습니다.',
+    banner: '“{{source}}”의 시험본',
+    bannerText:
+      '여기서 바꾼 내용은 “{{source}}”에 영향을 주지 않습니다. 이 사본을 독립된 가상 머신으로 유지하거나 폐기하세요.',
+    actions: '시험본',
+    keep: '유지…',
+    discard: '폐기…',
+    keepTitle: '“{{name}}”을(를) 유지할까요?',
+    keepText:
+      '“{{name}}”은(는) 독립된 가상 머신이 됩니다. “{{source}}”와(과) 공유하던 디스크 내용을 자체 디스크로 복사합니다. 이 작업은 백그라운드에서 진행되며 디스크가 크면 시간이 걸릴 수 있습니다.',
+    keepConfirm: '유지',
+    discardTitle: '“{{name}}”을(를) 폐기할까요?',
+    discardText:
+      '시험본 “{{name}}”과(와) 디스크가 완전히 삭제되어 그 안에서 한 작업은 모두 사라집니다. “{{source}}”은(는) 그대로 남습니다.',
+    discardConfirm: '폐기',
+    busy: {
+      keep: '독립된 가상 머신으로 만드는 중(공유 디스크 복사)…',
+      discard: '시험본을 폐기하는 중…',
+    },
+    kept: '“{{name}}”은(는) 이제 독립된 가상 머신입니다.',
+    discarded: '시험본 “{{name}}”과(와) 디스크를 폐기했습니다.',
+  },
+  linked: {
+    banner: '“{{source}}”의 연결된 복제본',
+    bannerText: '만들 때 상태의 “{{source}}” 디스크를 공유하며, 자신의 변경 내용은 따로 저장합니다.',
   },
   logs: {
     title: '로그',

@@ -1,5 +1,6 @@
 // The details pane of the selected VM: actions (power — a start shows its progress and can be
-// cancelled —, save / discard state, settings, clone, delete, log), the screen slot, and tabs —
+// cancelled —, save / discard state, settings, clone, try on a copy, delete, log), a linked
+// clone's banner (a trial's Keep / Discard), the screen slot, and tabs —
 // summary (settings, disks with real sizes, snapshots, engine and accelerator), the snapshot
 // manager, log viewer, performance graphs.
 import { lazy, Suspense, useState, type KeyboardEvent } from 'react';
@@ -20,6 +21,7 @@ import { selectSelectedVm, useAppActions, useAppStore } from '../store/app-store
 import type { DetailsTab } from '../store/ui-slice';
 import { draftFromConfig, explainEngine } from '../wizard/vm-rules';
 import { DiscardStateDialog } from './DiscardStateDialog';
+import { LinkedCloneBanner, TryCopyButton } from './TrialActions';
 
 const LogViewer = lazy(() => import('./LogViewer').then((m) => ({ default: m.LogViewer })));
 const PerfGraphs = lazy(() => import('./PerfGraphs').then((m) => ({ default: m.PerfGraphs })));
@@ -268,6 +270,7 @@ export function VmDetailsPane() {
           <button type="button" disabled={running} onClick={() => openDialog({ kind: 'clone', vmId: vm.id })}>
             {t('actions.clone')}
           </button>
+          <TryCopyButton vm={vm} />
           <button type="button" disabled={running} onClick={() => openDialog({ kind: 'delete', vmId: vm.id })}>
             {t('actions.delete')}
           </button>
@@ -276,6 +279,7 @@ export function VmDetailsPane() {
           </button>
         </div>
       </div>
+      <LinkedCloneBanner vm={vm} details={details} />
       <StartProgress vmId={vm.id} />
       <VmScreenSlot vmId={vm.id} vmName={vm.name} state={vm.state} />
       <div role="tablist" aria-label={t('details.tabs')} className="tabs">

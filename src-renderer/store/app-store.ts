@@ -1,6 +1,6 @@
 // The renderer's zustand store, combined from slices: session, library (a cache of what main
 // owns — never persisted here), host facts, UI state (page, dialogs, notices, ISO import), the
-// open snapshot trees with their operations, and the library rows' screens.
+// open snapshot trees with their operations, the library rows' screens, and linked clones / trials.
 // One store per page, handed down by context: the browser's, made in main.tsx, and one per
 // server render of a signed-in page (the web console paints the library before any script
 // runs). Both start from the same seed, so the page hydrates without a difference.
@@ -12,9 +12,10 @@ import { createLibrarySlice, type LibrarySlice } from './library-slice';
 import { createSessionSlice, type SessionSlice } from './session-slice';
 import { createSnapshotSlice, type SnapshotSlice } from './snapshot-slice';
 import { createThumbnailSlice, type ThumbnailSlice } from './thumbnail-slice';
+import { createTrialSlice, type TrialSlice } from './trial-slice';
 import { createUiSlice, type UiSlice } from './ui-slice';
 
-export type AppState = SessionSlice & LibrarySlice & HostSlice & UiSlice & SnapshotSlice & ThumbnailSlice;
+export type AppState = SessionSlice & LibrarySlice & HostSlice & UiSlice & SnapshotSlice & ThumbnailSlice & TrialSlice;
 export type AppStore = StoreApi<AppState>;
 
 /** A store whose initial state is the slices' defaults overlaid with `seed`. */
@@ -26,6 +27,7 @@ export function createAppStore(seed: Partial<AppState> = {}): AppStore {
     ...createUiSlice(...a),
     ...createSnapshotSlice(...a),
     ...createThumbnailSlice(...a),
+    ...createTrialSlice(...a),
     ...seed,
   }));
 }
