@@ -3,7 +3,7 @@
 // definition run raw (the engine host's own qemu command line, logs/qemu-command.json, same
 // image), one after the other, with the guest holding FILL_MIB of RAM it wrote (dirty RAM).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,6 +90,12 @@ export async function run() {
     const runFolder = path.join(home, 'run', id);
     const serialLog = path.join(vmFolder, 'logs', 'serial.log');
 
+    // The raw run gets its own copy of the fresh disk: neither side writes into clusters the
+    // other's snapshots freed (that would favour whoever runs second).
+    const disk = created.vm.disks[0].path;
+    const rawDisk = path.join(vmFolder, 'disks', 'raw-copy.qcow2');
+    copyFileSync(disk, rawDisk);
+
     // ---- Maru: start, fill, then take / restore through the CLI
     maru(['start', VM, '--headless'], env);
     await waitForMarker(serialLog, 'MARU-READY', Date.now(), 180_000);
@@ -112,22 +118,21 @@ export async function run() {
     // ---- raw: the same command line, the same guest, QMP by hand
     rmSync(serialLog, { force: true });
     mkdirSync(runFolder, { recursive: true, mode: 0o700 });
-    const child = spawn(command.binary, command.argv, { stdio: 'ignore' });
+    const argv = command.argv.map((a) => (a.includes(disk) ? a.replace(disk, rawDisk) : a));
+    const child = spawn(command.binary, argv, { stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));
     const rawTake = [];
     const rawRestore = [];
     try {
       await waitForMarker(serialLog, 'MARU-READY', Date.now(), 180_000);
-      const qmpPath = command.argv.find((a) => a.includes('qmp.sock')).replace(/^.*path=([^,]+).*$/, '$1');
-      const serialPath = command.argv.find((a) => a.includes('id=ser0')).replace(/^.*path=([^,]+).*$/, '$1');
+      const qmpPath = argv.find((a) => a.includes('qmp.sock')).replace(/^.*path=([^,]+).*$/, '$1');
+      const serialPath = argv.find((a) => a.includes('id=ser0')).replace(/^.*path=([^,]+).*$/, '$1');
       const serial = net.connect(serialPath);
       await new Promise((r) => serial.once('connect', r));
       await fillRam(async (l) => void serial.write(`${l}\n`), serialLog);
       serial.destroy();
       const qmp = await qmpConnect(qmpPath);
-      const devices = command.argv
-        .filter((a) => a.startsWith('driver=qcow2,'))
-        .map((a) => /node-name=([^,]+)/.exec(a)[1]);
+      const devices = argv.filter((a) => a.startsWith('driver=qcow2,')).map((a) => /node-name=([^,]+)/.exec(a)[1]);
       for (let i = 0; i < RUNS; i++) {
         const args = { tag: `r${i}`, vmstate: devices[0], devices };
         let t0 = Date.now();

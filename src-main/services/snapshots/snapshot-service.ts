@@ -201,7 +201,12 @@ export class Snapshots implements SnapshotService {
 
   /** Removes a take's snapshot from the images, its folder and the journal. */
   private async undoTake(vm: VmDetails, record: SnapshotRecord): Promise<void> {
-    const current = await this.options.library.show(vm.config.id);
+    let current = await this.options.library.show(vm.config.id);
+    if (current.state === 'aborted') {
+      // The engine host died: its QEMU may still be finishing the snapshot. End it before looking.
+      await this.options.runtime.releaseAbandoned(vm.config.id);
+      current = await this.options.library.show(vm.config.id);
+    }
     if (current.state === 'running' || current.state === 'paused') {
       await this.options.runtime.withEngine(vm.config.id, (c) => c.snapshotDelete({ tag: record.tag }));
     } else {
@@ -305,10 +310,16 @@ export class Snapshots implements SnapshotService {
       },
     );
     job.onProgress?.({ phase: 'start', fraction: 0.3 });
-    await this.options.runtime.start(trial.config.id, {
-      onProgress: (p) => job.onProgress?.({ phase: 'start', fraction: 0.3 + 0.7 * p.fraction }),
-      ...(job.signal ? { signal: job.signal } : {}),
-    });
+    try {
+      await this.options.runtime.start(trial.config.id, {
+        onProgress: (p) => job.onProgress?.({ phase: 'start', fraction: 0.3 + 0.7 * p.fraction }),
+        ...(job.signal ? { signal: job.signal } : {}),
+      });
+    } catch (err) {
+      // A trial that never ran is no use to anyone: it goes, with its overlays.
+      await this.options.library.delete(trial.config.id, { deleteDisks: true }).catch(() => undefined);
+      throw err;
+    }
     return { trialId: trial.config.id, trialName, sourceId: src.config.id };
   }
 
