@@ -15,7 +15,8 @@ export async function run() {
     encoding: 'utf8',
   });
   const out = r.stdout + r.stderr;
-  const passed = /Tests\s+\S*2 passed/.test(out.replace(/\x1b\[[0-9;]*m/g, ''));
+  const plain = out.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
+  const passed = /Tests\s+2 passed/.test(plain);
   const counts = /kill campaign \(seed[\s\S]*?\n\}/.exec(out)?.[0] ?? '';
   const cut = Number(/linked clone kill campaign: \d+ rounds, (\d+) cut short/.exec(out)?.[1] ?? NaN);
   console.log(counts);
