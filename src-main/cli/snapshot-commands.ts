@@ -165,6 +165,7 @@ function parseSnapshotArgs(argv: string[]): { vm: string; verb: Verb; rest: stri
 
 function noteRecovered(ctx: CliContext, tree: SnapshotTree): void {
   if (tree.recovered) ctx.stderr.write(`maru snapshot: note: ${tree.recovered}\n`);
+  for (const problem of tree.problems) ctx.stderr.write(`maru snapshot: warning: ${problem}\n`);
 }
 
 function jobOptions(ctx: CliContext, values: OptionValues) {

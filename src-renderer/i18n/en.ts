@@ -126,6 +126,7 @@ export const en = {
     kind: { live: 'Live (with memory)', disk: 'Disk only' },
     stateSize: 'memory saved: {{size}}',
     damaged: 'The snapshot list of this VM cannot be read: {{reason}} Nothing is changed until it is repaired.',
+    problems: 'The disk images and this list disagree:',
     recovered: 'An interrupted snapshot operation was cleaned up: {{message}}',
     loading: 'Reading the snapshots…',
     busy: {

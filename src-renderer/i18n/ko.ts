@@ -128,6 +128,7 @@ export const ko: Strings = {
     kind: { live: '라이브 (메모리 포함)', disk: '디스크만' },
     stateSize: '저장된 메모리: {{size}}',
     damaged: '이 가상 머신의 스냅샷 목록을 읽을 수 없습니다: {{reason}} 복구될 때까지 아무것도 바꾸지 않습니다.',
+    problems: '디스크 이미지와 이 목록이 서로 맞지 않습니다:',
     recovered: '중단된 스냅샷 작업을 정리했습니다: {{message}}',
     loading: '스냅샷을 읽는 중…',
     busy: {

@@ -189,6 +189,16 @@ export function SnapshotManager({ vmId, vmName, vmState }: SnapshotManagerProps)
           {t('snapshots.damaged', { reason: tree.damaged })}
         </p>
       )}
+      {tree && tree.problems.length > 0 && (
+        <div className="error snapshot-note" role="alert">
+          <p>{t('snapshots.problems')}</p>
+          <ul>
+            {tree.problems.map((p) => (
+              <li key={p}>{p}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       {(pane?.recovered || pane?.message) && (
         <div className="snapshot-note info" role="status">
           <span>

@@ -37,6 +37,8 @@ export interface SnapshotTree {
   readonly damaged: string | null;
   /** What an interrupted operation left, and what was done about it (once, on the read that found it). */
   readonly recovered: string | null;
+  /** Where the images disagree with the list (a snapshot missing from an image, a tag the list does not know). */
+  readonly problems: readonly string[];
 }
 
 export interface SnapshotTakeOptions {

@@ -222,6 +222,7 @@ export class Snapshots implements SnapshotService {
       const record = this.find(vm, file, snapshotRef);
       const before = vm.state;
       const running = before === 'running' || before === 'paused';
+      await this.assertRestorable(vm, record);
       await this.writeJournal(vm, { op: 'restore', pid: process.pid, at: new Date().toISOString(), record });
       let state: VmPowerState;
       let message: string;
@@ -440,10 +441,54 @@ export class Snapshots implements SnapshotService {
         currentId: file.currentId,
         damaged: null,
         recovered,
+        problems: await this.problemsOf(vm, file),
       };
     } catch (err) {
-      return { vmId: vm.config.id, snapshots: [], currentId: null, damaged: (err as Error).message, recovered };
+      return {
+        vmId: vm.config.id,
+        snapshots: [],
+        currentId: null,
+        damaged: (err as Error).message,
+        recovered,
+        problems: [],
+      };
     }
+  }
+
+  /** Compares the images' snapshot tags with the list (reads only; qemu-img -U, or Maru's code while off). */
+  private async problemsOf(vm: VmDetails, file: SnapshotsFile): Promise<string[]> {
+    const tools = await this.options.imageTools();
+    const running = vm.state === 'running' || vm.state === 'paused';
+    if (running && !tools.qemuImgPath) return []; // Maru's own code does not open images a VM holds
+    const tags = new Map<string, string[] | null>();
+    const tagsOf = async (image: string): Promise<string[] | null> => {
+      if (!tags.has(image)) {
+        tags.set(image, existsSync(image) ? await imageSnapshotTags(image, tools).catch(() => null) : null);
+      }
+      return tags.get(image)!;
+    };
+    const problems: string[] = [];
+    for (const r of file.snapshots) {
+      for (const image of r.images) {
+        const have = await tagsOf(image);
+        if (have === null)
+          problems.push(`Snapshot ${JSON.stringify(r.name)}: the image ${image} is missing or unreadable.`);
+        else if (!have.includes(r.tag)) {
+          problems.push(`Snapshot ${JSON.stringify(r.name)} is not in ${image}: it cannot be restored from there.`);
+        }
+      }
+    }
+    const known = new Set(file.snapshots.map((r) => r.tag));
+    for (const image of snapshotImagesOf(vm.config, vm.folder)) {
+      for (const tag of (await tagsOf(image)) ?? []) {
+        if (tag.startsWith('maru-snap-') && !known.has(tag)) {
+          problems.push(
+            `${image} holds a snapshot (${tag}) the list does not know; it takes space and is never restored.`,
+          );
+        }
+      }
+    }
+    return problems;
   }
 
   private infoOf(r: SnapshotRecord): SnapshotInfo {
@@ -517,17 +562,8 @@ export class Snapshots implements SnapshotService {
       // The current saved state is part of the state being replaced.
       await this.options.runtime.discardState(vm.config.id);
     }
-    for (const image of record.images) {
-      if (existsSync(image) && !(await imageSnapshotTags(image, tools)).includes(record.tag)) {
-        throw new AppError(
-          'UNSUPPORTED',
-          `Snapshot ${JSON.stringify(record.name)} is not in VM ${label(vm)}'s current disk ${image}: it was taken ` +
-            'before a linked clone or trial froze the disks, and its state now lives in their shared base. Delete the ' +
-            'linked clones (or Keep them) and restore it from a full clone instead.',
-        );
-      }
-      await applyImageSnapshot(image, record.tag, tools);
-    }
+    await this.assertRestorable(vm, record);
+    for (const image of record.images) await applyImageSnapshot(image, record.tag, tools);
     await writeVmConfig(vm.folder, { ...record.config, id: vm.config.id, name: vm.config.name });
     // The library row shows the snapshot's screen until the VM runs again.
     const lastScreen = path.join(vm.folder, LAST_SCREEN_FILE);
@@ -553,6 +589,23 @@ export class Snapshots implements SnapshotService {
       await writeJsonAtomic(markerFile, resume);
     } else {
       await rm(markerFile, { force: true });
+    }
+  }
+
+  /** Every image still holds the snapshot (checked before anything is changed). */
+  private async assertRestorable(vm: VmDetails, record: SnapshotRecord): Promise<void> {
+    const tools = await this.options.imageTools();
+    const running = vm.state === 'running' || vm.state === 'paused';
+    if (running && !tools.qemuImgPath) return;
+    for (const image of record.images) {
+      if (existsSync(image) && !(await imageSnapshotTags(image, tools)).includes(record.tag)) {
+        throw new AppError(
+          'UNSUPPORTED',
+          `Snapshot ${JSON.stringify(record.name)} is not in VM ${label(vm)}'s current disk ${image}, so it cannot ` +
+            'be restored. Either a linked clone or trial froze the disks after it was taken (its state lives in their ' +
+            'shared base), or the image was changed outside Maru.',
+        );
+      }
     }
   }
 
@@ -637,7 +690,17 @@ export class Snapshots implements SnapshotService {
       await this.writeTree(vm, { ...file, currentId: record.id });
       note = `Restoring snapshot ${name} was cut short after the VM was started from it; it is marked current.`;
     } else {
-      await this.restoreOffline(vm, record);
+      try {
+        await this.restoreOffline(vm, record);
+      } catch (err) {
+        await rm(journalFile, { force: true });
+        this.recoveredNotes.set(
+          vm.config.id,
+          `Restoring snapshot ${name} was cut short and cannot be finished: ${(err as Error).message}`,
+        );
+        this.options.onDidChange(vm.config.id);
+        return;
+      }
       await this.writeTree(vm, { ...file, currentId: record.id });
       note = `Restoring snapshot ${name} was cut short; it has now been finished (the VM is ${record.live ? 'saved at it' : 'off'}).`;
     }

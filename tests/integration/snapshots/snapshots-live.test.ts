@@ -149,6 +149,13 @@ describe.each(ENGINES)('snapshots on $engine', ({ engine, args, iso }) => {
     await s().library.delete(copy.config.id, { deleteDisks: true });
     const edited = await s().snapshots.edit(id, 'C', { name: 'C2', description: 'renamed' });
     expect(edited.name).toBe('C2');
+    // An image changed behind Maru's back: the list says where it disagrees, and restoring refuses.
+    expect((await s().snapshots.list(id)).problems).toEqual([]);
+    expect(spawnSync('qemu-img', ['snapshot', '-d', `maru-snap-${c.id}`, disk]).status).toBe(0);
+    const problems = (await s().snapshots.list(id)).problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/Snapshot "C2" is not in .*disk0\.qcow2/);
+    await expect(s().snapshots.restore(id, 'C2')).rejects.toThrow(/is not in .* current disk/);
     await s().snapshots.delete(id, 'B');
     await s().snapshots.delete(id, 'C2');
     expect((await s().snapshots.list(id)).snapshots).toEqual([]);

@@ -34,7 +34,14 @@ function fakeServices() {
   let currentId: string | null = null;
   let release: (() => void) | null = null;
   let hold = false;
-  const tree = (vmId: string): SnapshotTree => ({ vmId, snapshots, currentId, damaged: null, recovered: null });
+  const tree = (vmId: string): SnapshotTree => ({
+    vmId,
+    snapshots,
+    currentId,
+    damaged: null,
+    recovered: null,
+    problems: [],
+  });
   const services = {
     library: { list: async () => [], show: async () => ({}) },
     snapshots: {
