@@ -1,7 +1,7 @@
 // A real `maru serve` for e2e tests: a temp MARU_HOME with VMs made by the real CLI, a
 // password set with `maru serve --set-password`, and the server on a free loopback port.
 // Torn down (process and folder) after the worker.
-import { expect, test as base } from '@playwright/test';
+import { expect, test as base, type Page } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -142,4 +142,23 @@ export function ownVmServer(prefix: string, vmName: string, env: Readonly<Record
     },
   };
   return own;
+}
+
+/** A full-page screenshot, attached to the test's report as `name`. */
+export async function shot(page: Page, name: string): Promise<void> {
+  const file = base.info().outputPath(`${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  await base.info().attach(name, { path: file, contentType: 'image/png' });
+}
+
+/** Signs in to `maru` with the login page's labels (English by default, or Korean). */
+export async function logIn(
+  page: Page,
+  maru: MaruServer,
+  button = 'Log in',
+  passwordLabel = 'Password',
+): Promise<void> {
+  await page.goto(maru.url);
+  await page.getByLabel(passwordLabel).fill(maru.password);
+  await page.getByRole('button', { name: button, exact: true }).click();
 }

@@ -7,7 +7,15 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Locator, Page } from '@playwright/test';
-import { expect as baseExpect, startOwnServer, test, TEST_ISO_I386, type MaruServer } from './maru-server-fixture';
+import {
+  expect as baseExpect,
+  logIn,
+  shot,
+  startOwnServer,
+  test,
+  TEST_ISO_I386,
+  type MaruServer,
+} from './maru-server-fixture';
 
 test.describe.configure({ mode: 'serial' });
 const expect = baseExpect.configure({ timeout: 30_000 });
@@ -48,18 +56,6 @@ test.afterAll(async () => {
   await maru.stop();
 });
 
-async function shot(page: Page, name: string): Promise<void> {
-  const file = test.info().outputPath(`${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  await test.info().attach(name, { path: file, contentType: 'image/png' });
-}
-
-async function login(page: Page, button: string, passwordLabel: string): Promise<void> {
-  await page.goto(maru.url);
-  await page.getByLabel(passwordLabel).fill(maru.password);
-  await page.getByRole('button', { name: button, exact: true }).click();
-}
-
 /** The tree as (name, level) pairs, top to bottom. */
 async function treeShape(tree: Locator): Promise<string[]> {
   return tree
@@ -79,7 +75,7 @@ function stored(): StoredTree {
 }
 
 test('snapshots of a running VM: take, restore, delete, edit; then save and discard its state', async ({ page }) => {
-  await login(page, 'Log in', 'Password');
+  await logIn(page, maru);
   const row = page.getByRole('listbox', { name: 'Virtual machines' }).getByRole('option', { name: new RegExp(VM) });
   await row.click();
   const details = page.getByRole('region', { name: 'Details' });
@@ -215,7 +211,7 @@ async function koreanPage(browser: Browser): Promise<Page> {
 
 test('Korean: take and delete a snapshot', async ({ browser }) => {
   const page = await koreanPage(browser);
-  await login(page, '로그인', '비밀번호');
+  await logIn(page, maru, '로그인', '비밀번호');
   await page
     .getByRole('listbox', { name: '가상 머신' })
     .getByRole('option', { name: new RegExp(VM) })

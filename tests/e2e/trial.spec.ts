@@ -5,7 +5,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Locator, Page } from '@playwright/test';
-import { expect as baseExpect, startOwnServer, test, TEST_ISO_I386, type MaruServer } from './maru-server-fixture';
+import {
+  expect as baseExpect,
+  logIn,
+  shot,
+  startOwnServer,
+  test,
+  TEST_ISO_I386,
+  type MaruServer,
+} from './maru-server-fixture';
 
 test.describe.configure({ mode: 'serial' });
 const expect = baseExpect.configure({ timeout: 30_000 });
@@ -73,18 +81,6 @@ test.afterAll(async () => {
   await maru.stop();
 });
 
-async function shot(page: Page, name: string): Promise<void> {
-  const file = test.info().outputPath(`${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  await test.info().attach(name, { path: file, contentType: 'image/png' });
-}
-
-async function login(page: Page, button: string, passwordLabel: string): Promise<void> {
-  await page.goto(maru.url);
-  await page.getByLabel(passwordLabel).fill(maru.password);
-  await page.getByRole('button', { name: button, exact: true }).click();
-}
-
 /** The library row of exactly this VM name (a trial's name may contain its source's). */
 function row(page: Page, list: Locator, name: string): Locator {
   return list.getByRole('option').filter({ has: page.locator('.vm-name').getByText(name, { exact: true }) });
@@ -109,7 +105,7 @@ async function tryOnCopy(page: Page, details: Locator, t: { button: string; titl
 test('try it on a copy: the trial runs with its banner; Discard removes it; Keep makes it a VM of its own', async ({
   page,
 }) => {
-  await login(page, 'Log in', 'Password');
+  await logIn(page, maru);
   const list = page.getByRole('listbox', { name: 'Virtual machines' });
   const source = row(page, list, VM);
   await source.click();
@@ -190,7 +186,7 @@ test('try it on a copy: the trial runs with its banner; Discard removes it; Keep
 });
 
 test('a linked clone from the Clone dialog says whose it is', async ({ page }) => {
-  await login(page, 'Log in', 'Password');
+  await logIn(page, maru);
   const list = page.getByRole('listbox', { name: 'Virtual machines' });
   await row(page, list, VM).click();
   const details = page.getByRole('region', { name: 'Details' });
@@ -223,7 +219,7 @@ async function koreanPage(browser: Browser): Promise<Page> {
 
 test('Korean: try on a copy, the trial banner, discard; a linked clone’s banner', async ({ browser }) => {
   const page = await koreanPage(browser);
-  await login(page, '로그인', '비밀번호');
+  await logIn(page, maru, '로그인', '비밀번호');
   const list = page.getByRole('listbox', { name: '가상 머신' });
   await row(page, list, VM).click();
   const details = page.getByRole('region', { name: '상세 정보' });

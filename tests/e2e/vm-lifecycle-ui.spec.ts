@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Locator, Page } from '@playwright/test';
-import { expect as baseExpect, startOwnServer, test, type MaruServer } from './maru-server-fixture';
+import { expect as baseExpect, logIn, shot, startOwnServer, test, type MaruServer } from './maru-server-fixture';
 import { declaredIsoSizeMiB } from '../fixtures/iso-facts';
 
 test.describe.configure({ mode: 'serial' });
@@ -31,18 +31,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await maru?.stop();
 });
-
-async function shot(page: Page, name: string): Promise<void> {
-  const file = test.info().outputPath(`${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  await test.info().attach(name, { path: file, contentType: 'image/png' });
-}
-
-async function login(page: Page, button: string, passwordLabel: string): Promise<void> {
-  await page.goto(maru.url);
-  await page.getByLabel(passwordLabel).fill(maru.password);
-  await page.getByRole('button', { name: button, exact: true }).click();
-}
 
 /** Drops a file (bytes of a real file) onto the library, as a browser drag and drop does. */
 async function dropFile(page: Page, file: string, name = path.basename(file)): Promise<void> {
@@ -123,7 +111,7 @@ const KO: Words = {
 };
 
 test('wizard: Windows 11, Linux 64-bit and MS-DOS presets, with the Windows 11 readiness check', async ({ page }) => {
-  await login(page, 'Log in', 'Password');
+  await logIn(page, maru);
   await expect(page.getByText('No virtual machines yet.')).toBeVisible();
   await shot(page, 'en-library-empty');
 
@@ -162,7 +150,7 @@ test('wizard: Windows 11, Linux 64-bit and MS-DOS presets, with the Windows 11 r
 test('wizard: validation errors for a duplicate name, a path separator, too much RAM and a server error', async ({
   page,
 }) => {
-  await login(page, 'Log in', 'Password');
+  await logIn(page, maru);
   await page.getByRole('button', { name: 'New VM…' }).click();
   const dialog = page.getByRole('dialog', { name: 'New virtual machine' });
   await dialog.getByRole('radio', { name: 'Linux (64-bit)', exact: true }).check();
@@ -205,7 +193,7 @@ test('wizard: validation errors for a duplicate name, a path separator, too much
 });
 
 test('dropping ISOs: the detected OS prefills the wizard; non-ISOs are refused clearly', async ({ page }) => {
-  await login(page, 'Log in', 'Password');
+  await logIn(page, maru);
   const dialog = page.getByRole('dialog', { name: 'New virtual machine' });
 
   await dropFile(page, I386_ISO);
@@ -259,7 +247,7 @@ test('dropping ISOs: the detected OS prefills the wizard; non-ISOs are refused c
 });
 
 test('settings: change RAM; the log viewer; the host check page; deleting a VM', async ({ page }) => {
-  await login(page, 'Log in', 'Password');
+  await logIn(page, maru);
   const list = page.getByRole('listbox', { name: 'Virtual machines' });
   const details = page.getByRole('region', { name: 'Details' });
   await list.getByRole('option', { name: /Debian e2e/ }).click();
@@ -331,7 +319,7 @@ test('power: start a VM, watch its performance graphs, pause, resume, power off'
     maru.cli(['create', '--name', 'Tiny e2e', '--os', 'linux32', '--memory', '128', '--disk', '1', '--iso', I386_ISO])
       .status,
   ).toBe(0);
-  await login(page, 'Log in', 'Password');
+  await logIn(page, maru);
   const list = page.getByRole('listbox', { name: 'Virtual machines' });
   const row = list.getByRole('option', { name: /Tiny e2e/ });
   await row.click();
@@ -372,7 +360,7 @@ async function koreanPage(browser: Browser): Promise<Page> {
 
 test('Korean: the same flows in Korean', async ({ browser }) => {
   const page = await koreanPage(browser);
-  await login(page, '로그인', '비밀번호');
+  await logIn(page, maru, '로그인', '비밀번호');
   const list = page.getByRole('listbox', { name: '가상 머신' });
   await expect(list).toContainText('Win11 e2e');
   await expect(list).toContainText('전원 꺼짐');

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotInfo, SnapshotRestoreResult, SnapshotTree } from '../../src-shared/contracts/snapshots';
+import { imageCheckCounts } from './qemu/qemu-test-kit';
 
 const CLI = path.resolve('dist/cli/maru.js');
 let home: string;
@@ -39,12 +40,6 @@ function writeDisk(disk: string, pattern: number): void {
 /** Whether the disk's first 64 KiB hold `pattern` (0 = never written). */
 function diskHolds(disk: string, pattern: number): boolean {
   return spawnSync('qemu-io', ['-r', '-c', `read -P ${pattern} 0 64k`, disk], { encoding: 'utf8' }).status === 0;
-}
-
-function qemuImgCheck(disk: string): { errors: number; leaks: number } {
-  const r = spawnSync('qemu-img', ['check', '--output=json', disk], { encoding: 'utf8' });
-  const j = JSON.parse(r.stdout) as { 'check-errors'?: number; corruptions?: number; leaks?: number };
-  return { errors: (j['check-errors'] ?? 0) + (j.corruptions ?? 0), leaks: j.leaks ?? 0 };
 }
 
 interface ShowJson {
@@ -201,7 +196,7 @@ describe('maru snapshot on a powered-off v86 VM', () => {
   });
 
   it('leaves a clean qcow2: no errors, no leaks', () => {
-    expect(qemuImgCheck(disk)).toEqual({ errors: 0, leaks: 0 });
+    expect(imageCheckCounts(disk)).toEqual({ errors: 0, leaks: 0 });
   });
 
   it('takes a live snapshot of the running VM', () => {
@@ -216,7 +211,7 @@ describe('maru snapshot on a powered-off v86 VM', () => {
     } finally {
       ok('stop', 'snapvm', '--force');
     }
-    expect(qemuImgCheck(disk)).toEqual({ errors: 0, leaks: 0 });
+    expect(imageCheckCounts(disk)).toEqual({ errors: 0, leaks: 0 });
   }, 180_000);
 });
 

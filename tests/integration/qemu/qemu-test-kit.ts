@@ -248,6 +248,13 @@ export function qemuImgCheck(image: string): { code: number | null; output: stri
   return { code: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
+/** `qemu-img check` counts: errors (check errors + corruptions) and leaked clusters (-U: readable while a VM runs). */
+export function imageCheckCounts(image: string): { errors: number; leaks: number } {
+  const r = spawnSync('qemu-img', ['check', '-U', '--output=json', image], { encoding: 'utf8' });
+  const j = JSON.parse(r.stdout || '{}') as { 'check-errors'?: number; corruptions?: number; leaks?: number };
+  return { errors: (j['check-errors'] ?? 0) + (j.corruptions ?? 0), leaks: j.leaks ?? 0 };
+}
+
 export function expectImagesClean(t: TestHome, id: string): void {
   const images = t.images(id);
   expect(images.length).toBeGreaterThan(0);

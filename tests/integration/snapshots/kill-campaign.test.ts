@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createControlServices, type ControlHost } from '../../../src-main/services/control-services';
 import { readRunStatus } from '../../../src-node/run-folder';
-import { canRun, ensureBuilt, MEDIA } from '../qemu/qemu-test-kit';
+import { canRun, ensureBuilt, imageCheckCounts, MEDIA, snapshotTags } from '../qemu/qemu-test-kit';
 
 const ROUNDS = Number(process.env['MARU_KILL_CAMPAIGN_ROUNDS'] ?? 10);
 const SEED = Number(process.env['MARU_KILL_CAMPAIGN_SEED'] ?? 20261203);
@@ -55,17 +55,6 @@ function qemuPid(): number | null {
     }
   }
   return null;
-}
-
-function imageTags(): string[] {
-  const r = spawnSync('qemu-img', ['snapshot', '-l', '-U', disk], { encoding: 'utf8' });
-  return [...r.stdout.matchAll(/maru-snap-[0-9a-f-]{36}/g)].map((m) => m[0]).sort();
-}
-
-function checkImage(): { corrupt: number; leaks: number } {
-  const r = spawnSync('qemu-img', ['check', '-U', '--output=json', disk], { encoding: 'utf8' });
-  const j = JSON.parse(r.stdout || '{}') as { 'check-errors'?: number; corruptions?: number; leaks?: number };
-  return { corrupt: (j['check-errors'] ?? 0) + (j.corruptions ?? 0), leaks: j.leaks ?? 0 };
 }
 
 async function markIs(expected: string): Promise<void> {
@@ -178,8 +167,12 @@ it.skipIf(!canRun)(
       const tree = await s.list(id);
       expect(tree.damaged).toBeNull();
       if (tree.recovered) count(`recovered: ${tree.recovered.replace(/"[^"]*"/g, 'S').replace(/\(.*\)/, '')}`);
-      expect(imageTags()).toEqual(tree.snapshots.map((x) => `maru-snap-${x.id}`).sort());
-      expect(checkImage().corrupt).toBe(0);
+      expect(
+        snapshotTags(disk)
+          .filter((t) => t.startsWith('maru-snap-'))
+          .sort(),
+      ).toEqual(tree.snapshots.map((x) => `maru-snap-${x.id}`).sort());
+      expect(imageCheckCounts(disk).errors).toBe(0);
       expect(tree.snapshots.some((x) => x.name === 'base')).toBe(true);
     }
     // Every snapshot left restores its own RAM marker.
@@ -193,7 +186,7 @@ it.skipIf(!canRun)(
       count('snapshots restored at the end');
     }
     await host.services.vm.stop(id, { force: true });
-    expect(checkImage()).toEqual({ corrupt: 0, leaks: expect.any(Number) as number });
+    expect(imageCheckCounts(disk)).toEqual({ errors: 0, leaks: expect.any(Number) as number });
     console.log(
       `kill campaign (seed ${SEED}, ${ROUNDS} rounds per operation; unkilled take ${span.take} ms, ` +
         `restore ${span.restore} ms, delete ${span.delete} ms):\n${JSON.stringify(counts, null, 2)}`,
@@ -230,12 +223,12 @@ it.skipIf(!canRun || !existsSync('/usr/bin/qemu-io'))(
       child.kill('SIGKILL');
       if ((await exited) !== 0) cut++;
       // The source still reads its data and is a clean image; every clone the library lists works.
-      expect(checkFile(srcDisk).corrupt).toBe(0);
+      expect(imageCheckCounts(srcDisk).errors).toBe(0);
       expect(readsSource(srcDisk)).toBe(true);
       for (const v of await host.services.library.list()) {
         if (v.kind !== 'ok' || !v.name.startsWith('lc-') || v.name === 'lc-src') continue;
         const d = (await host.services.library.show(v.id)).disks[0]!.path;
-        expect(checkFile(d).corrupt).toBe(0);
+        expect(imageCheckCounts(d).errors).toBe(0);
         expect(readsSource(d)).toBe(true);
       }
     }
@@ -243,9 +236,3 @@ it.skipIf(!canRun || !existsSync('/usr/bin/qemu-io'))(
   },
   10 * 60_000,
 );
-
-function checkFile(image: string): { corrupt: number } {
-  const r = spawnSync('qemu-img', ['check', '-U', '--output=json', image], { encoding: 'utf8' });
-  const j = JSON.parse(r.stdout || '{}') as { 'check-errors'?: number; corruptions?: number };
-  return { corrupt: (j['check-errors'] ?? 0) + (j.corruptions ?? 0) };
-}

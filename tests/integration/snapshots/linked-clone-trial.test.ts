@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createControlServices, type ControlHost } from '../../../src-main/services/control-services';
-import { canRun, ensureBuilt, MEDIA } from '../qemu/qemu-test-kit';
+import { canRun, ensureBuilt, imageCheckCounts, MEDIA } from '../qemu/qemu-test-kit';
 
 function qemuIo(image: string, command: string): { code: number | null; out: string } {
   const r = spawnSync('qemu-io', ['-f', 'qcow2', '-c', command, image], { encoding: 'utf8' });
@@ -19,11 +19,6 @@ function info(image: string): { 'backing-filename'?: string } {
   return JSON.parse(spawnSync('qemu-img', ['info', '-U', '--output=json', image], { encoding: 'utf8' }).stdout) as {
     'backing-filename'?: string;
   };
-}
-function check(image: string): { errors: number; leaks: number } {
-  const r = spawnSync('qemu-img', ['check', '-U', '--output=json', image], { encoding: 'utf8' });
-  const j = JSON.parse(r.stdout) as { 'check-errors'?: number; corruptions?: number; leaks?: number };
-  return { errors: (j['check-errors'] ?? 0) + (j.corruptions ?? 0), leaks: j.leaks ?? 0 };
 }
 const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
 
@@ -89,7 +84,7 @@ describe.skipIf(!canRun || !existsSync('/usr/bin/qemu-io'))('linked clones and t
     await running(clone.config.id);
     await host.services.vm.stop(clone.config.id, { force: true });
     expect(sha(basePath)).toBe(baseHash);
-    expect(check(cloneDisk)).toEqual({ errors: 0, leaks: 0 });
+    expect(imageCheckCounts(cloneDisk)).toEqual({ errors: 0, leaks: 0 });
     // The source cannot go while the clone reads its base.
     await expect(host.services.library.delete(srcId, { deleteDisks: true })).rejects.toThrow(/has linked clones/);
   }, 300_000);
@@ -111,7 +106,7 @@ describe.skipIf(!canRun || !existsSync('/usr/bin/qemu-io'))('linked clones and t
     expect(vm.state).toBe('running');
     expect(info(vm.disks[0]!.path)['backing-filename']).toBeUndefined();
     await host.services.vm.stop(second.trialId, { force: true });
-    expect(check(vm.disks[0]!.path)).toEqual({ errors: 0, leaks: 0 });
+    expect(imageCheckCounts(vm.disks[0]!.path)).toEqual({ errors: 0, leaks: 0 });
     expect(qemuIo(vm.disks[0]!.path, 'read -P 0xab 1M 64k').out).not.toMatch(/Pattern verification failed/);
   }, 300_000);
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createControlServices, type ControlHost } from '../../../src-main/services/control-services';
 import type { CreateVmArgs } from '../../../src-shared/contracts/library';
-import { ensureBuilt, FIXTURES } from '../qemu/qemu-test-kit';
+import { ensureBuilt, FIXTURES, imageCheckCounts } from '../qemu/qemu-test-kit';
 
 const ENGINES: { engine: 'qemu' | 'v86'; args: CreateVmArgs; iso: string }[] = [
   {
@@ -35,12 +35,6 @@ async function waitForSerial(file: string, re: RegExp, from: number, ms = 180_00
     if (Date.now() > end) throw new Error(`no ${re} in ${file} after byte ${from}:\n${text.slice(from).slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function qemuImgCheck(image: string): { errors: number; leaks: number } {
-  const r = spawnSync('qemu-img', ['check', '--output=json', image], { encoding: 'utf8' });
-  const j = JSON.parse(r.stdout) as { 'check-errors'?: number; corruptions?: number; leaks?: number };
-  return { errors: (j['check-errors'] ?? 0) + (j.corruptions ?? 0), leaks: j.leaks ?? 0 };
 }
 
 describe.each(ENGINES)('snapshots on $engine', ({ engine, args, iso }) => {
@@ -145,7 +139,7 @@ describe.each(ENGINES)('snapshots on $engine', ({ engine, args, iso }) => {
     const ours = statSync(disk).mtimeMs;
     expect((await s().snapshots.restore(copy.config.id, 'C')).state).toBe('off');
     expect(statSync(disk).mtimeMs).toBe(ours);
-    expect(qemuImgCheck(copy.disks[0]!.path)).toEqual({ errors: 0, leaks: 0 });
+    expect(imageCheckCounts(copy.disks[0]!.path)).toEqual({ errors: 0, leaks: 0 });
     await s().library.delete(copy.config.id, { deleteDisks: true });
     const edited = await s().snapshots.edit(id, 'C', { name: 'C2', description: 'renamed' });
     expect(edited.name).toBe('C2');
@@ -159,7 +153,7 @@ describe.each(ENGINES)('snapshots on $engine', ({ engine, args, iso }) => {
     await s().snapshots.delete(id, 'B');
     await s().snapshots.delete(id, 'C2');
     expect((await s().snapshots.list(id)).snapshots).toEqual([]);
-    expect(qemuImgCheck(disk)).toEqual({ errors: 0, leaks: 0 });
+    expect(imageCheckCounts(disk)).toEqual({ errors: 0, leaks: 0 });
     const tags = spawnSync('qemu-img', ['snapshot', '-l', disk], { encoding: 'utf8' }).stdout;
     expect(tags).not.toMatch(/maru-snap-/);
   }, 300_000);
