@@ -54,3 +54,16 @@ export function fromWire<T>(result: WireResult<T>): T {
   if (result.ok) return result.value;
   throw new AppError(result.error.code, result.error.message, result.error.details);
 }
+
+/**
+ * An error that crossed a boundary which keeps only plain data (Electron's context bridge
+ * drops an Error's own properties, so the preload rejects with the wire error object):
+ * a `{ code, message, details? }` becomes the AppError again; anything else is returned as is.
+ */
+export function reviveError(err: unknown): unknown {
+  if (err instanceof Error || typeof err !== 'object' || err === null) return err;
+  const { code, message, details } = err as { code?: unknown; message?: unknown; details?: unknown };
+  if (typeof code !== 'string' || typeof message !== 'string') return err;
+  const d = typeof details === 'object' && details !== null ? (details as Record<string, unknown>) : undefined;
+  return code === 'CANCELLED' ? new CancelledError(message) : new AppError(code as ErrorCode, message, d);
+}

@@ -8,7 +8,7 @@ import { AppError, toWireError, type WireResult } from '../../src-shared/errors'
 import { isUuid } from '../../src-shared/ids';
 import { bridgeConsolePort } from '../../src-emulator/engine-host/console-port-bridge';
 import { isAppFrame } from './app-protocol';
-import type { UtilityProcessSpawner } from './utility-process-spawner';
+import type { UtilityProcessSpawner } from './desktop-road';
 
 export function installConsolePorts(services: ControlServices, spawner: UtilityProcessSpawner): () => void {
   ipcMain.handle(IPC_CHANNELS.openConsole, async (event, vmId: unknown): Promise<WireResult<null>> => {

@@ -9,9 +9,8 @@ import { resolveMaruHome } from '../services/maru-home';
 import { installAppMenu } from './app-menu';
 import { APP_INDEX_URL, isAppUrl, registerAppScheme, serveRenderer } from './app-protocol';
 import { installConsolePorts } from './console-ports';
-import { installControlIpc } from './control-ipc';
+import { installControlIpc, UtilityProcessSpawner } from './desktop-road';
 import { openExternalLink } from './external-links';
-import { UtilityProcessSpawner } from './utility-process-spawner';
 import { loadWindowState, trackWindowState } from './window-state';
 
 process.on('unhandledRejection', (reason) => console.error('maru main: unhandled rejection', reason));

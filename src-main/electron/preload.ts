@@ -1,13 +1,19 @@
-// Preload (sandboxed, CommonJS bundle): exposes `window.maruDesktop` (DesktopBridge) — one
-// function per concern: control calls and cancel, pushed control messages, display ports,
-// dropped-file paths, menu actions — and never ipcRenderer itself.
+// Preload (sandboxed, CommonJS bundle): exposes `window.maruDesktop` (DesktopBridge), the
+// desktop's control transport itself — control-wire calls over IPC (a job's marked `job: true`,
+// its progress routed to its `onProgress`, `cancel` sent when its signal aborts), the services'
+// change events, display ports, a dropped file's path and the Machine menu's actions — and
+// never ipcRenderer itself. Only plain data and functions cross the context bridge, so a failed
+// call rejects with the wire error object (the page's control client makes it an AppError).
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
+import type { ControlEvent, ServiceName } from '../../src-shared/contracts/control';
 import {
   IPC_CHANNELS,
   type ControlPushMessage,
   type ControlResultMessage,
   type DesktopBridge,
 } from '../../src-shared/contracts/ipc-channels';
+import type { IsoDetection } from '../../src-shared/contracts/media';
+import type { JobOptions } from '../../src-shared/contracts/jobs';
 import { isVmMenuAction } from '../../src-shared/contracts/menu';
 import type { WireResult } from '../../src-shared/errors';
 
@@ -32,29 +38,75 @@ function subscribe<T>(channel: string, accept: (v: unknown) => v is T, listener:
   return () => void ipcRenderer.removeListener(channel, l);
 }
 
-const bridge = {
-  transport: 'electron' as const,
-  control(message): Promise<ControlResultMessage> {
-    if (message?.type !== 'call') return Promise.reject(new TypeError('maruDesktop.control({ type: "call", … })'));
-    return ipcRenderer.invoke(IPC_CHANNELS.control, message) as Promise<ControlResultMessage>;
+let nextId = 1;
+/** This page's running job calls, by call id (their progress goes to `onProgress`). */
+const jobs = new Map<number, JobOptions>();
+const eventListeners = new Set<(event: ControlEvent) => void>();
+subscribe(IPC_CHANNELS.controlMessage, isPushMessage, (message) => {
+  if (message.type === 'event') {
+    for (const l of eventListeners) l(message.event);
+  } else {
+    const { phase, fraction, data } = message;
+    jobs.get(message.id)?.onProgress?.({ phase, fraction, ...(data !== undefined ? { data } : {}) });
+  }
+});
+
+/** One control call; resolves with its value, rejects with its wire error (plain data). */
+async function call(
+  service: ServiceName,
+  method: string,
+  args: readonly unknown[],
+  job?: JobOptions,
+): Promise<unknown> {
+  if (job?.signal?.aborted) {
+    throw { code: 'CANCELLED', message: `${service}.${method} was cancelled before it started.` };
+  }
+  const id = nextId++;
+  const cancel = (): void => ipcRenderer.send(IPC_CHANNELS.cancel, id);
+  if (job) {
+    jobs.set(id, job);
+    job.signal?.addEventListener('abort', cancel, { once: true });
+  }
+  try {
+    const reply = (await ipcRenderer.invoke(IPC_CHANNELS.control, {
+      type: 'call',
+      id,
+      service,
+      method,
+      args: Array.isArray(args) ? [...args] : args,
+      ...(job ? { job: true } : {}),
+    })) as ControlResultMessage;
+    const result: WireResult<unknown> = reply.result;
+    if (result.ok) return result.value;
+    throw result.error;
+  } finally {
+    jobs.delete(id);
+    job?.signal?.removeEventListener('abort', cancel);
+  }
+}
+
+const bridge: DesktopBridge = {
+  kind: 'electron',
+  session: async () => 'authenticated',
+  login: async () => undefined,
+  logout: async () => undefined,
+  call,
+  // The desktop uses a dropped ISO where it lies: its host path, detected by main.
+  async importIso(file) {
+    const detection = (await call('media', 'detectIso', [webUtils.getPathForFile(file as File)])) as IsoDetection;
+    return { path: detection.path, detection };
   },
-  cancel(id) {
-    if (Number.isSafeInteger(id)) ipcRenderer.send(IPC_CHANNELS.cancel, id);
+  onEvent(listener) {
+    eventListeners.add(listener);
+    return () => void eventListeners.delete(listener);
   },
-  onControlMessage(listener) {
-    return subscribe(IPC_CHANNELS.controlMessage, isPushMessage, listener);
-  },
+  onDisconnect: () => () => undefined,
+  onMenuAction: (listener) => subscribe(IPC_CHANNELS.menuAction, isVmMenuAction, listener),
   async openConsole(vmId) {
     if (typeof vmId !== 'string') throw new TypeError('maruDesktop.openConsole(vmId)');
     const r = (await ipcRenderer.invoke(IPC_CHANNELS.openConsole, vmId)) as WireResult<null>;
     if (!r.ok) throw new Error(r.error.message);
   },
-  pathForFile(file: File) {
-    return webUtils.getPathForFile(file);
-  },
-  onMenuAction(listener) {
-    return subscribe(IPC_CHANNELS.menuAction, isVmMenuAction, listener);
-  },
-} satisfies DesktopBridge;
+};
 
 contextBridge.exposeInMainWorld('maruDesktop', bridge);

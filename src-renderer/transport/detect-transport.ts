@@ -1,10 +1,10 @@
-// Picks the transport: the Electron preload's API when present, else the web console.
+// Picks the transport: the Electron preload's (`window.maruDesktop` is the desktop transport
+// itself) when present, else the web console's.
 import type { ControlTransport } from './control-transport';
 import type { DesktopBridge } from '../../src-shared/contracts/ipc-channels';
-import { ElectronTransport } from './electron-transport';
 import { WebTransport } from './web-transport';
 
 export function detectTransport(): ControlTransport {
-  const api = (window as unknown as { maruDesktop?: DesktopBridge }).maruDesktop;
-  return api?.transport === 'electron' ? new ElectronTransport(api) : new WebTransport();
+  const desktop = (window as unknown as { maruDesktop?: DesktopBridge }).maruDesktop;
+  return desktop?.kind === 'electron' ? desktop : new WebTransport();
 }

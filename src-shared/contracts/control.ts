@@ -10,10 +10,10 @@ import { snapshotMethods, type SnapshotService } from './snapshots';
 import { vmMethods, type VmService } from './vm';
 import { vmLogsMethods, vmStatsMethods, type VmLogsService, type VmStatsService } from './vm-monitor';
 import { applyCallerPolicy, type CallerPolicy } from './access';
-import type { JobOptions } from './jobs';
+import type { AbortSignalLike, JobOptions, JobProgress } from './jobs';
 import type { MethodSpec } from './method';
 import type { VmPowerState } from './library';
-import { AppError } from '../errors';
+import { AppError, reviveError } from '../errors';
 
 export interface ControlServices {
   library: LibraryService;
@@ -138,14 +138,42 @@ export function createControlClient(transport: ControlTransport): ControlService
     const stubs: Record<string, (...a: unknown[]) => Promise<unknown>> = {};
     for (const [name, spec] of Object.entries(methods)) {
       stubs[name] = (...a: unknown[]) => {
-        if (spec.jobIndex === null) return transport.call(service, name, a);
-        const job = a[spec.jobIndex] as JobOptions | undefined;
-        return transport.call(service, name, a.slice(0, spec.jobIndex), job);
+        const called =
+          spec.jobIndex === null
+            ? transport.call(service, name, a)
+            : transport.call(service, name, a.slice(0, spec.jobIndex), plainJob(a[spec.jobIndex] as JobOptions));
+        return called.catch((err: unknown) => {
+          throw reviveError(err);
+        });
       };
     }
     client[service] = stubs;
   }
   return client as unknown as ControlServices;
+}
+
+/**
+ * A job's hooks as plain data and functions — what a context bridge can carry (an AbortSignal
+ * cannot cross it; functions are proxied): the signal's state (a getter, read once by a bridge
+ * when the call starts) and its listener methods bound to it.
+ */
+function plainJob(job: JobOptions | undefined): JobOptions | undefined {
+  if (!job) return undefined;
+  const { onProgress, signal } = job;
+  return {
+    ...(onProgress ? { onProgress: (p: JobProgress) => onProgress(p) } : {}),
+    ...(signal
+      ? {
+          signal: {
+            get aborted() {
+              return signal.aborted;
+            },
+            addEventListener: (type, listener, options) => signal.addEventListener(type, listener, options),
+            removeEventListener: (type, listener) => signal.removeEventListener(type, listener),
+          } satisfies AbortSignalLike,
+        }
+      : {}),
+  };
 }
 
 /**

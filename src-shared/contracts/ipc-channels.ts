@@ -1,7 +1,9 @@
 // The desktop bridge: the Electron IPC channel names main and the preload agree on, and the
-// API the preload exposes to the page (`window.maruDesktop`), which the renderer's Electron
-// transport is written against. Control traffic uses the control-wire messages.
+// API the preload exposes to the page (`window.maruDesktop`) — the desktop's control transport.
+// Control traffic uses the control-wire messages.
 import type { ControlClientMessage, ControlServerMessage } from './control-wire';
+import type { ControlTransport } from './control';
+import type { IsoUploadResult } from './iso-upload';
 import type { VmMenuAction } from './menu';
 
 export const IPC_CHANNELS = {
@@ -24,19 +26,24 @@ export type ControlResultMessage = Extract<ControlServerMessage, { type: 'result
 /** What main pushes to the page outside a call's result: job progress and change events. */
 export type ControlPushMessage = Exclude<ControlServerMessage, { type: 'result' }>;
 
-/** What the preload exposes to the page as `window.maruDesktop` (one function per concern). */
-export interface DesktopBridge {
-  readonly transport: 'electron';
-  /** Sends a control call; resolves with its result message (errors travel inside it). */
-  control(message: ControlCallMessage): Promise<ControlResultMessage>;
-  /** Cancels a job call this page made (no-op for finished or unknown ids). */
-  cancel(id: number): void;
-  /** Progress of this page's job calls and the services' change events. */
-  onControlMessage(listener: (message: ControlPushMessage) => void): () => void;
-  /** Asks main for a display port; it arrives as a window message `{ type: 'maru-console-port', vmId }`. */
-  openConsole(vmId: string): Promise<void>;
-  /** The host path of a File the user dropped or picked (typed loosely: src-shared has no DOM types). */
-  pathForFile(file: object): string;
+/**
+ * What the preload exposes to the page as `window.maruDesktop`: the desktop's control
+ * transport itself (calls with progress and cancel, change events), plus what only a page
+ * needs — session (always signed in), a dropped ISO used where it lies, display ports and the
+ * Machine menu. A failed call rejects with the plain wire error `{ code, message, details? }`
+ * (the context bridge would drop an AppError's code); `createControlClient` revives it.
+ */
+export interface DesktopBridge extends ControlTransport {
+  readonly kind: 'electron';
+  session(): Promise<'authenticated'>;
+  login(): Promise<void>;
+  logout(): Promise<void>;
+  /** Detects the ISO at the host path of a File the user dropped or picked (typed loosely: src-shared has no DOM types). */
+  importIso(file: object): Promise<IsoUploadResult>;
+  /** IPC to main does not drop: the page and main live and end together. */
+  onDisconnect(listener: (reason: string) => void): () => void;
   /** Actions of the Machine menu. */
   onMenuAction(listener: (action: VmMenuAction) => void): () => void;
+  /** Asks main for a display port; it arrives as a window message `{ type: 'maru-console-port', vmId }`. */
+  openConsole(vmId: string): Promise<void>;
 }

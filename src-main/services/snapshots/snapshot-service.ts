@@ -5,7 +5,7 @@
 // the next time anyone looks at the VM. One operation at a time per VM.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobOptions } from '../../../src-shared/contracts/jobs';
 import type { LiveSnapshotState, SavedStateMarker } from '../../../src-shared/contracts/engine';
@@ -148,8 +148,12 @@ export class Snapshots implements SnapshotService {
       try {
         return await this.takeJournaled(vm, file, base, live, job);
       } catch (err) {
+        // Full disk: keep the guest paused (its own writes would fail next) before undoing.
+        const full = await filledUp(vm, err);
+        if (full && live) await this.options.runtime.pause(vm.config.id).catch(() => undefined);
         // Failed (not killed): undo what it wrote now, so the next look has nothing to recover.
         await this.undoTake(vm, base).catch(() => undefined);
+        if (full) throw await noSpaceError(vm, live, err);
         throw err;
       }
     });
@@ -767,5 +771,40 @@ function damaged(vm: VmDetails, why: string): AppError {
     'IO',
     `The snapshot list of VM ${label(vm)} (${path.join(vm.folder, SNAPSHOTS_FILE)}) cannot be read: ${why}. ` +
       'Maru leaves the file as it is; restore it from a backup, or move it away to start a new list.',
+  );
+}
+
+/** Below this much free space a failed write is taken for a full disk. */
+const NEARLY_FULL_BYTES = 64 * 2 ** 20;
+
+/**
+ * Whether a failed take failed because the VM's disk filled up: the error says so (Node's and
+ * qemu-img's ENOSPC), or it is an I/O error — QEMU reports a full disk under a vmstate write as
+ * "Input/output error" — and the filesystem is (nearly) full right after it.
+ */
+async function filledUp(vm: VmDetails, err: unknown): Promise<boolean> {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const text = String(e?.message ?? err);
+  if (e?.code === 'ENOSPC' || /no space left on device|ENOSPC/i.test(text)) return true;
+  if (!/input\/output error|EIO\b/i.test(text)) return false;
+  const free = await statfs(vm.folder).then(
+    (s) => s.bavail * s.bsize,
+    () => Infinity,
+  );
+  return free < NEARLY_FULL_BYTES;
+}
+
+/** What a take that filled the disk tells the user: what happened, the figures, what to do. */
+async function noSpaceError(vm: VmDetails, live: boolean, cause: unknown): Promise<AppError> {
+  const free = await statfs(vm.folder).then(
+    (s) => s.bavail * s.bsize,
+    () => null,
+  );
+  const freeText = free === null ? '' : ` (${(free / 2 ** 20).toFixed(0)} MiB free now)`;
+  const state = live ? ' The VM is paused so that its own writes do not fail; resume it once there is room.' : '';
+  return new AppError(
+    'HOST_LIMIT',
+    `The disk holding VM ${label(vm)} filled up while taking the snapshot${freeText}. The snapshot was not taken and nothing was lost.${state} Free some space on that disk, then take the snapshot again.`,
+    { freeBytes: free, cause: String((cause as Error | null)?.message ?? cause) },
   );
 }

@@ -1,8 +1,9 @@
 // The desktop shell, executed. WHAT RUNS: the real src-main/electron/main.ts and preload.ts,
 // bundled by esbuild as scripts/build.mjs bundles them (CommonJS), with `electron` resolved to
-// electron-standin.ts — a typed stand-in of the Electron API parts they use — plus the real
-// renderer transport (src-renderer/transport/electron-transport.ts) on the API the preload
-// exposes, the real control services, and (where QEMU is installed) a real VM whose engine host
+// electron-standin.ts — a typed stand-in of the Electron API parts they use (its context bridge
+// copies what crosses it as Electron's does: functions proxied, plain data copied, an Error's
+// own properties dropped, an AbortSignal refused) — the page's control client on the desktop
+// transport the preload exposes, the real control services, and (where QEMU is installed) a real VM whose engine host
 // (dist/engine-host/engine-host.js) is forked as the "utility process" with Node's
 // child_process. WHAT IT CANNOT PROVE: anything Chromium or Electron itself does — that the
 // sandbox and context isolation hold, that the CSP header is enforced, that the scheme is
@@ -24,11 +25,11 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../../src-shared/errors';
 import { createControlClient, type ControlEvent, type ControlServices } from '../../../src-shared/contracts/control';
 import type { DesktopBridge } from '../../../src-shared/contracts/ipc-channels';
 import type { JobProgress } from '../../../src-shared/contracts/jobs';
 import { VM_MENU_ACTIONS } from '../../../src-shared/contracts/menu';
-import { ElectronTransport } from '../../../src-renderer/transport/electron-transport';
 import { MEDIA, REPO, TestHome, canRun, expectNothingLeft } from '../../integration/qemu/qemu-test-kit';
 import * as electron from './electron-standin';
 
@@ -51,7 +52,6 @@ let appDir = '';
 let win: InstanceType<typeof BrowserWindow>;
 let page: electron.StandInPage;
 let bridge: DesktopBridge;
-let transport: ElectronTransport;
 let client: ControlServices;
 const events: ControlEvent[] = [];
 let vmId = '';
@@ -112,9 +112,8 @@ beforeAll(async () => {
   win = BrowserWindow.getAllWindows()[0]!;
   page = win.webContents.page!;
   bridge = page.mainWorld['maruDesktop'] as DesktopBridge;
-  transport = new ElectronTransport(bridge);
-  client = createControlClient(transport);
-  transport.onEvent((e) => events.push(e));
+  client = createControlClient(bridge);
+  bridge.onEvent((e) => events.push(e));
 }, 120_000);
 
 afterAll(async () => {
@@ -164,7 +163,18 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
     // The page sees one object, one function per concern, and no ipcRenderer or require.
     expect(Object.keys(page.mainWorld)).toEqual(['maruDesktop']);
     expect(Object.keys(bridge).sort()).toEqual(
-      ['cancel', 'control', 'onControlMessage', 'onMenuAction', 'openConsole', 'pathForFile', 'transport'].sort(),
+      [
+        'call',
+        'importIso',
+        'kind',
+        'login',
+        'logout',
+        'onDisconnect',
+        'onEvent',
+        'onMenuAction',
+        'openConsole',
+        'session',
+      ].sort(),
     );
     // Permissions: denied by default; the display's few only for our own page.
     const ask = (permission: string, requestingUrl: string) =>
@@ -183,7 +193,7 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
 
   it('delivers every Machine menu item to the page with its action, and nothing else', async () => {
     const got: string[] = [];
-    const off = transport.onMenuAction((a) => got.push(a));
+    const off = bridge.onMenuAction((a) => got.push(a));
     const items = Menu.applicationMenu!.submenu('Machine').filter((i) => i.click && i.role === undefined);
     expect(items.map((i) => i.label)).not.toContain(undefined);
     for (const item of items) Menu.click(item);
@@ -233,9 +243,7 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
     await foreign.loadURL('https://evil.example/');
     const evil = foreign.webContents.page!.mainWorld['maruDesktop'] as DesktopBridge;
     try {
-      await expect(
-        evil.control({ type: 'call', id: 1, service: 'library', method: 'create', args: [{ name: 'evil' }] }),
-      ).rejects.toThrow(/Maru page only/);
+      await expect(evil.call('library', 'create', [{ name: 'evil' }])).rejects.toThrow(/Maru page only/);
       await expect(evil.openConsole(vmId)).rejects.toThrow(/Maru page only/);
     } finally {
       foreign.close();
@@ -244,8 +252,12 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
     // Our own page cannot be navigated away, nor send a malformed call.
     expect(win.webContents.navigate('https://evil.example/')).toBe(true);
     expect(page.url).toBe('maru-app://app/index.html');
-    const bad = await bridge.control({ type: 'call', id: 7, service: 'library', method: 'list', args: 'x' as never });
-    expect(bad.result).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    // A failed call crosses the bridge as plain data; the page's client makes it the AppError again.
+    await expect(bridge.call('library', 'list', 'x' as never)).rejects.toEqual({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/control call must be/),
+    });
+    await expect(client.library.show('no such vm')).rejects.toBeInstanceOf(AppError);
   });
 
   it('opens only allowlisted https links in the system browser', () => {
@@ -343,8 +355,7 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
       win = BrowserWindow.getAllWindows()[0]!;
       page = win.webContents.page!;
       bridge = page.mainWorld['maruDesktop'] as DesktopBridge;
-      transport = new ElectronTransport(bridge);
-      client = createControlClient(transport);
+      client = createControlClient(bridge);
       expect((await client.library.show(vmId)).state).toBe('running');
       await client.vm.stop(vmId, { force: true });
       await until('the utility process ended', () => up.exitCode !== null);

@@ -214,7 +214,11 @@ function acrossBridge(value: unknown): unknown {
   if (typeof value === 'function') {
     return (...args: unknown[]) => acrossBridge((value as (...a: unknown[]) => unknown)(...args.map(acrossBridge)));
   }
-  if (value instanceof Promise) return value.then(acrossBridge);
+  if (value instanceof Promise) {
+    return value.then(acrossBridge, (err: unknown) => {
+      throw acrossBridge(err);
+    });
+  }
   if (Array.isArray(value)) return value.map(acrossBridge);
   if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, acrossBridge(v)]));

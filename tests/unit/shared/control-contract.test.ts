@@ -12,6 +12,8 @@ import {
 } from '../../../src-shared/contracts/control';
 import { LOCAL_USER_POLICY, containsMarked, type CallerPolicy } from '../../../src-shared/contracts/access';
 import type { MethodSpec } from '../../../src-shared/contracts/method';
+import type { JobOptions } from '../../../src-shared/contracts/jobs';
+import { AppError } from '../../../src-shared/errors';
 
 describe('validateControlRequest', () => {
   it('accepts a well-formed call', () => {
@@ -96,13 +98,46 @@ describe('createControlClient', () => {
 
   it('hands a job method its JobOptions apart from the arguments', async () => {
     const { calls, client } = recordingTransport();
-    const job = { onProgress: () => undefined };
+    const seen: number[] = [];
+    const job = { onProgress: (p: { fraction: number }) => void seen.push(p.fraction) };
     await client.vm.start('Dos', job);
     await client.library.clone('Dos', 'Dos 2', job);
     await client.vm.stop('Dos', { force: true });
-    expect(calls[0]).toEqual({ service: 'vm', method: 'start', args: ['Dos'], job });
-    expect(calls[1]).toEqual({ service: 'library', method: 'clone', args: ['Dos', 'Dos 2'], job });
-    expect(calls[2]).toEqual({ service: 'vm', method: 'stop', args: ['Dos', { force: true }], job: undefined });
+    expect(calls.map(({ service, method, args }) => ({ service, method, args }))).toEqual([
+      { service: 'vm', method: 'start', args: ['Dos'] },
+      { service: 'library', method: 'clone', args: ['Dos', 'Dos 2'] },
+      { service: 'vm', method: 'stop', args: ['Dos', { force: true }] },
+    ]);
+    expect(calls[2]!.job).toBeUndefined();
+    (calls[0]!.job as JobOptions).onProgress!({ phase: 'launch', fraction: 0.5 });
+    expect(seen).toEqual([0.5]);
+  });
+
+  it('hands the transport a job as plain data and functions (what a context bridge carries) that follows the signal', async () => {
+    const { calls, client } = recordingTransport();
+    const controller = new AbortController();
+    await client.vm.start('Dos', { signal: controller.signal });
+    const carried = (calls[0]!.job as JobOptions).signal!;
+    expect(Object.getPrototypeOf(carried)).toBe(Object.prototype);
+    expect(() => structuredClone({ aborted: carried.aborted })).not.toThrow();
+    let heard = 0;
+    carried.addEventListener('abort', () => heard++, { once: true });
+    expect(carried.aborted).toBe(false);
+    controller.abort();
+    expect(carried.aborted).toBe(true);
+    expect(heard).toBe(1);
+  });
+
+  it('turns a plain wire error a transport rejects with back into the AppError', async () => {
+    const client = createControlClient({
+      call: async () => {
+        throw { code: 'NOT_FOUND', message: 'No VM named "x".' };
+      },
+      onEvent: () => () => undefined,
+    });
+    const err = await client.library.show('x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: 'NOT_FOUND', message: 'No VM named "x".' });
   });
 });
 
