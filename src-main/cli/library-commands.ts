@@ -192,13 +192,29 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
       },
     }),
     serviceCommand(services, {
-      usage: 'maru clone VM NEW-NAME [--linked] [--json]',
+      usage: 'maru clone VM NEW-NAME [--linked] [--snapshot S] [--json]',
       summary:
-        'Clone a powered-off virtual machine: disks copied, or --linked (overlays on shared frozen disks, instant)',
-      options: { linked: { type: 'boolean' } },
-      async run({ library }, ctx, { args: [ref, name], values }) {
+        'Clone a powered-off virtual machine: disks copied, or --linked (overlays on shared frozen disks, instant); ' +
+        '--snapshot S: a full clone at that snapshot (disks, settings, saved RAM of a live one)',
+      options: { linked: { type: 'boolean' }, snapshot: { type: 'string' } },
+      async run({ library, snapshots }, ctx, { args: [ref, name], values }) {
         const job = { onProgress: values.json ? undefined : progressReporter(ctx.stderr), signal: ctx.signal };
         const linked = values['linked'] === true;
+        const at = values['snapshot'];
+        if (typeof at === 'string') {
+          if (linked) {
+            throw new AppError(
+              'UNSUPPORTED',
+              "A linked clone is made of the VM's current state. Restore that snapshot first, or leave out --linked " +
+                'for a full clone at it.',
+            );
+          }
+          const made = await snapshots.clone(ref!, at, { name: name! }, job);
+          return shown(
+            await library.show(made.vmId),
+            (v) => `Cloned to "${v.config.name}" (${v.config.id}) at snapshot ${made.snapshotId}.\n`,
+          );
+        }
         const vm = linked ? await library.linkedClone(ref!, name!, job) : await library.clone(ref!, name!, job);
         return shown(vm, (v) => `Cloned to "${v.config.name}" (${v.config.id})${linked ? ', linked' : ''}.\n`);
       },

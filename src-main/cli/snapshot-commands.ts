@@ -1,4 +1,4 @@
-// `maru snapshot VM take | list | restore | delete | edit`: a VM's snapshot tree from the command
+// `maru snapshot VM take | list | restore | delete | edit | repair`: a VM's snapshot tree from the command
 // line, VBoxManage-style. Each verb is one call of the `snapshots` control service (the one every
 // front end calls); the service decides live vs disk-only and resolves SNAPSHOT (id or name).
 import {
@@ -14,7 +14,7 @@ import { progressReporter } from './progress-reporter';
 import { textTable } from './text-table';
 import type { ServicesFactory } from './service-command';
 
-const VERBS = ['take', 'list', 'restore', 'delete', 'edit'] as const;
+const VERBS = ['take', 'list', 'restore', 'delete', 'edit', 'repair'] as const;
 type Verb = (typeof VERBS)[number];
 
 /** Per verb: its positionals after VM and VERB, and the options it takes besides --json. */
@@ -24,6 +24,7 @@ const VERB_SHAPES: Record<Verb, { positionals: readonly string[]; optional?: str
   restore: { positionals: ['SNAPSHOT'], options: [] },
   delete: { positionals: ['SNAPSHOT'], options: [] },
   edit: { positionals: ['SNAPSHOT'], options: ['name', 'description'] },
+  repair: { positionals: [], options: [] },
 };
 
 const USAGE = [
@@ -32,6 +33,7 @@ const USAGE = [
   'maru snapshot VM restore SNAPSHOT [--json]',
   'maru snapshot VM delete SNAPSHOT [--json]',
   'maru snapshot VM edit SNAPSHOT [--name NEW] [--description TEXT] [--json]',
+  'maru snapshot VM repair [--json]   (make the images and the list agree; VM off)',
 ].join('\n       ');
 
 const OPTIONS = {
@@ -110,17 +112,17 @@ export function formatSnapshotTree(vmLabel: string, tree: SnapshotTree): string 
 function parseSnapshotArgs(argv: string[]): { vm: string; verb: Verb; rest: string[]; values: OptionValues } {
   const { values, positionals } = parseCommandArgs(argv, OPTIONS);
   const [vm, verb, ...rest] = positionals;
-  if (vm === undefined) throw new UsageError('missing VM and the verb (take, list, restore, delete or edit).');
+  if (vm === undefined) throw new UsageError('missing VM and the verb (take, list, restore, delete, edit or repair).');
   if (verb === undefined) {
     throw new UsageError(
       (VERBS as readonly string[]).includes(vm)
         ? `missing VM: the VM comes first, as in "maru snapshot VM ${vm}".`
-        : 'missing the verb: take, list, restore, delete or edit.',
+        : 'missing the verb: take, list, restore, delete, edit or repair.',
     );
   }
   if (!(VERBS as readonly string[]).includes(verb)) {
     const hint = (VERBS as readonly string[]).includes(vm) ? ` The VM comes first: "maru snapshot VM ${vm} …".` : '';
-    throw new UsageError(`"${verb}" is not a snapshot verb; use take, list, restore, delete or edit.${hint}`);
+    throw new UsageError(`"${verb}" is not a snapshot verb; use take, list, restore, delete, edit or repair.${hint}`);
   }
   const shape = VERB_SHAPES[verb as Verb];
   if (rest.length < shape.positionals.length) {
@@ -177,7 +179,7 @@ export function snapshotCommands(services: ServicesFactory): CliCommand[] {
     {
       name: 'snapshot',
       usage: USAGE,
-      summary: 'Take, list, restore, delete or edit the snapshots of a virtual machine',
+      summary: 'Take, list, restore, delete, edit or repair the snapshots of a virtual machine',
       async run(ctx, argv) {
         const { vm, verb, rest, values } = parseSnapshotArgs(argv);
         const { snapshots } = await services(ctx);
@@ -263,6 +265,16 @@ export function snapshotCommands(services: ServicesFactory): CliCommand[] {
               `Snapshot ${info.id} of VM ${vmLabel}: name ${JSON.stringify(info.name)}` +
                 (info.description ? `, description ${JSON.stringify(info.description)}` : ', no description') +
                 '.\n',
+            );
+            return;
+          }
+          case 'repair': {
+            const r = await snapshots.repair(vm);
+            out(
+              r,
+              r.repaired.length === 0
+                ? `The snapshots of VM ${vmLabel} and its images agree: nothing to repair.\n`
+                : `${r.repaired.join('\n')}\n` + formatSnapshotTree(vmLabel, r.tree),
             );
             return;
           }

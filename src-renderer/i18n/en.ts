@@ -118,6 +118,8 @@ export const en = {
     restore: 'Restore…',
     delete: 'Delete…',
     edit: 'Edit…',
+    clone: 'Clone…',
+    repair: 'Repair',
     empty: 'No snapshots yet. A snapshot keeps the VM as it is now, so you can come back to it later.',
     current: 'Current state',
     currentHint: 'The VM as it is now',
@@ -134,6 +136,8 @@ export const en = {
       restore: 'Restoring the snapshot…',
       delete: 'Deleting the snapshot…',
       edit: 'Saving the snapshot…',
+      repair: 'Repairing the snapshots…',
+      clone: 'Cloning the VM at the snapshot…',
     },
     savedNoTake:
       'The VM has a saved state, which cannot go into a snapshot: start it, or discard the saved state, to take one.',
@@ -160,10 +164,20 @@ export const en = {
       confirm: 'Delete',
     },
     editDialog: { title: 'Edit the snapshot “{{name}}”', confirm: 'Save' },
+    cloneDialog: {
+      title: 'Clone the VM at “{{name}}”',
+      text: 'A new VM with copies of the disks as they were in this snapshot, its settings and, for a live snapshot, its memory (the new VM resumes from there when started). The VM must be powered off.',
+      name: 'Name of the new VM',
+      defaultName: '{{vm}} at {{snapshot}}',
+      confirm: 'Clone',
+    },
     errors: { name: 'Enter a name.', nameLong: 'At most {{max}} characters.' },
     done: {
       take: 'Took the snapshot “{{name}}”.',
       delete: 'Deleted the snapshot “{{name}}”.',
+      repairNone: 'The images and the list already agree: nothing was changed.',
+      repair: 'Repaired: {{changes}}',
+      clone: 'Cloned the VM at “{{snapshot}}” as “{{name}}”.',
       restore: {
         running: 'Restored “{{name}}”: the VM runs on from there.',
         paused: 'Restored “{{name}}”: the VM is paused there.',

@@ -119,6 +119,8 @@ export const ko: Strings = {
     restore: '복원…',
     delete: '삭제…',
     edit: '편집…',
+    clone: '복제…',
+    repair: '바로잡기',
     empty:
       '아직 스냅샷이 없습니다. 스냅샷은 가상 머신의 지금 상태를 남겨 두어, 나중에 그 상태로 돌아올 수 있게 합니다.',
     current: '현재 상태',
@@ -136,6 +138,8 @@ export const ko: Strings = {
       restore: '스냅샷을 복원하는 중…',
       delete: '스냅샷을 삭제하는 중…',
       edit: '스냅샷을 저장하는 중…',
+      repair: '스냅샷을 바로잡는 중…',
+      clone: '스냅샷 시점으로 가상 머신을 복제하는 중…',
     },
     savedNoTake:
       '가상 머신에 저장된 상태가 있어 스냅샷에 담을 수 없습니다. 스냅샷을 찍으려면 가상 머신을 시작하거나 저장된 상태를 삭제하세요.',
@@ -162,10 +166,20 @@ export const ko: Strings = {
       confirm: '삭제',
     },
     editDialog: { title: '스냅샷 “{{name}}” 편집', confirm: '저장' },
+    cloneDialog: {
+      title: '“{{name}}” 시점으로 가상 머신 복제',
+      text: '이 스냅샷 시점의 디스크 사본과 설정으로 새 가상 머신을 만듭니다. 라이브 스냅샷이면 메모리도 담아, 새 가상 머신을 시작하면 그 시점부터 이어집니다. 가상 머신이 꺼져 있어야 합니다.',
+      name: '새 가상 머신 이름',
+      defaultName: '{{vm}} ({{snapshot}} 시점)',
+      confirm: '복제',
+    },
     errors: { name: '이름을 입력하세요.', nameLong: '최대 {{max}}자까지 쓸 수 있습니다.' },
     done: {
       take: '스냅샷 “{{name}}”을(를) 찍었습니다.',
       delete: '스냅샷 “{{name}}”을(를) 삭제했습니다.',
+      repairNone: '이미지와 목록이 이미 맞습니다. 바꾼 것이 없습니다.',
+      repair: '바로잡았습니다: {{changes}}',
+      clone: '“{{snapshot}}” 시점의 가상 머신을 “{{name}}”(으)로 복제했습니다.',
       restore: {
         running: '“{{name}}”(으)로 복원했습니다. 가상 머신은 그 시점부터 계속 실행됩니다.',
         paused: '“{{name}}”(으)로 복원했습니다. 가상 머신은 그 시점에서 일시 정지되어 있습니다.',

@@ -1,6 +1,7 @@
 // The Snapshots tab's dialogs: take (name prefilled "Snapshot N", description), restore (asks;
 // offers to keep the current state in a snapshot first, checked by default), delete (asks) and
-// edit (name, description). Each hands its answer to the tab, which runs the operation in place.
+// edit (name, description), clone from here (the new VM's name). Each hands its answer to the
+// tab, which runs the operation in place.
 import { useId, useState, type FormEvent } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
@@ -247,6 +248,56 @@ export function EditSnapshotDialog({ snapshot, onSave, onClose }: EditSnapshotDi
           problem={problem}
         />
         <DialogButtons onCancel={onClose} submitLabel={t('snapshots.editDialog.confirm')} />
+      </form>
+    </PortalDialog>
+  );
+}
+
+export interface CloneSnapshotDialogProps {
+  readonly vmName: string;
+  readonly snapshot: SnapshotInfo;
+  readonly onClone: (name: string) => void;
+  readonly onClose: () => void;
+}
+
+/** Clone from here: the new VM's name, prefilled "VM at SNAPSHOT". */
+export function CloneSnapshotDialog({ vmName, snapshot, onClone, onClose }: CloneSnapshotDialogProps) {
+  const { t } = useTranslation();
+  const id = useId();
+  const [name, setName] = useState(() =>
+    t('snapshots.cloneDialog.defaultName', { vm: vmName, snapshot: snapshot.name }),
+  );
+  const [touched, setTouched] = useState(false);
+  const problem = touched && name.trim() === '' ? t('snapshots.errors.name') : null;
+  return (
+    <PortalDialog title={t('snapshots.cloneDialog.title', { name: snapshot.name })} onClose={onClose}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTouched(true);
+          if (name.trim() !== '') onClone(name.trim());
+        }}
+      >
+        <p>{t('snapshots.cloneDialog.text')}</p>
+        <div className={`field${problem ? ' invalid' : ''}`}>
+          <label htmlFor={`${id}-name`}>{t('snapshots.cloneDialog.name')}</label>
+          <input
+            id={`${id}-name`}
+            type="text"
+            value={name}
+            data-autofocus
+            maxLength={256}
+            aria-invalid={problem ? true : undefined}
+            aria-describedby={problem ? `${id}-problem` : undefined}
+            onChange={(e) => setName(e.target.value)}
+          />
+          {problem && (
+            <p id={`${id}-problem`} className="field-error" role="alert">
+              {problem}
+            </p>
+          )}
+        </div>
+        <DialogButtons onCancel={onClose} submitLabel={t('snapshots.cloneDialog.confirm')} />
       </form>
     </PortalDialog>
   );

@@ -1,6 +1,7 @@
 // The Snapshots tab of a VM: its snapshot tree (thumbnail, name, time, kind, description; the
 // "Current state" row under the snapshot it comes from) as a keyboard-driven tree, and take /
-// restore / delete / edit on the selected snapshot, one at a time, with progress and errors here.
+// restore / delete / edit / clone-from-here on the selected snapshot, repair when the images
+// disagree with the list — one at a time, with progress and errors here.
 import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { VmPowerState } from '../../src-shared/contracts/library';
@@ -10,10 +11,18 @@ import { ErrorText } from '../components/ErrorText';
 import { StateBadge } from '../components/StateBadge';
 import { useAppActions, useAppStore } from '../store/app-store';
 import { CURRENT_ROW, parentRowIndex, snapshotRows, type SnapshotRow } from './snapshot-rows';
-import { DeleteSnapshotDialog, EditSnapshotDialog, RestoreSnapshotDialog, TakeSnapshotDialog } from './SnapshotDialogs';
+import {
+  CloneSnapshotDialog,
+  DeleteSnapshotDialog,
+  EditSnapshotDialog,
+  RestoreSnapshotDialog,
+  TakeSnapshotDialog,
+} from './SnapshotDialogs';
 
 type OpenDialog =
-  { readonly kind: 'take' } | { readonly kind: 'restore' | 'delete' | 'edit'; readonly snapshot: SnapshotInfo } | null;
+  | { readonly kind: 'take' }
+  | { readonly kind: 'restore' | 'delete' | 'edit' | 'clone'; readonly snapshot: SnapshotInfo }
+  | null;
 
 /** The screen a snapshot was taken on, asked for once the row scrolls into view. */
 function SnapshotThumbnail({ vmId, snapshot }: { readonly vmId: string; readonly snapshot: SnapshotInfo }) {
@@ -71,7 +80,16 @@ export function SnapshotManager({ vmId, vmName, vmState }: SnapshotManagerProps)
   const pane = useAppStore((s) => s.snapshotPanes[vmId]);
   const activity = useAppStore((s) => s.snapshotBusy[vmId]);
   const actions = useAppActions();
-  const { openSnapshots, takeSnapshot, restoreSnapshot, deleteSnapshot, editSnapshot, dismissSnapshotNotes } = actions;
+  const {
+    openSnapshots,
+    takeSnapshot,
+    restoreSnapshot,
+    deleteSnapshot,
+    editSnapshot,
+    repairSnapshots,
+    cloneFromSnapshot,
+    dismissSnapshotNotes,
+  } = actions;
   const [selectedKey, setSelectedKey] = useState<string>(CURRENT_ROW);
   const [dialog, setDialog] = useState<OpenDialog>(null);
   const focusTreeNext = useRef(false);
@@ -96,6 +114,8 @@ export function SnapshotManager({ vmId, vmName, vmState }: SnapshotManagerProps)
   );
 
   const locked = activity !== undefined || !tree || tree.damaged !== null;
+  /** Clone and repair work on the images of a VM that is not running. */
+  const running = vmState === 'running' || vmState === 'paused';
   const rowId = (key: string) => `${baseId}-row-${key}`;
 
   function focusRow(index: number) {
@@ -105,7 +125,7 @@ export function SnapshotManager({ vmId, vmName, vmState }: SnapshotManagerProps)
     document.getElementById(rowId(row.key))?.focus();
   }
 
-  function open(kind: 'restore' | 'delete' | 'edit') {
+  function open(kind: 'restore' | 'delete' | 'edit' | 'clone') {
     if (selected && !locked) setDialog({ kind, snapshot: selected });
   }
 
@@ -182,6 +202,9 @@ export function SnapshotManager({ vmId, vmName, vmState }: SnapshotManagerProps)
         <button type="button" disabled={locked || !selected} onClick={() => open('edit')}>
           {t('snapshots.edit')}
         </button>
+        <button type="button" disabled={locked || !selected || running} onClick={() => open('clone')}>
+          {t('snapshots.clone')}
+        </button>
       </div>
 
       {tree?.damaged && (
@@ -197,6 +220,9 @@ export function SnapshotManager({ vmId, vmName, vmState }: SnapshotManagerProps)
               <li key={p}>{p}</li>
             ))}
           </ul>
+          <button type="button" disabled={locked || running} onClick={() => void repairSnapshots(vmId)}>
+            {t('snapshots.repair')}
+          </button>
         </div>
       )}
       {(pane?.recovered || pane?.message) && (
@@ -324,6 +350,17 @@ export function SnapshotManager({ vmId, vmName, vmState }: SnapshotManagerProps)
           onDelete={() => {
             closeToTree();
             void deleteSnapshot(vmId, dialog.snapshot.id);
+          }}
+        />
+      )}
+      {dialog?.kind === 'clone' && (
+        <CloneSnapshotDialog
+          vmName={vmName}
+          snapshot={dialog.snapshot}
+          onClose={close}
+          onClone={(name) => {
+            closeToTree();
+            void cloneFromSnapshot(vmId, dialog.snapshot.id, name);
           }}
         />
       )}

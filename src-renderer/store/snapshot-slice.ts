@@ -8,7 +8,7 @@ import type { SnapshotTakeOptions, SnapshotTree } from '../../src-shared/contrac
 import type { AppState } from './app-store';
 import { messageOf } from './store-errors';
 
-export type SnapshotOp = 'take' | 'restore' | 'delete' | 'edit';
+export type SnapshotOp = 'take' | 'restore' | 'delete' | 'edit' | 'repair' | 'clone';
 
 /** The operation running on a VM's snapshots: which one, and how far it has come. */
 export interface SnapshotActivity {
@@ -57,6 +57,10 @@ export interface SnapshotSlice {
   restoreSnapshot(vmId: string, snapshotId: string, takeFirst: SnapshotTakeOptions | null): Promise<boolean>;
   deleteSnapshot(vmId: string, snapshotId: string): Promise<boolean>;
   editSnapshot(vmId: string, snapshotId: string, changes: { name?: string; description?: string }): Promise<boolean>;
+  /** Makes the images and the list agree again (the service says what it changed). */
+  repairSnapshots(vmId: string): Promise<boolean>;
+  /** A full clone of the VM at a snapshot, as a new VM named `name`. */
+  cloneFromSnapshot(vmId: string, snapshotId: string, name: string): Promise<boolean>;
   /** The screen a snapshot was taken on as a data: URL (null: none or unreadable); asked once per snapshot. */
   snapshotThumbnail(vmId: string, snapshotId: string): Promise<string | null>;
   dismissSnapshotNotes(vmId: string): void;
@@ -211,6 +215,23 @@ export const createSnapshotSlice: StateCreator<AppState, [], [], SnapshotSlice> 
         const name = nameOf(vmId, snapshotId);
         await servicesOrThrow().snapshots.delete(vmId, snapshotId, jobFor(vmId, 'delete'));
         return { key: 'snapshots.done.delete', values: { name } };
+      });
+    },
+    repairSnapshots(vmId) {
+      return runOp(vmId, 'repair', async (): Promise<PaneMessage> => {
+        const { tree, repaired } = await servicesOrThrow().snapshots.repair(vmId);
+        patchPane(vmId, { tree });
+        return repaired.length === 0
+          ? { key: 'snapshots.done.repairNone', values: {} }
+          : { key: 'snapshots.done.repair', values: { changes: repaired.join(' ') } };
+      });
+    },
+    cloneFromSnapshot(vmId, snapshotId, name) {
+      return runOp(vmId, 'clone', async () => {
+        const snapshot = nameOf(vmId, snapshotId);
+        const made = await servicesOrThrow().snapshots.clone(vmId, snapshotId, { name }, jobFor(vmId, 'clone'));
+        void get().refresh();
+        return { key: 'snapshots.done.clone', values: { snapshot, name: made.name } };
       });
     },
     editSnapshot(vmId, snapshotId, changes) {

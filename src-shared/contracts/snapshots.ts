@@ -66,6 +66,18 @@ export interface SnapshotService {
   /** The screen the snapshot was taken on (base64 PNG), or null when it has none. */
   thumbnail(vmRef: string, snapshotRef: string): Promise<{ readonly png: string } | null>;
   /**
+   * Makes the images and the list agree again (the VM must not run): a snapshot tag the list
+   * does not know is deleted from its image; a snapshot missing from one of its images (it can
+   * no longer be restored) leaves the list, its tags in the other images with it. Says what it did.
+   */
+  repair(vmRef: string): Promise<SnapshotRepair>;
+  /**
+   * A full clone of the VM at a snapshot: the VM (off) is copied with its whole tree, and the
+   * copy is restored to that snapshot — its disks, settings and, for a live snapshot, the saved
+   * RAM it resumes from. Returns the new VM's id and name.
+   */
+  clone(vmRef: string, snapshotRef: string, options: { name: string }, job?: JobOptions): Promise<SnapshotClone>;
+  /**
    * "Try it on a copy": a linked clone of a powered-off VM's current state, marked as a trial
    * of it, started. Returns the trial.
    */
@@ -75,6 +87,19 @@ export interface SnapshotService {
    * independent VM (its disks flattened, with progress); Discard deletes it with its disks.
    */
   endTrial(vmRef: string, options: { keep: boolean }, job?: JobOptions): Promise<TrialEnd>;
+}
+
+export interface SnapshotRepair {
+  readonly tree: SnapshotTree;
+  /** One line per change made (empty: nothing disagreed). */
+  readonly repaired: readonly string[];
+}
+
+export interface SnapshotClone {
+  readonly vmId: string;
+  readonly name: string;
+  /** The snapshot the clone is at (its id is the same in the clone's tree). */
+  readonly snapshotId: string;
 }
 
 export interface TrialResult {
@@ -106,6 +131,8 @@ export const snapshotMethods = {
     z.tuple([vmRef, snapshotRef, z.object({ name: name.optional(), description: description.optional() }).strict()]),
   ),
   thumbnail: method(z.tuple([vmRef, snapshotRef])),
+  repair: method(z.tuple([vmRef])),
+  clone: job(z.tuple([vmRef, snapshotRef, z.object({ name: z.string().min(1).max(256) }).strict()])),
   tryCopy: job(z.tuple([vmRef])),
   endTrial: job(z.tuple([vmRef, z.object({ keep: z.boolean() }).strict()])),
 } satisfies Record<keyof SnapshotService, MethodSpec>;

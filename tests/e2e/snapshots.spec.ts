@@ -2,7 +2,8 @@
 // VM's Snapshots tab — take two live snapshots (rows with the screen they were taken on), restore
 // the first without keeping the current state, see "Current state" move under it, delete the
 // second, rename the first from the keyboard; then save and discard the VM's state; its library
-// row shows its screen while it runs and the last one after it is powered off. A shorter
+// row shows its screen while it runs and the last one after it is powered off; the restore brings
+// the earlier screen back (compared pixel by pixel); clone from here makes a new VM. A shorter
 // pass in Korean takes and deletes a snapshot. What the UI shows is checked against snapshots.json.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -70,11 +71,18 @@ interface StoredTree {
   snapshots: { id: string; name: string; description: string; parentId: string | null; kind: string }[];
 }
 
+/** The VM's serial log so far (the test guest reports there what it does). */
+function serialText(): string {
+  const log = path.join(maru.home, 'vms', vmId, 'logs', 'serial.log');
+  return existsSync(log) ? readFileSync(log, 'latin1') : '';
+}
+
 function stored(): StoredTree {
   return JSON.parse(readFileSync(path.join(maru.home, 'vms', vmId, 'snapshots.json'), 'utf8')) as StoredTree;
 }
 
 test('snapshots of a running VM: take, restore, delete, edit; then save and discard its state', async ({ page }) => {
+  test.setTimeout(420_000);
   await logIn(page, maru);
   const row = page.getByRole('listbox', { name: 'Virtual machines' }).getByRole('option', { name: new RegExp(VM) });
   await row.click();
@@ -85,6 +93,13 @@ test('snapshots of a running VM: take, restore, delete, edit; then save and disc
   const rowScreen = row.getByRole('img', { name: `Screen of “${VM}”` });
   await expect(rowScreen).toBeVisible();
   await expect.poll(() => rowScreen.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+
+  // The guest's boot output has ended (its last lines: the pointing devices found): a quiet screen.
+  await expect
+    .poll(() => /MARU-POINTER=[\s\S]*MARU-MOUSE=|MARU-MOUSE=[\s\S]*MARU-POINTER=/.test(serialText()), {
+      timeout: 120_000,
+    })
+    .toBe(true);
 
   await details.getByRole('tab', { name: 'Snapshots' }).click();
   const pane = details.getByRole('region', { name: 'Snapshots', exact: true });
@@ -117,6 +132,13 @@ test('snapshots of a running VM: take, restore, delete, edit; then save and disc
   await expect(pane.getByRole('alert')).toHaveCount(0);
   await shot(page, 'en-snapshot-taken');
 
+  // The guest's screen changes (it echoes typed text) before the second one.
+  const typed = maru.cli(['send-keys', VM, `${'after-one '.repeat(6).trim()}\n`]);
+  expect(typed.status, typed.stderr).toBe(0);
+  await expect
+    .poll(() => serialText().includes(`MARU-KEY:${'after-one '.repeat(6).trim()}`), { timeout: 60_000 })
+    .toBe(true);
+
   // A second one, after the first: "Snapshot 2" under "Snapshot 1", the current state under it.
   await take.click();
   await expect(takeDialog.getByLabel('Name')).toHaveValue('Snapshot 2');
@@ -145,6 +167,12 @@ test('snapshots of a running VM: take, restore, delete, edit; then save and disc
   await expect.poll(() => treeShape(tree)).toEqual(['Snapshot 1@1', 'Snapshot 2@2', 'Current state@2']);
   await expect(row).toContainText('Running');
   expect(stored().currentId).toBe(stored().snapshots.find((s) => s.name === 'Snapshot 1')?.id);
+  // The earlier screen is back: the row's live screen matches the one "Snapshot 1" was taken on
+  // (but for the blinking cursor), and not the one of "Snapshot 2", which showed the typed text.
+  const shotOne = first.getByRole('img', { name: /Screen of “Snapshot 1”/ });
+  const shotTwo = second.getByRole('img', { name: /Screen of “Snapshot 2”/ });
+  expect(await screenDiff(page, shotOne, shotTwo)).toBeGreaterThan(0.003);
+  await expect.poll(() => screenDiff(page, rowScreen, shotOne), { timeout: 60_000 }).toBeLessThan(0.0005);
 
   // Delete the second.
   await second.click();
@@ -202,7 +230,61 @@ test('snapshots of a running VM: take, restore, delete, edit; then save and disc
   await expect(rowScreen).toBeVisible();
   await expect.poll(() => rowScreen.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
   await shot(page, 'en-row-last-screen');
+
+  // Clone from here: a new VM at "Booted shell" (a live snapshot: the clone resumes from it).
+  await row.click();
+  await details.getByRole('tab', { name: 'Snapshots' }).click();
+  const booted = tree.getByRole('treeitem', { name: 'Booted shell', exact: true });
+  await booted.click();
+  await pane.getByRole('button', { name: 'Clone…' }).click();
+  const cloneDialog = page.getByRole('dialog', { name: 'Clone the VM at “Booted shell”' });
+  await expect(cloneDialog.getByLabel('Name of the new VM')).toHaveValue(`${VM} at Booted shell`);
+  await cloneDialog.getByLabel('Name of the new VM').fill('Cloned at shell');
+  await cloneDialog.getByRole('button', { name: 'Clone', exact: true }).click();
+  await expect(
+    pane.getByRole('status').filter({ hasText: 'Cloned the VM at “Booted shell” as “Cloned at shell”.' }),
+  ).toBeVisible({ timeout: 120_000 });
+  const cloneRow = page
+    .getByRole('listbox', { name: 'Virtual machines' })
+    .getByRole('option', { name: /Cloned at shell/ });
+  await expect(cloneRow).toContainText('Saved');
+  await shot(page, 'en-snapshot-cloned');
 });
+
+/**
+ * The share of pixels that differ between two screens shown as images on the page (1 when
+ * their sizes differ), decoded and compared in the page.
+ */
+async function screenDiff(page: Page, a: Locator, b: Locator): Promise<number> {
+  const sources = [await a.getAttribute('src'), await b.getAttribute('src')];
+  return page.evaluate(async ([x, y]) => {
+    const load = async (src: string | null) => {
+      const img = new Image();
+      img.src = src ?? '';
+      await img.decode();
+      return img;
+    };
+    const [ia, ib] = await Promise.all([load(x!), load(y!)]);
+    if (ia.naturalWidth !== ib.naturalWidth || ia.naturalHeight !== ib.naturalHeight) return 1;
+    const w = ia.naturalWidth;
+    const h = ia.naturalHeight;
+    const pixels = (img: HTMLImageElement) => {
+      const c = document.createElement('canvas');
+      c.width = w;
+      c.height = h;
+      const g = c.getContext('2d')!;
+      g.drawImage(img, 0, 0);
+      return g.getImageData(0, 0, w, h).data;
+    };
+    const pa = pixels(ia);
+    const pb = pixels(ib);
+    let differ = 0;
+    for (let i = 0; i < pa.length; i += 4) {
+      if (pa[i] !== pb[i] || pa[i + 1] !== pb[i + 1] || pa[i + 2] !== pb[i + 2]) differ++;
+    }
+    return differ / (w * h);
+  }, sources);
+}
 
 async function koreanPage(browser: Browser): Promise<Page> {
   const context = await browser.newContext({ locale: 'ko-KR' });

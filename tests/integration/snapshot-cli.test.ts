@@ -148,6 +148,25 @@ describe('maru snapshot on a powered-off v86 VM', () => {
     expect(json<ShowJson>('show', 'snapvm').config.memoryMiB).toBe(64);
   });
 
+  it("clones at snapshot A: the copy holds A's disk and settings, the source stays at B", () => {
+    expect(ok('clone', 'snapvm', 'at-a', '--snapshot', ids.a)).toMatch(/^Cloned to "at-a" \(.+\) at snapshot /m);
+    const clone = json<ShowJson>('show', 'at-a');
+    expect(clone.config.memoryMiB).toBe(32);
+    expect(diskHolds(clone.disks[0]!.path, 0)).toBe(true);
+    expect(json<SnapshotTree>('snapshot', 'at-a', 'list').currentId).toBe(ids.a);
+    expect(imageCheckCounts(clone.disks[0]!.path)).toEqual({ errors: 0, leaks: 0 });
+    // The source did not move.
+    expect(diskHolds(disk, 0xaa)).toBe(true);
+    expect(json<ShowJson>('show', 'snapvm').config.memoryMiB).toBe(64);
+    expect(json<SnapshotTree>('snapshot', 'snapvm', 'list').currentId).toBe(ids.b);
+    // A linked clone of an older snapshot is refused with what to do instead; nothing is made.
+    const linked = maru('clone', 'snapvm', 'linked-a', '--linked', '--snapshot', ids.a);
+    expect(linked.code).toBe(1);
+    expect(linked.err).toMatch(/linked clone is made of the VM's current state.*leave out --linked/);
+    expect(maru('show', 'linked-a').code).toBe(1);
+    ok('delete', 'at-a', '--delete-disks');
+  });
+
   it('edits a name and a description; refuses an edit with nothing to change', () => {
     const edited = json<SnapshotInfo>('snapshot', 'snapvm', 'edit', 'B', '--name', 'Bee', '--description', 'renamed');
     expect(edited).toMatchObject({ id: ids.b, name: 'Bee', description: 'renamed' });
@@ -179,6 +198,29 @@ describe('maru snapshot on a powered-off v86 VM', () => {
     expect(tags).toContain(ids.a);
     expect(tags).toContain(ids.a2);
     expect(tags).not.toContain(ids.b);
+  });
+
+  it('repairs images that disagree with the list: a stray tag goes, a snapshot missing from its disk leaves the list', () => {
+    expect(ok('snapshot', 'snapvm', 'repair')).toMatch(/agree: nothing to repair/);
+    const img = (...a: string[]) => expect(spawnSync('qemu-img', a, { encoding: 'utf8' }).status).toBe(0);
+    img('snapshot', '-c', 'maru-snap-stray', disk);
+    img('snapshot', '-d', `maru-snap-${ids.a2}`, disk);
+    const listed = maru('snapshot', 'snapvm', 'list');
+    expect(listed.err).toMatch(/holds a snapshot \(maru-snap-stray\) the list does not know/);
+    expect(listed.err).toMatch(/Snapshot "A" is not in .*cannot be restored/);
+
+    const r = maru('snapshot', 'snapvm', 'repair');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^Removed snapshot "A" from the list: it was not in .*, so it could not be restored\.$/m);
+    expect(r.out).toMatch(/^Deleted maru-snap-stray from .*: the list did not know it\.$/m);
+    const tree = json<SnapshotTree>('snapshot', 'snapvm', 'list');
+    expect(tree.problems).toEqual([]);
+    expect(tree.snapshots.map((x) => x.id)).toEqual([ids.a]);
+    expect(tree.currentId).toBe(ids.a);
+    const tags = spawnSync('qemu-img', ['snapshot', '-l', disk], { encoding: 'utf8' }).stdout;
+    expect(tags).not.toContain('maru-snap-stray');
+    expect(tags).toContain(ids.a);
+    expect(imageCheckCounts(disk)).toEqual({ errors: 0, leaks: 0 });
   });
 
   it('answers an unknown snapshot or VM with a clear error and changes nothing', () => {

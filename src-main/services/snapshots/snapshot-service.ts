@@ -11,6 +11,8 @@ import type { JobOptions } from '../../../src-shared/contracts/jobs';
 import type { LiveSnapshotState, SavedStateMarker } from '../../../src-shared/contracts/engine';
 import type { VmDetails, VmPowerState } from '../../../src-shared/contracts/library';
 import type {
+  SnapshotClone,
+  SnapshotRepair,
   SnapshotInfo,
   SnapshotRestoreResult,
   SnapshotService,
@@ -297,6 +299,76 @@ export class Snapshots implements SnapshotService {
       await this.writeTree(vm, { ...file, snapshots: file.snapshots.map((s) => (s.id === record.id ? next : s)) });
       return this.infoOf(next);
     });
+  }
+
+  repair(vmRef: string): Promise<SnapshotRepair> {
+    return this.exclusive(vmRef, 'repairing its snapshots', async (vm, file) => {
+      if (vm.state === 'running' || vm.state === 'paused') {
+        throw new AppError('BUSY', `VM ${label(vm)} is running: power it off, then repair its snapshots.`);
+      }
+      // Each step is an idempotent deletion and the list is written once at the end: a repair cut
+      // short leaves problems the next repair finds and finishes (no journal needed).
+      const tools = await this.options.imageTools();
+      const tagsOf = async (image: string): Promise<string[] | null> =>
+        existsSync(image) ? await imageSnapshotTags(image, tools).catch(() => null) : null;
+      const repaired: string[] = [];
+      let { snapshots, currentId } = file;
+      for (const r of file.snapshots) {
+        const missingFrom: string[] = [];
+        for (const image of r.images) if (!((await tagsOf(image)) ?? [r.tag]).includes(r.tag)) missingFrom.push(image);
+        if (missingFrom.length === 0) continue;
+        for (const image of r.images) {
+          if ((await tagsOf(image))?.includes(r.tag)) await deleteImageSnapshot(image, r.tag, tools);
+        }
+        await rm(this.folderOf(vm, r.id), { recursive: true, force: true });
+        snapshots = snapshots
+          .filter((x) => x.id !== r.id)
+          .map((x) => (x.parentId === r.id ? { ...x, parentId: r.parentId } : x));
+        if (currentId === r.id) currentId = r.parentId;
+        repaired.push(
+          `Removed snapshot ${JSON.stringify(r.name)} from the list: it was not in ${missingFrom.join(', ')}, so it could not be restored.`,
+        );
+      }
+      const known = new Set(snapshots.map((r) => r.tag));
+      for (const image of snapshotImagesOf(vm.config, vm.folder)) {
+        for (const tag of (await tagsOf(image)) ?? []) {
+          if (tag.startsWith('maru-snap-') && !known.has(tag)) {
+            await deleteImageSnapshot(image, tag, tools);
+            repaired.push(`Deleted ${tag} from ${image}: the list did not know it.`);
+          }
+        }
+      }
+      if (snapshots !== file.snapshots) await this.writeTree(vm, { ...file, snapshots, currentId });
+      return { tree: await this.treeOf(await this.options.library.show(vm.config.id)), repaired };
+    });
+  }
+
+  async clone(
+    vmRef: string,
+    snapshotRef: string,
+    options: { name: string },
+    job: JobOptions = {},
+  ): Promise<SnapshotClone> {
+    const { record, copy } = await this.exclusive(vmRef, 'cloning from a snapshot', async (vm, file) => {
+      const found = this.find(vm, file, snapshotRef);
+      await this.assertRestorable(vm, found);
+      // The whole VM, its tree included (the library refuses a running source, with the reason).
+      const cloned = await this.options.library.clone(vm.config.id, options.name, {
+        onProgress: (p) => job.onProgress?.({ phase: 'copy', fraction: 0.9 * p.fraction }),
+        ...(job.signal ? { signal: job.signal } : {}),
+      });
+      return { record: found, copy: cloned };
+    });
+    try {
+      job.onProgress?.({ phase: 'apply', fraction: 0.9 });
+      await this.restore(copy.config.id, record.id);
+    } catch (err) {
+      // A copy that is not at the snapshot asked for is not what the user wanted: it goes.
+      await this.options.library.delete(copy.config.id, { deleteDisks: true }).catch(() => undefined);
+      throw err;
+    }
+    job.onProgress?.({ phase: 'done', fraction: 1 });
+    return { vmId: copy.config.id, name: copy.config.name, snapshotId: record.id };
   }
 
   async tryCopy(vmRef: string, job: JobOptions = {}): Promise<TrialResult> {
