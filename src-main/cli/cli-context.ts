@@ -16,6 +16,8 @@ export interface CliCommand {
   readonly name: string;
   readonly usage: string;
   readonly summary: string;
+  /** More help printed after the usage by `maru COMMAND --help` (not with usage errors). */
+  readonly details?: string;
   run(ctx: CliContext, argv: string[]): Promise<void>;
 }
 

@@ -7,6 +7,7 @@ import { hostCommand } from './host-command';
 import { resolveMaruHome } from '../services/maru-home';
 import { serveCommand } from './serve-command';
 import { snapshotCommands } from './snapshot-commands';
+import { diskCommands } from './disk-commands';
 import { vmCommands } from './vm-commands';
 import {
   createControlClient,
@@ -75,6 +76,7 @@ export function allCommands(): CliCommand[] {
     ...libraryCommands(cliServices),
     ...vmCommands(cliServices),
     ...snapshotCommands(cliServices),
+    ...diskCommands(cliServices),
     serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), control: serverControl, rendererDir }),
   ];
 }
@@ -101,7 +103,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    ctx.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
+    ctx.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n${cmd.details ? `\n${cmd.details}\n` : ''}`);
     return 0;
   }
   try {

@@ -1,14 +1,15 @@
 // What a web console caller may touch (the CallerPolicy the control road applies to every
-// host-path and bind-address argument): host paths only inside the ISO folders and the VM
-// library, resolved through symlinks, with one answer for "missing" and "forbidden"; port
-// forwards on loopback only unless the owner started the server with --allow-remote-forwards.
-import { realpath } from 'node:fs/promises';
+// host-path and bind-address argument): host paths only inside the ISO folders, the VM library
+// and the imported disks, resolved through symlinks, with one answer for "missing" and
+// "forbidden"; new files only in the imported disks folder; port forwards on loopback only
+// unless the owner started the server with --allow-remote-forwards.
+import { mkdir, realpath } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { CallerPolicy, HostPathUse } from '../../src-shared/contracts/access';
 import { AppError } from '../../src-shared/errors';
 import { isoFolder } from '../services/iso-detect/media-service';
-import { vmsFolder } from '../services/maru-home';
+import { disksFolder, vmsFolder } from '../services/maru-home';
 
 export interface WebCallerPolicyOptions {
   readonly maruHome: string;
@@ -44,7 +45,12 @@ export class WebCallerPolicy implements CallerPolicy {
 
   /** The folders a web caller's paths may lie in, resolved (those that exist). */
   async roots(): Promise<string[]> {
-    const folders = [isoFolder(this.opts.maruHome), ...(this.opts.isoFolders ?? []), vmsFolder(this.opts.maruHome)];
+    const folders = [
+      isoFolder(this.opts.maruHome),
+      ...(this.opts.isoFolders ?? []),
+      vmsFolder(this.opts.maruHome),
+      disksFolder(this.opts.maruHome),
+    ];
     const out: string[] = [];
     for (const f of folders) {
       const real = await realpath(f).catch(() => null);
@@ -59,6 +65,7 @@ export class WebCallerPolicy implements CallerPolicy {
    * so a web user learns nothing about the server's other files.
    */
   async checkHostPath(p: string, use: HostPathUse): Promise<string> {
+    if (use === 'output') return this.checkOutputPath(p);
     const refuse = () =>
       new AppError(
         'INVALID_ARGUMENT',
@@ -72,6 +79,31 @@ export class WebCallerPolicy implements CallerPolicy {
     const roots = await this.roots();
     if (!roots.some((r) => inside(r, real))) throw refuse();
     return real;
+  }
+
+  /**
+   * A file a call will create (a converted disk): only directly in `$MARU_HOME/disks` (made on
+   * demand), never elsewhere — not even the library, where a stray file could pose as a VM's.
+   * Returns the path with its folder resolved; whether the file already exists is the call's
+   * business (it refuses to replace one).
+   */
+  private async checkOutputPath(p: string): Promise<string> {
+    const folder = disksFolder(this.opts.maruHome);
+    const refuse = () =>
+      new AppError(
+        'INVALID_ARGUMENT',
+        `${JSON.stringify(p)} is not a place the web console can write to: it may only create files in ${folder}.`,
+      );
+    if (typeof p !== 'string' || !path.isAbsolute(p) || p.includes('\0')) throw refuse();
+    const name = path.basename(p);
+    if (name === '' || name === '.' || name === '..' || name.startsWith('.')) throw refuse();
+    await mkdir(folder, { recursive: true, mode: 0o700 }).catch(() => undefined);
+    const [realFolder, realParent] = await Promise.all([
+      realpath(folder).catch(() => null),
+      realpath(path.dirname(p)).catch(() => null),
+    ]);
+    if (realFolder === null || realParent !== realFolder) throw refuse();
+    return path.join(realFolder, name);
   }
 
   checkBindAddress(address: string): void {

@@ -21,6 +21,7 @@ import type { EngineHostSpawner } from './vm-runtime/engine-host-spawner';
 import { detachedNodeSpawner, VmRuntime } from './vm-runtime/vm-runtime';
 import { probeOverridesFromEnv } from './vm-runtime/preflight';
 import { Snapshots } from './snapshots/snapshot-service';
+import { Disks } from './disks/disk-service';
 
 /** The figures the library checks a VM's settings against, for the wizard's sliders. */
 export function vmHostLimits(host: HostLimits): VmHostLimits {
@@ -60,19 +61,30 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
     (await probeHost({ maruHome, ...probeOverridesFromEnv(env) })).qemu.img?.path ?? null;
   const library = new Library({ maruHome, onDidChange: () => events.fire({ type: 'library.changed' }), qemuImgPath });
   let snapshots: Snapshots | null = null;
+  let disks: Disks | null = null;
   const runtime = new VmRuntime({
     maruHome,
     library,
     env,
     spawner: opts.spawner ?? detachedNodeSpawner(),
     ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
-    beforeStart: (ref) => snapshots?.recoverBeforeStart(ref) ?? Promise.resolve(),
+    beforeStart: async (ref) => {
+      await disks?.assertIdle(ref);
+      await snapshots?.recoverBeforeStart(ref);
+    },
   });
   snapshots = new Snapshots({
     library,
     runtime,
     imageTools: async () => ({ qemuImgPath: await qemuImgPath() }),
     onDidChange: (vmId) => events.fire({ type: 'snapshots.changed', vmId }),
+  });
+  disks = new Disks({
+    maruHome,
+    library,
+    releaseAbandoned: (ref) => runtime.releaseAbandoned(ref),
+    qemuImgPath,
+    onDidChangeVm: () => events.fire({ type: 'library.changed' }),
   });
   let runtimeEvents: (() => void) | null = null;
   const services: ControlServices = {
@@ -86,6 +98,7 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
     vmStats: new VmStats(maruHome, library),
     vm: runtime,
     snapshots,
+    disks,
   };
   return {
     services,

@@ -48,3 +48,8 @@ export function vmFolder(home: string, id: string): string {
 export function orphanedDisksFolder(home: string): string {
   return path.join(home, 'orphaned-disks');
 }
+
+/** `<home>/disks`: disk images imported into Maru and not yet part of a VM. */
+export function disksFolder(home: string): string {
+  return path.join(home, 'disks');
+}

@@ -4,15 +4,18 @@
 import * as z from 'zod';
 import { AppError } from '../errors';
 
-/** What a host path argument is used for. */
-export type HostPathUse = 'media' | 'folder';
+/**
+ * What a host path argument is used for: a file to read (`media`), a folder to list, or a new
+ * file the call creates (`output`; it need not exist, its folder must).
+ */
+export type HostPathUse = 'media' | 'folder' | 'output';
 
 export type ArgKind = { readonly kind: 'host-path'; readonly use: HostPathUse } | { readonly kind: 'bind-address' };
 
 /** Marks schemas whose values the caller policy checks. */
 export const argKinds = z.registry<ArgKind>();
 
-/** A path on the host (an ISO to read, a folder to list). */
+/** A path on the host (an ISO or disk image to read, a folder to list, a file to create). */
 export function hostPathArg(use: HostPathUse): z.ZodString {
   const schema = z.string().min(1).max(4096);
   argKinds.add(schema, { kind: 'host-path', use });

@@ -3,6 +3,7 @@
 // the CLI in-process — calls the same services through `createControlClient`, and every
 // server side validates and dispatches through `dispatchControl`, applying the caller policy.
 import type { z } from 'zod';
+import { diskMethods, type DiskService } from './disks';
 import { hostMethods, type HostService } from './host';
 import { libraryMethods, type LibraryService } from './library';
 import { mediaMethods, type MediaService } from './media';
@@ -23,6 +24,7 @@ export interface ControlServices {
   vmStats: VmStatsService;
   vm: VmService;
   snapshots: SnapshotService;
+  disks: DiskService;
 }
 
 export const controlContract = {
@@ -33,6 +35,7 @@ export const controlContract = {
   vmStats: vmStatsMethods,
   vm: vmMethods,
   snapshots: snapshotMethods,
+  disks: diskMethods,
 } satisfies { [S in keyof ControlServices]: Record<keyof ControlServices[S], MethodSpec> };
 
 export type ServiceName = keyof ControlServices;

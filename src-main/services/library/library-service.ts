@@ -37,6 +37,7 @@ import { runFolder } from '../../../src-node/run-folder';
 import { orphanedDisksFolder, vmFolder, vmsFolder } from '../maru-home';
 import { createOverlay } from '../../../src-emulator/engines/qemu/qemu-img';
 import { copyFileSparse } from './disk-copy';
+import { freeSpaceAt, sparseDiskWarning } from '../disks/free-space';
 import { defaultHostLimits, type HostLimits } from './host-limits';
 import { checkVmSettings, resolveIsoPath, type CheckedSetting } from './vm-settings';
 import {
@@ -267,6 +268,10 @@ export class Library implements LibraryService {
     warnings.push(...checkVmSettings(draft, this.hostLimits, all, diskGiB));
     const config = validConfig(draft);
     await this.assertNameFree(a.name);
+    if (sizeBytes > 0) {
+      const tooBig = sparseDiskWarning(sizeBytes, await freeSpaceAt(vmsFolder(this.maruHome)));
+      if (tooBig) warnings.push(tooBig);
+    }
     throwIfAborted(job, 'Creating the VM');
 
     const staging = await this.makeStaging(id);
@@ -495,6 +500,27 @@ export class Library implements LibraryService {
         throw err;
       }
     }
+  }
+
+  /**
+   * Records in vm.json the virtual size disk `diskId` now has (the disks service grew the
+   * image itself, with the VM off).
+   */
+  async recordDiskSize(ref: string, diskId: string, sizeBytes: number): Promise<VmDetails> {
+    return this.serial(async () => {
+      const rec = await this.find(ref);
+      const c = rec.config;
+      if (!c.disks.some((d) => d.id === diskId)) {
+        throw new AppError('NOT_FOUND', `VM ${JSON.stringify(c.name)} has no disk ${diskId}.`);
+      }
+      const written = validConfig({
+        ...c,
+        disks: c.disks.map((d) => (d.id === diskId ? { ...d, sizeBytes } : d)),
+        modifiedAt: new Date().toISOString(),
+      });
+      await this.writeConfig(rec, written);
+      return this.details({ ...rec, config: written, migratedFrom: undefined });
+    });
   }
 
   /** The VMs whose disks are overlays on this VM's frozen bases. */

@@ -40,7 +40,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function refusal(p: string, use: 'media' | 'folder' = 'media'): Promise<AppError> {
+async function refusal(p: string, use: 'media' | 'folder' | 'output' = 'media'): Promise<AppError> {
   const err = await policy.checkHostPath(p, use).then(
     (v) => v,
     (e: unknown) => e,
@@ -94,6 +94,37 @@ describe('WebCallerPolicy.checkHostPath', () => {
         b.message.replace(JSON.stringify(missing), '<path>'),
       );
       expect(a.details).toEqual(b.details);
+    }
+  });
+});
+
+describe('WebCallerPolicy.checkHostPath for a file a call creates (output)', () => {
+  it('allows new files only directly in $MARU_HOME/disks (made on demand), which it may also read', async () => {
+    const disks = path.join(home, 'disks');
+    expect(await policy.checkHostPath(path.join(disks, 'export.vdi'), 'output')).toBe(path.join(disks, 'export.vdi'));
+    await writeFile(path.join(disks, 'imported.qcow2'), 'disk');
+    expect(await policy.checkHostPath(path.join(disks, 'imported.qcow2'), 'media')).toBe(
+      path.join(disks, 'imported.qcow2'),
+    );
+  });
+
+  it('refuses every other place: the library, ISO folders, outside, hidden names, links leading out', async () => {
+    await symlink(outside, path.join(home, 'disks', 'out-link'));
+    for (const p of [
+      path.join(home, 'vms', 'vm1', 'disks', 'new.qcow2'),
+      path.join(home, 'vms', 'vm1', 'vm.json'),
+      path.join(home, 'isos', 'x.vdi'),
+      path.join(home, 'server-auth.json'),
+      path.join(outside, 'x.vdi'),
+      path.join(home, 'disks', 'out-link', 'x.vdi'),
+      path.join(home, 'disks', '.hidden'),
+      path.join(home, 'disks', '..', 'x.vdi'),
+      path.join(home, 'disks', 'no-such-folder', 'x.vdi'),
+      'disks/x.vdi',
+    ]) {
+      const err = await refusal(p, 'output');
+      expect(err.code, p).toBe('INVALID_ARGUMENT');
+      expect(err.message, p).toMatch(/not a place the web console can write to: it may only create files in .*disks/);
     }
   });
 });

@@ -190,7 +190,16 @@ describe('the caller policy applies to every marked argument', () => {
     for (const [service, methods] of Object.entries(controlContract)) {
       for (const [name, spec] of Object.entries(methods as Record<string, MethodSpec>)) {
         const marked = containsMarked(spec.args);
-        const expected = ['library.create', 'library.modify', 'vm.attachIso', 'media.detectIso', 'media.listIsoFolder'];
+        const expected = [
+          'library.create',
+          'library.modify',
+          'vm.attachIso',
+          'media.detectIso',
+          'media.listIsoFolder',
+          'disks.inspect',
+          'disks.import',
+          'disks.convert',
+        ];
         expect(marked, `${service}.${name}`).toBe(expected.includes(`${service}.${name}`));
       }
     }
