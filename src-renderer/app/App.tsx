@@ -19,6 +19,9 @@ const VmSettingsDialog = lazy(() =>
 );
 const DeleteVmDialog = lazy(() => import('../library/DeleteVmDialog').then((m) => ({ default: m.DeleteVmDialog })));
 const CloneVmDialog = lazy(() => import('../library/CloneVmDialog').then((m) => ({ default: m.CloneVmDialog })));
+const ImportDiskDialog = lazy(() =>
+  import('../library/ImportDiskDialog').then((m) => ({ default: m.ImportDiskDialog })),
+);
 const HostCheckView = lazy(() => import('../host/HostCheckView').then((m) => ({ default: m.HostCheckView })));
 
 function LanguagePicker() {
@@ -49,6 +52,8 @@ function DialogFor() {
       return <DeleteVmDialog vmId={dialog.vmId} />;
     case 'clone':
       return <CloneVmDialog vmId={dialog.vmId} />;
+    case 'importDisk':
+      return <ImportDiskDialog />;
   }
 }
 

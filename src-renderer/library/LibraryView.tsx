@@ -1,6 +1,7 @@
 // The VM library: a searchable list (screen or icon, name, state, OS) and the details pane; an ISO
-// dropped anywhere on it (or "Open ISO…") opens the new-VM wizard prefilled. The list follows the
-// services' change events (library-slice.ts), never polled; only running VMs' rows re-read screens.
+// dropped anywhere on it (or "Open ISO…") opens the new-VM wizard prefilled; "Import a disk…"
+// brings a VirtualBox/VMware/Hyper-V disk in as qcow2. The list follows the services' change
+// events (library-slice.ts), never polled; only running VMs' rows re-read screens.
 import {
   memo,
   useCallback,
@@ -213,6 +214,9 @@ export function LibraryView() {
           </button>
           <button type="button" onClick={() => fileInput.current?.click()}>
             {t('library.openIso')}
+          </button>
+          <button type="button" onClick={() => openDialog({ kind: 'importDisk' })}>
+            {t('library.importDisk')}
           </button>
           <IsoFileInput ref={fileInput} testId="library-iso-input" onFile={(file) => void importIsoFile(file)} />
         </div>

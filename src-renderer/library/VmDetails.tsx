@@ -1,8 +1,8 @@
 // The details pane of the selected VM: actions (power — a start shows its progress and can be
 // cancelled —, save / discard state, settings, clone, try on a copy, delete, log), a linked
 // clone's banner (a trial's Keep / Discard), the screen slot, and tabs —
-// summary (settings, disks with real sizes, snapshots, engine and accelerator), the snapshot
-// manager, log viewer, performance graphs.
+// summary (settings, disks with real sizes and Grow / Compact, snapshots, engine and
+// accelerator), the snapshot manager, log viewer, performance graphs.
 import { lazy, Suspense, useState, type KeyboardEvent } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
@@ -13,15 +13,14 @@ import { JobProgress } from '../components/JobProgress';
 import { useAsyncValue } from '../components/use-async-value';
 import { OsIcon } from '../components/OsIcon';
 import { StateBadge } from '../components/StateBadge';
-import { TableHead } from '../components/TableHead';
 import { VmScreenSlot } from '../components/VmScreenSlot';
-import { formatBytes } from '../../src-shared/format-bytes';
 import { formatMiB } from '../format/format-size';
 import { selectSelectedVm, useAppActions, useAppStore } from '../store/app-store';
 import type { DetailsTab } from '../store/ui-slice';
 import { draftFromConfig, explainEngine } from '../wizard/vm-rules';
 import { DiscardStateDialog } from './DiscardStateDialog';
 import { LinkedCloneBanner, TryCopyButton } from './TrialActions';
+import { VmDisks } from './VmDisks';
 
 const LogViewer = lazy(() => import('./LogViewer').then((m) => ({ default: m.LogViewer })));
 const PerfGraphs = lazy(() => import('./PerfGraphs').then((m) => ({ default: m.PerfGraphs })));
@@ -51,11 +50,13 @@ function PowerButtons({ vm }: { readonly vm: OkEntry }) {
   const powerBusy = useAppStore((s) => s.powerBusy[vm.id]);
   const stateBusy = useAppStore((s) => s.stateBusy[vm.id]);
   const saveProgress = useAppStore((s) => s.saveStateProgress[vm.id]);
+  const diskBusy = useAppStore((s) => s.diskBusy[vm.id] !== undefined);
   const { power, saveVmState, discardVmState } = useAppActions();
   const [confirmDiscard, setConfirmDiscard] = useState(false);
   const on = vm.state === 'running' || vm.state === 'paused';
   const busy = powerBusy ?? stateBusy;
-  const b = busy !== undefined;
+  // A disk being grown or compacted holds the VM off (the service refuses a start meanwhile).
+  const b = busy !== undefined || diskBusy;
   return (
     <div className="button-group" role="group" aria-label={t('actions.power')}>
       <button type="button" className="primary" disabled={on || b} onClick={() => void power(vm.id, 'start')}>
@@ -126,8 +127,6 @@ function acceleratorText(t: TFunction, d: Details, host: HostInfo | null, status
   return t('details.wouldUse', { accelerator: name.toUpperCase(), reason: verdict?.reason ?? '' });
 }
 
-const DISK_COLUMNS = ['disk', 'bus', 'virtualSize', 'allocated'].map((c) => `details.${c}`);
-
 function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Details | null }) {
   const { t } = useTranslation();
   const host = useAppStore((s) => s.hostInfo);
@@ -190,25 +189,7 @@ function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Deta
         <dt>{t('library.folder')}</dt>
         <dd className="path">{vm.folder}</dd>
       </dl>
-      <h3>{t('details.disks')}</h3>
-      {details && details.disks.length === 0 && <p className="muted">{t('details.noDisks')}</p>}
-      {details && details.disks.length > 0 && (
-        <table className="disks">
-          <TableHead columns={DISK_COLUMNS} />
-          <tbody>
-            {details.disks.map((d) => (
-              <tr key={d.id} title={d.path}>
-                <td>{d.id}</td>
-                <td>{d.bus}</td>
-                <td>{formatBytes(d.virtualSizeBytes)}</td>
-                <td>
-                  {d.exists ? (d.allocatedBytes === null ? '—' : formatBytes(d.allocatedBytes)) : t('details.missing')}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <VmDisks vmId={vm.id} vmName={vm.name} vmState={vm.state} details={details} />
     </div>
   );
 }

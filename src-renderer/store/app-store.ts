@@ -1,12 +1,14 @@
 // The renderer's zustand store, combined from slices: session, library (a cache of what main
 // owns — never persisted here), host facts, UI state (page, dialogs, notices, ISO import), the
-// open snapshot trees with their operations, the library rows' screens, and linked clones / trials.
+// open snapshot trees with their operations, the library rows' screens, linked clones / trials,
+// and disk operations (grow, compact, import).
 // One store per page, handed down by context: the browser's, made in main.tsx, and one per
 // server render of a signed-in page (the web console paints the library before any script
 // runs). Both start from the same seed, so the page hydrates without a difference.
 import { createContext, useContext } from 'react';
 import { createStore, useStore, type StoreApi } from 'zustand';
 import type { VmListEntry } from '../../src-shared/contracts/library';
+import { createDiskSlice, type DiskSlice } from './disk-slice';
 import { createHostSlice, type HostSlice } from './host-slice';
 import { createLibrarySlice, type LibrarySlice } from './library-slice';
 import { createSessionSlice, type SessionSlice } from './session-slice';
@@ -15,7 +17,14 @@ import { createThumbnailSlice, type ThumbnailSlice } from './thumbnail-slice';
 import { createTrialSlice, type TrialSlice } from './trial-slice';
 import { createUiSlice, type UiSlice } from './ui-slice';
 
-export type AppState = SessionSlice & LibrarySlice & HostSlice & UiSlice & SnapshotSlice & ThumbnailSlice & TrialSlice;
+export type AppState = SessionSlice &
+  LibrarySlice &
+  HostSlice &
+  UiSlice &
+  SnapshotSlice &
+  ThumbnailSlice &
+  TrialSlice &
+  DiskSlice;
 export type AppStore = StoreApi<AppState>;
 
 /** A store whose initial state is the slices' defaults overlaid with `seed`. */
@@ -28,6 +37,7 @@ export function createAppStore(seed: Partial<AppState> = {}): AppStore {
     ...createSnapshotSlice(...a),
     ...createThumbnailSlice(...a),
     ...createTrialSlice(...a),
+    ...createDiskSlice(...a),
     ...seed,
   }));
 }

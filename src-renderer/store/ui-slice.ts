@@ -16,7 +16,8 @@ export type DialogState =
   | { readonly kind: 'wizard'; readonly prefill: WizardPrefill | null }
   | { readonly kind: 'settings'; readonly vmId: string }
   | { readonly kind: 'delete'; readonly vmId: string }
-  | { readonly kind: 'clone'; readonly vmId: string };
+  | { readonly kind: 'clone'; readonly vmId: string }
+  | { readonly kind: 'importDisk' };
 
 export interface Notice {
   readonly id: number;

@@ -129,6 +129,10 @@ describe('i18n', () => {
       ...['start', 'stop', 'forceStop', 'pause', 'resume', 'reset', 'saveState', 'discardState'].map(
         (a) => `actions.busy.${a}`,
       ),
+      // The Disks list and its dialogs (keys built from the operation, the rule's code, the job's phase).
+      ...['grow', 'compact'].flatMap((op) => [`disks.busy.${op}`, `disks.cancelled.${op}`]),
+      ...['number', 'same', 'shrink', 'max'].map((c) => `disks.growDialog.errors.${c}`),
+      ...['check', 'import'].map((p) => `disks.importDialog.phase.${p}`),
     ];
     expect(need.filter((key) => !(key in e))).toEqual([]);
   });
