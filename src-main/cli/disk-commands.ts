@@ -2,7 +2,7 @@
 // VBoxManage-style. Each verb is one call of the `disks` control service (the one every front
 // end calls); long ones show progress on stderr, and Ctrl+C cancels them.
 import path from 'node:path';
-import { DISK_FORMATS, type DiskFormat, type DiskImageInfo } from '../../src-shared/contracts/disks';
+import { DISK_FORMAT_LABEL, DISK_FORMATS, type DiskImageInfo } from '../../src-shared/contracts/disks';
 import { formatBytes } from '../../src-shared/format-bytes';
 import { type CliCommand, type CliContext, UsageError, writeJson } from './cli-context';
 import { intOption, oneOf, parseCommandArgs, type OptionValues } from './cli-options';
@@ -85,15 +85,7 @@ function parseDiskArgs(argv: string[]): { verb: Verb; target: string; values: Op
 }
 
 function formatName(info: DiskImageInfo): string {
-  const labels: Record<DiskFormat, string> = {
-    qcow2: 'qcow2',
-    raw: 'raw',
-    vdi: 'VDI',
-    vmdk: 'VMDK',
-    vhd: 'VHD',
-    vhdx: 'VHDX',
-  };
-  return `${labels[info.format]}${info.subformat ? ` ${info.subformat}` : ''}`;
+  return `${DISK_FORMAT_LABEL[info.format]}${info.subformat ? ` ${info.subformat}` : ''}`;
 }
 
 /** A disk image as text: one "Key: value" line each. */

@@ -3,23 +3,13 @@
 // and Cancel — which ends with the new qcow2 disk's path, ready to copy. Errors stay in place.
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { DISK_NAME_PATTERN, type DiskFormat } from '../../src-shared/contracts/disks';
+import { DISK_FORMAT_LABEL, DISK_NAME_PATTERN } from '../../src-shared/contracts/disks';
 import { formatBytes } from '../../src-shared/format-bytes';
 import { Dialog } from '../components/Dialog';
 import { DialogButtons } from '../components/DialogButtons';
 import { ErrorText } from '../components/ErrorText';
 import { JobProgress } from '../components/JobProgress';
 import { useAppActions, useAppStore } from '../store/app-store';
-
-/** Format names as their makers write them (the same in every language). */
-const FORMAT_LABEL: Record<DiskFormat, string> = {
-  qcow2: 'qcow2',
-  raw: 'raw',
-  vdi: 'VDI',
-  vmdk: 'VMDK',
-  vhd: 'VHD',
-  vhdx: 'VHDX',
-};
 
 type CopyState = 'copied' | 'failed' | null;
 
@@ -179,7 +169,7 @@ export function ImportDiskDialog() {
           <section className="disk-inspection" aria-label={t('disks.importDialog.found')}>
             <dl className="summary">
               <dt>{t('disks.importDialog.format')}</dt>
-              <dd>{FORMAT_LABEL[inspected.format]}</dd>
+              <dd>{DISK_FORMAT_LABEL[inspected.format]}</dd>
               {inspected.subformat && (
                 <>
                   <dt>{t('disks.importDialog.subformat')}</dt>

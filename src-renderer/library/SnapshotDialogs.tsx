@@ -23,30 +23,52 @@ interface NameFieldsProps {
   readonly problem: string | null;
 }
 
+interface NameInputProps {
+  readonly label: string;
+  readonly value: string;
+  readonly onChange: (value: string) => void;
+  readonly problem: string | null;
+  readonly maxLength: number;
+}
+
+/** A required name field (focused first), its problem said under it. */
+function NameInput({ label, value, onChange, problem, maxLength }: NameInputProps) {
+  const id = useId();
+  return (
+    <div className={`field${problem ? ' invalid' : ''}`}>
+      <label htmlFor={`${id}-name`}>{label}</label>
+      <input
+        id={`${id}-name`}
+        type="text"
+        value={value}
+        data-autofocus
+        maxLength={maxLength}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={problem ? `${id}-problem` : undefined}
+        onChange={(e) => onChange(e.target.value)}
+      />
+      {problem && (
+        <p id={`${id}-problem`} className="field-error" role="alert">
+          {problem}
+        </p>
+      )}
+    </div>
+  );
+}
+
 /** Name (required, at most SNAPSHOT_NAME_MAX) and description, as take and edit ask them. */
 function NameFields({ name, description, onName, onDescription, problem }: NameFieldsProps) {
   const { t } = useTranslation();
   const id = useId();
   return (
     <>
-      <div className={`field${problem ? ' invalid' : ''}`}>
-        <label htmlFor={`${id}-name`}>{t('snapshots.takeDialog.name')}</label>
-        <input
-          id={`${id}-name`}
-          type="text"
-          value={name}
-          data-autofocus
-          maxLength={SNAPSHOT_NAME_MAX + 1}
-          aria-invalid={problem ? true : undefined}
-          aria-describedby={problem ? `${id}-problem` : undefined}
-          onChange={(e) => onName(e.target.value)}
-        />
-        {problem && (
-          <p id={`${id}-problem`} className="field-error" role="alert">
-            {problem}
-          </p>
-        )}
-      </div>
+      <NameInput
+        label={t('snapshots.takeDialog.name')}
+        value={name}
+        onChange={onName}
+        problem={problem}
+        maxLength={SNAPSHOT_NAME_MAX + 1}
+      />
       <div className="field">
         <label htmlFor={`${id}-description`}>{t('snapshots.takeDialog.description')}</label>
         <textarea
@@ -263,7 +285,6 @@ export interface CloneSnapshotDialogProps {
 /** Clone from here: the new VM's name, prefilled "VM at SNAPSHOT". */
 export function CloneSnapshotDialog({ vmName, snapshot, onClone, onClose }: CloneSnapshotDialogProps) {
   const { t } = useTranslation();
-  const id = useId();
   const [name, setName] = useState(() =>
     t('snapshots.cloneDialog.defaultName', { vm: vmName, snapshot: snapshot.name }),
   );
@@ -279,24 +300,13 @@ export function CloneSnapshotDialog({ vmName, snapshot, onClone, onClose }: Clon
         }}
       >
         <p>{t('snapshots.cloneDialog.text')}</p>
-        <div className={`field${problem ? ' invalid' : ''}`}>
-          <label htmlFor={`${id}-name`}>{t('snapshots.cloneDialog.name')}</label>
-          <input
-            id={`${id}-name`}
-            type="text"
-            value={name}
-            data-autofocus
-            maxLength={256}
-            aria-invalid={problem ? true : undefined}
-            aria-describedby={problem ? `${id}-problem` : undefined}
-            onChange={(e) => setName(e.target.value)}
-          />
-          {problem && (
-            <p id={`${id}-problem`} className="field-error" role="alert">
-              {problem}
-            </p>
-          )}
-        </div>
+        <NameInput
+          label={t('snapshots.cloneDialog.name')}
+          value={name}
+          onChange={setName}
+          problem={problem}
+          maxLength={256}
+        />
         <DialogButtons onCancel={onClose} submitLabel={t('snapshots.cloneDialog.confirm')} />
       </form>
     </PortalDialog>

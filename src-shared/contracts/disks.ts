@@ -10,6 +10,16 @@ import { job, method, type MethodSpec } from './method';
 export const DISK_FORMATS = ['qcow2', 'raw', 'vdi', 'vmdk', 'vhd', 'vhdx'] as const;
 export type DiskFormat = (typeof DISK_FORMATS)[number];
 
+/** Format names as their makers write them (the same in every language). */
+export const DISK_FORMAT_LABEL: Readonly<Record<DiskFormat, string>> = {
+  qcow2: 'qcow2',
+  raw: 'raw',
+  vdi: 'VDI',
+  vmdk: 'VMDK',
+  vhd: 'VHD',
+  vhdx: 'VHDX',
+};
+
 /** Largest disk Maru creates or grows (qcow2's own limit with 64 KiB clusters is higher). */
 export const DISK_MAX_BYTES = 2 ** 51; // 2 PiB
 

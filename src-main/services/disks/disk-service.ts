@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  DISK_FORMAT_LABEL,
   DISK_MAX_BYTES,
   type DiskCompactResult,
   type DiskConvertResult,
@@ -48,14 +49,6 @@ const QEMU_FORMAT: Record<DiskFormat, string> = {
 const FROM_QEMU: Readonly<Record<string, DiskFormat>> = Object.fromEntries(
   Object.entries(QEMU_FORMAT).map(([maru, qemu]) => [qemu, maru as DiskFormat]),
 );
-const LABEL: Record<DiskFormat, string> = {
-  qcow2: 'qcow2',
-  raw: 'raw',
-  vdi: 'VDI',
-  vmdk: 'VMDK',
-  vhd: 'VHD',
-  vhdx: 'VHDX',
-};
 /** Creation options of each target format: the kinds VirtualBox, VMware and Hyper-V read. */
 const TARGET_OPTIONS: Record<DiskFormat, readonly string[]> = {
   qcow2: [],
@@ -268,14 +261,14 @@ export class Disks implements DiskService {
       targetFormat === 'raw'
         ? source.info.virtualSizeBytes
         : (await measureImage(qemuImg, source.info.path, source.qemu.format, 'qcow2')).requiredBytes;
-    await this.assertRoom(folder, need, `Converting ${source.info.path} to ${LABEL[targetFormat]}`);
+    await this.assertRoom(folder, need, `Converting ${source.info.path} to ${DISK_FORMAT_LABEL[targetFormat]}`);
     await this.writeCopy(source, target, targetFormat, 'convert', job);
     const image = (await this.examine(target, { shared: false, verify: false })).info;
     const warnings = copyWarnings(source.info);
     const ext = path.extname(target).toLowerCase();
     if (!EXTENSIONS[targetFormat].includes(ext)) {
       warnings.push(
-        `${path.basename(target)} holds a ${LABEL[targetFormat]} image but its name does not end in ` +
+        `${path.basename(target)} holds a ${DISK_FORMAT_LABEL[targetFormat]} image but its name does not end in ` +
           `${EXTENSIONS[targetFormat].join(' or ')}: other programs may not recognise it.`,
       );
     }
@@ -493,13 +486,13 @@ export class Disks implements DiskService {
         code: 'INVALID_ARGUMENT',
         message:
           format === 'raw'
-            ? `${abs} is not a ${LABEL[o.format]} image: it has no ${LABEL[o.format]} header (it is damaged, or not a disk image).`
-            : `${abs} is a ${LABEL[format]} image, not ${LABEL[o.format]}: import it without naming a format.`,
+            ? `${abs} is not a ${DISK_FORMAT_LABEL[o.format]} image: it has no ${DISK_FORMAT_LABEL[o.format]} header (it is damaged, or not a disk image).`
+            : `${abs} is a ${DISK_FORMAT_LABEL[format]} image, not ${DISK_FORMAT_LABEL[o.format]}: import it without naming a format.`,
       };
     } else if (o.format === 'raw' && format !== 'raw') {
       problem = {
         code: 'INVALID_ARGUMENT',
-        message: `${abs} is a ${LABEL[format]} image, not a raw one: copying its bytes as a raw disk would give the guest ${LABEL[format]} metadata instead of its disk. Import it without naming a format.`,
+        message: `${abs} is a ${DISK_FORMAT_LABEL[format]} image, not a raw one: copying its bytes as a raw disk would give the guest ${DISK_FORMAT_LABEL[format]} metadata instead of its disk. Import it without naming a format.`,
       };
     } else if (inUse) {
       problem = {
@@ -685,7 +678,7 @@ async function rawProblem(abs: string, size: number, saidRaw: boolean): Promise<
   if (claimed) {
     return {
       code: 'INVALID_ARGUMENT',
-      message: `${abs} is named like a ${LABEL[claimed]} image, but it has no ${LABEL[claimed]} header: it is damaged or not a disk image.`,
+      message: `${abs} is named like a ${DISK_FORMAT_LABEL[claimed]} image, but it has no ${DISK_FORMAT_LABEL[claimed]} header: it is damaged or not a disk image.`,
     };
   }
   if (!EXTENSIONS.raw.includes(ext)) {
