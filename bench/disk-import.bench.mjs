@@ -25,7 +25,9 @@ function tool(bin, args) {
   return r.stdout;
 }
 
+/** Times `fn` (s) after writing back what earlier steps left dirty, so no side pays for another's writes. */
 function timed(fn) {
+  spawnSync('sync');
   const t0 = process.hrtime.bigint();
   fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;

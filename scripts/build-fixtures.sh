@@ -46,7 +46,8 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 # "depends=" lists, as the .deb ships no modules.dep). TPM (tpm_crb, tpm_tis), the 8250
 # serial port, the i8042 keyboard and the framebuffer console are built into Debian's kernel.
 EARLY_MODULES="efivarfs button evdev"
-STORAGE_MODULES="ata_piix ata_generic ahci sr_mod sd_mod isofs virtio_pci virtio_blk virtio_scsi nvme"
+# floppy: the PC floppy controller's drives (fd0, fd1) for Maru's floppy drives (QEMU and v86).
+STORAGE_MODULES="ata_piix ata_generic ahci sr_mod sd_mod isofs virtio_pci virtio_blk virtio_scsi nvme floppy"
 # QEMU's usb-tablet (the absolute pointer Maru gives QEMU VMs): on xHCI (q35) or UHCI (pc), USB HID.
 POINTER_MODULES="xhci_pci uhci_hcd usbhid hid_generic psmouse"
 
@@ -378,7 +379,17 @@ while [ $i -lt 30 ]; do
   usleep 250000
 done
 for b in $cur; do
+  # A floppy's size is known once its medium is read: read the boot sector first (an empty or
+  # absent drive fails at once), and report the FAT volume label it holds.
+  label=""
+  case "$b" in
+    fd*) if dd if="/dev/$b" of=/tmp/bootsector bs=512 count=1 2>/dev/null; then
+           label=$(dd if=/tmp/bootsector bs=1 skip=43 count=11 2>/dev/null | tr -cd 'A-Za-z0-9 _-' | sed 's/ *$//')
+           label="label=${label:-none}"
+         fi ;;
+  esac
   say "MARU-DISK:$b sectors=$(cat "/sys/block/$b/size") removable=$(cat "/sys/block/$b/removable")"
+  [ -n "$label" ] && say "MARU-FLOPPY:$b $label"
 done
 say "MARU-DISKS=$cur"
 

@@ -1,8 +1,9 @@
 // Which engine runs a VM, and why: `engine: auto` picks v86 when QEMU is absent (or too old)
 // or when the OS preset prefers it, else QEMU; v86's limits (one 32-bit CPU, ≤ 2 GiB, BIOS
-// only, no TPM) decide whether it can take a VM at all. Shared by the launcher and the engines.
+// only, no TPM, IDE drives only) decide whether it can take a VM at all. Shared by the launcher and the engines.
 import type { HostInfo } from './host-info';
 import { OS_PRESETS } from './os-presets';
+import { v86StorageProblems } from './storage-layout';
 import type { VmConfig } from './vm-config';
 
 /** Most memory the v86 engine emulates. */
@@ -18,7 +19,8 @@ export interface EngineChoice {
 
 /** Why v86 cannot run `config` (empty when it can). */
 export function v86Problems(
-  config: Pick<VmConfig, 'cpus' | 'memoryMiB' | 'firmware' | 'secureBoot' | 'tpm'>,
+  config: Pick<VmConfig, 'cpus' | 'memoryMiB' | 'firmware' | 'secureBoot' | 'tpm'> &
+    Partial<Pick<VmConfig, 'disks' | 'cdroms'>>,
 ): string[] {
   const problems: string[] = [];
   if (config.cpus > V86_MAX_CPUS) problems.push(`v86 emulates one CPU and the VM has ${config.cpus}`);
@@ -28,6 +30,7 @@ export function v86Problems(
   if (config.firmware === 'uefi') problems.push('v86 boots with BIOS only and the VM uses UEFI');
   if (config.secureBoot) problems.push('v86 has no Secure Boot');
   if (config.tpm) problems.push('v86 has no TPM');
+  problems.push(...v86StorageProblems(config));
   return problems;
 }
 

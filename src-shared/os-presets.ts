@@ -15,7 +15,7 @@ export const PRESET_IDS = [
 export type PresetId = (typeof PRESET_IDS)[number];
 
 export type Chipset = 'q35' | 'pc';
-export type DiskBus = 'ahci' | 'ide' | 'virtio';
+export type DiskBus = 'ahci' | 'ide' | 'virtio' | 'virtio-scsi' | 'nvme';
 export type NicModel = 'e1000e' | 'e1000' | 'rtl8139' | 'ne2k_pci' | 'virtio-net';
 export type VgaModel = 'std' | 'cirrus' | 'virtio' | 'vmware';
 export type Firmware = 'bios' | 'uefi';
@@ -36,6 +36,10 @@ export interface OsPreset {
   readonly tpm: boolean;
   readonly chipset: Chipset;
   readonly diskBus: DiskBus;
+  /** Buses the guest has drivers for out of the box (the wizard and `maru storage` offer these first). */
+  readonly diskBuses: readonly DiskBus[];
+  /** A floppy drive (A:): DOS and Windows 9x/XP still install drivers and boot disks from floppies. */
+  readonly floppy: boolean;
   readonly nic: NicModel;
   readonly vga: VgaModel;
   /** Which engine `engine: auto` prefers for this guest when both can run it. */
@@ -74,6 +78,23 @@ const MACHINES: Readonly<
   other: { firmware: 'bios', chipset: 'pc', diskBus: 'ide', nic: 'e1000', vga: 'std', engine: 'qemu' },
 };
 
+/**
+ * Per preset, storage: the buses the guest drives without extra drivers, and whether it gets a
+ * floppy drive. Windows 10/11 have AHCI and NVMe drivers built in (virtio needs the virtio-win
+ * disk at install); XP and older know IDE only; Linux drives them all.
+ */
+const STORAGE: Readonly<Record<PresetId, Pick<OsPreset, 'diskBuses' | 'floppy'>>> = {
+  windows11: { diskBuses: ['ahci', 'nvme', 'virtio', 'virtio-scsi', 'ide'], floppy: false },
+  windows10: { diskBuses: ['ahci', 'nvme', 'virtio', 'virtio-scsi', 'ide'], floppy: false },
+  windows7: { diskBuses: ['ahci', 'ide', 'virtio', 'virtio-scsi'], floppy: false },
+  windowsxp: { diskBuses: ['ide'], floppy: true },
+  windows98: { diskBuses: ['ide'], floppy: true },
+  dos: { diskBuses: ['ide'], floppy: true },
+  linux64: { diskBuses: ['virtio', 'virtio-scsi', 'nvme', 'ahci', 'ide'], floppy: false },
+  linux32: { diskBuses: ['ide', 'ahci', 'virtio', 'virtio-scsi', 'nvme'], floppy: false },
+  other: { diskBuses: ['ide', 'ahci', 'virtio', 'virtio-scsi', 'nvme'], floppy: false },
+};
+
 /** What a preset asks beyond its guest and machine rows: Windows 11 alone wants Secure Boot, a TPM and a minimum. */
 const REQUIREMENTS: Readonly<Partial<Record<PresetId, Pick<OsPreset, 'secureBoot' | 'tpm' | 'minimum'>>>> = {
   windows11: { secureBoot: true, tpm: true, minimum: { cpus: 2, memoryMiB: 4096, diskGiB: 64 } },
@@ -82,7 +103,7 @@ const REQUIREMENTS: Readonly<Partial<Record<PresetId, Pick<OsPreset, 'secureBoot
 export const OS_PRESETS: Readonly<Record<PresetId, OsPreset>> = Object.fromEntries(
   PRESET_IDS.map((id): [PresetId, OsPreset] => [
     id,
-    { id, ...GUESTS[id], ...MACHINES[id], secureBoot: false, tpm: false, ...REQUIREMENTS[id] },
+    { id, ...GUESTS[id], ...MACHINES[id], ...STORAGE[id], secureBoot: false, tpm: false, ...REQUIREMENTS[id] },
   ]),
 ) as Record<PresetId, OsPreset>;
 

@@ -5,7 +5,7 @@ import { PRESET_IDS } from './os-presets';
 import { AppError } from './errors';
 import { vmNameProblem } from './vm-name';
 
-export const CURRENT_SCHEMA_VERSION = 2;
+export const CURRENT_SCHEMA_VERSION = 3;
 
 export { MAX_NAME_LENGTH, vmNameProblem } from './vm-name';
 
@@ -22,12 +22,23 @@ export const portForwardSchema = z.object({
 });
 export type PortForward = z.infer<typeof portForwardSchema>;
 
+/** A drive's id: stable, unique among the VM's disks, CD/DVD and floppy drives; QEMU's node and device name. */
+const driveIdSchema = z.string().regex(/^[a-z0-9-]{1,32}$/);
+
+/** Where a hard disk is attached: IDE, SATA (AHCI), virtio-blk, virtio-scsi (one controller), NVMe (a controller each). */
+export const DISK_BUSES = ['ide', 'ahci', 'virtio', 'virtio-scsi', 'nvme'] as const;
+export type DiskBusName = (typeof DISK_BUSES)[number];
+/** Where a CD/DVD drive is attached. */
+export const CDROM_BUSES = ['ide', 'ahci'] as const;
+/** Floppy drives a PC has: A: and B:. */
+export const MAX_FLOPPY_DRIVES = 2;
+
 export const diskSchema = z.object({
   /** Stable id, also the QEMU node name suffix. */
-  id: z.string().regex(/^[a-z0-9-]{1,32}$/),
+  id: driveIdSchema,
   /** Path relative to the VM folder (or absolute for an attached existing disk). */
   file: z.string().min(1),
-  bus: z.enum(['ahci', 'ide', 'virtio']),
+  bus: z.enum(DISK_BUSES),
   /** Virtual size in bytes, as created. */
   sizeBytes: z.number().int().positive(),
   /**
@@ -37,6 +48,21 @@ export const diskSchema = z.object({
   userAttached: z.boolean().optional(),
 });
 export type DiskConfig = z.infer<typeof diskSchema>;
+
+/** A CD/DVD drive and the ISO in it (an absolute path, or null when empty). */
+export const cdromSchema = z.object({
+  id: driveIdSchema,
+  iso: z.string().nullable(),
+  bus: z.enum(CDROM_BUSES),
+});
+export type CdromConfig = z.infer<typeof cdromSchema>;
+
+/** A floppy drive (A: is the first) and the image in it (an absolute path, or null when empty). */
+export const floppySchema = z.object({
+  id: driveIdSchema,
+  image: z.string().nullable(),
+});
+export type FloppyConfig = z.infer<typeof floppySchema>;
 
 export const vmConfigSchema = z
   .object({
@@ -56,7 +82,8 @@ export const vmConfigSchema = z
     secureBoot: z.boolean(),
     tpm: z.boolean(),
     disks: z.array(diskSchema),
-    cdrom: z.object({ iso: z.string().nullable() }),
+    cdroms: z.array(cdromSchema),
+    floppies: z.array(floppySchema).max(MAX_FLOPPY_DRIVES),
     bootOrder: z.array(z.enum(['cdrom', 'disk', 'floppy', 'network'])).min(1),
     network: z.object({
       enabled: z.boolean(),
@@ -77,6 +104,26 @@ export const vmConfigSchema = z
     if (c.secureBoot && c.firmware !== 'uefi') {
       ctx.addIssue({ code: 'custom', path: ['secureBoot'], message: 'Secure Boot needs UEFI firmware.' });
     }
+    const ids = new Set<string>();
+    for (const [kind, list] of [
+      ['disks', c.disks],
+      ['cdroms', c.cdroms],
+      ['floppies', c.floppies],
+    ] as const) {
+      list.forEach((d, i) => {
+        if (ids.has(d.id)) {
+          ctx.addIssue({ code: 'custom', path: [kind, i, 'id'], message: `Drive id "${d.id}" is used twice.` });
+        }
+        ids.add(d.id);
+      });
+    }
+    const files = new Set<string>();
+    c.disks.forEach((d, i) => {
+      if (files.has(d.file)) {
+        ctx.addIssue({ code: 'custom', path: ['disks', i, 'file'], message: `Disk file ${d.file} is attached twice.` });
+      }
+      files.add(d.file);
+    });
   });
 export type VmConfig = z.infer<typeof vmConfigSchema>;
 
@@ -126,8 +173,34 @@ function migrateV1(raw: unknown): unknown {
   };
 }
 
+/** What version 3 changed of version 2: one CD/DVD drive (`cdrom`), no floppy drives. */
+const vmConfigV2StorageSchema = z.looseObject({
+  schemaVersion: z.literal(2),
+  chipset: z.enum(['q35', 'pc']),
+  cdrom: z.object({ iso: z.string().nullable() }),
+  disks: z.array(z.looseObject({ id: z.string() })),
+});
+
+/**
+ * Version 2 → 3: the one CD/DVD drive becomes `cdroms[0]` on the bus the QEMU machine gave it
+ * (q35: its built-in AHCI controller; pc: IDE, secondary master; v86 VMs are `pc`), and the
+ * VM gets no floppy drive (it had none). The machine QEMU builds is the same device for device.
+ */
+function migrateV2(raw: unknown): unknown {
+  const v2 = vmConfigV2StorageSchema.parse(raw);
+  const { cdrom, ...rest } = v2;
+  let id = 'cd0';
+  for (let n = 1; v2.disks.some((d) => d.id === id); n++) id = `cd${n}`;
+  return {
+    ...rest,
+    schemaVersion: 3,
+    cdroms: [{ id, iso: cdrom.iso, bus: v2.chipset === 'q35' ? 'ahci' : 'ide' }],
+    floppies: [],
+  };
+}
+
 /** Each entry lifts version N to N+1. */
-const MIGRATIONS: Record<number, (raw: unknown) => unknown> = { 1: migrateV1 };
+const MIGRATIONS: Record<number, (raw: unknown) => unknown> = { 1: migrateV1, 2: migrateV2 };
 
 function versionOf(raw: unknown): number | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;

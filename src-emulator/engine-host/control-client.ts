@@ -145,6 +145,9 @@ export class EngineHostClient implements Disposable, EngineControlService {
   eject(): Promise<EngineStatus> {
     return this.call('eject', []);
   }
+  changeMedium(drive: string, medium: string | null): Promise<EngineStatus> {
+    return this.call('changeMedium', [drive, medium]);
+  }
   screenshot(): Promise<ScreenshotWire> {
     return this.call('screenshot', []);
   }

@@ -320,6 +320,7 @@ export class EngineHost {
       display: engine.display()?.path ?? null,
       capabilities: engine.capabilities,
       cdrom: info.cdrom,
+      media: info.media,
       notes: info.notes,
       serialLog: info.serialLog,
       resumedFromSavedState: info.resumedFromSavedState,
@@ -374,6 +375,10 @@ export class EngineHost {
       },
       eject: async () => {
         await engine.eject();
+        return this.status();
+      },
+      changeMedium: async (drive, medium) => {
+        await engine.changeMedium(drive, medium);
         return this.status();
       },
       screenshot: async () => {

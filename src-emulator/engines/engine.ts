@@ -7,6 +7,7 @@ import type {
   EngineKind,
   EngineState,
   LiveSnapshotState,
+  RemovableMedium,
   SavedStateMarker,
   StopMode,
 } from '../../src-shared/contracts/engine';
@@ -38,8 +39,10 @@ export interface EngineRuntimeInfo {
   readonly accelerator: string | null;
   readonly acceleratorReason: string | null;
   readonly notes: readonly string[];
-  /** Current CD/DVD medium (absolute path) or null. */
+  /** Current medium of the first CD/DVD drive (absolute path) or null. */
   readonly cdrom: string | null;
+  /** Every CD/DVD and floppy drive and its medium now. */
+  readonly media: readonly RemovableMedium[];
   readonly serialLog: string | null;
   readonly resumedFromSavedState: boolean;
   /**
@@ -102,9 +105,15 @@ export interface Engine extends Disposable {
   /** Presses keys together and releases them, e.g. ['ctrl', 'alt', 'delete']. */
   sendCombo(keys: readonly string[]): Promise<void>;
   writeSerial(data: Uint8Array): Promise<void>;
-  // The CD/DVD drive.
+  // Removable media. attachIso/eject: the first CD/DVD drive.
   attachIso(isoPath: string): Promise<void>;
   eject(): Promise<void>;
+  /**
+   * Puts an image in CD/DVD or floppy drive `drive` (its id in the config), or empties it
+   * (null). NOT_FOUND for a drive the VM does not have; the image is checked first (an ISO for
+   * a CD/DVD drive, a floppy-sized file for a floppy drive) and nothing changes when it fails.
+   */
+  changeMedium(drive: string, medium: string | null): Promise<void>;
   // The screen.
   display(): DisplayEndpoint | null;
   screenshot(): Promise<Screenshot>;

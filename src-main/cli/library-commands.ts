@@ -2,6 +2,8 @@
 // command line, VBoxManage-style, each read with --json.
 import { formatBytes, formatMiB } from '../../src-shared/format-bytes';
 import { PRESET_IDS, OS_PRESETS } from '../../src-shared/os-presets';
+import { diskBusLabel, planQemuStorage, v86StorageProblems } from '../../src-shared/storage-layout';
+import { DISK_BUSES, type DiskConfig } from '../../src-shared/vm-config';
 import type { VmDetails, VmListEntry } from '../../src-shared/contracts/library';
 import { type CliCommand, type CliContext, UsageError } from './cli-context';
 import { diskOption, flagPair, intOption, memoryOption, oneOf } from './cli-options';
@@ -29,7 +31,6 @@ export function formatVmDetails(vm: VmDetails): string {
     ['Firmware', c.firmware === 'uefi' ? 'UEFI' : 'BIOS'],
     ['Secure Boot', c.secureBoot ? 'on' : 'off'],
     ['TPM 2.0', c.tpm ? 'on' : 'off'],
-    ['CD/DVD', c.cdrom.iso ?? '(empty)'],
     ['Boot order', c.bootOrder.join(', ')],
     [
       'Network',
@@ -49,10 +50,22 @@ export function formatVmDetails(vm: VmDetails): string {
   for (const d of vm.disks) {
     rows.push([
       `Disk ${d.id}`,
-      `${d.path} (${d.bus}, ${formatBytes(d.virtualSizeBytes)} virtual, ` +
+      `${d.path} (${diskBusLabel(d.bus as DiskConfig['bus'])}, ${formatBytes(d.virtualSizeBytes)} virtual, ` +
         `${d.exists ? formatBytes(d.allocatedBytes ?? 0) + ' used' : 'MISSING'})`,
     ]);
   }
+  for (const cd of c.cdroms)
+    rows.push([`CD/DVD ${cd.id}`, `${cd.iso ?? '(empty)'} (${cd.bus === 'ahci' ? 'SATA' : 'IDE'})`]);
+  c.floppies.forEach((f, unit) =>
+    rows.push([`Floppy ${f.id}`, `${f.image ?? '(empty)'} (${unit === 0 ? 'A:' : 'B:'})`]),
+  );
+  // What an engine cannot attach: v86 (set, or the one `auto` prefers for this preset) and QEMU's slots.
+  const v86 = v86StorageProblems(c);
+  if (v86.length > 0 && (c.engine === 'v86' || (c.engine === 'auto' && preset.engine === 'v86'))) {
+    rows.push(['v86 engine', `cannot run these drives: ${v86.join('; ')}`]);
+  }
+  const qemu = planQemuStorage(c).problems;
+  if (qemu.length > 0 && c.engine !== 'v86') rows.push(['QEMU', `cannot attach these drives: ${qemu.join('; ')}`]);
   if (c.description) rows.push(['Description', c.description]);
   if (vm.migratedFrom !== undefined)
     rows.push(['Config', `schema v${vm.migratedFrom} (read as current; saved on next change)`]);
@@ -86,8 +99,17 @@ const createOptions = {
   'no-tpm': { type: 'boolean' },
   iso: { type: 'string' },
   description: { type: 'string' },
+  'disk-bus': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
+
+/** CLI bus names (VBoxManage's "sata") → config bus names. */
+export const CLI_DISK_BUSES = ['ide', 'sata', 'virtio', 'virtio-scsi', 'nvme'] as const;
+export function diskBusFromCli(
+  bus: (typeof CLI_DISK_BUSES)[number] | undefined,
+): (typeof DISK_BUSES)[number] | undefined {
+  return bus === 'sata' ? 'ahci' : bus;
+}
 
 export function libraryCommands(services: ServicesFactory): CliCommand[] {
   return [
@@ -106,7 +128,8 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
         'maru create --name NAME [--os ' +
         PRESET_IDS.join('|') +
         '] [--engine auto|qemu|v86] [--cpus N] [--memory MiB] [--disk GiB] [--firmware bios|uefi] ' +
-        '[--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH] [--description TEXT] [--json]',
+        '[--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH] [--disk-bus ide|sata|virtio|virtio-scsi|nvme] ' +
+        '[--description TEXT] [--json]',
       summary: 'Create a virtual machine from an OS preset',
       options: createOptions,
       async run({ library }, ctx, { values }) {
@@ -119,6 +142,7 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
             cpus: intOption(values, 'cpus'),
             memoryMiB: memoryOption(values, 'memory'),
             diskGiB: diskOption(values, 'disk'),
+            diskBus: diskBusFromCli(oneOf(values, 'disk-bus', CLI_DISK_BUSES)),
             firmware: oneOf(values, 'firmware', ['bios', 'uefi'] as const),
             secureBoot: flagPair(values, 'secure-boot'),
             tpm: flagPair(values, 'tpm'),
@@ -140,7 +164,11 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
       options: { ...createOptions, 'no-iso': { type: 'boolean' }, 'boot-order': { type: 'string' } },
       async run({ library }, ctx, { args: [ref], values }) {
         if (values.os !== undefined) throw new UsageError('--os cannot be changed after creation; create a new VM.');
-        if (values.disk !== undefined) throw new UsageError('--disk cannot be changed by modify yet.');
+        if (values.disk !== undefined || values['disk-bus'] !== undefined) {
+          throw new UsageError(
+            '--disk and --disk-bus are not for modify: use "maru storage VM attach|detach" and "maru disk resize".',
+          );
+        }
         if (values.iso !== undefined && values['no-iso'])
           throw new UsageError('--iso and --no-iso contradict each other.');
         let bootOrder: ('cdrom' | 'disk' | 'floppy' | 'network')[] | undefined;

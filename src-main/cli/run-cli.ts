@@ -8,6 +8,8 @@ import { resolveMaruHome } from '../services/maru-home';
 import { serveCommand } from './serve-command';
 import { snapshotCommands } from './snapshot-commands';
 import { diskCommands } from './disk-commands';
+import { storageCommands } from './storage-commands';
+import { backupCommands } from './backup-commands';
 import { vmCommands } from './vm-commands';
 import {
   createControlClient,
@@ -77,6 +79,8 @@ export function allCommands(): CliCommand[] {
     ...vmCommands(cliServices),
     ...snapshotCommands(cliServices),
     ...diskCommands(cliServices),
+    ...storageCommands(cliServices),
+    ...backupCommands(cliServices),
     serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), control: serverControl, rendererDir }),
   ];
 }

@@ -16,8 +16,12 @@ function describeStatus(s: EngineStatus): string {
     `Engine:      ${s.engine} (engine host pid ${s.pid}, started ${s.startedAt})`,
     `Accelerator: ${s.accelerator ?? 'none'}${s.acceleratorReason ? ` — ${s.acceleratorReason}` : ''}`,
     `Screen:      ${s.display ? `VNC (RFB) on unix socket ${s.display}` : 'none'}`,
-    `CD/DVD:      ${s.cdrom ?? '(empty)'}`,
   ];
+  const media = s.media ?? [{ id: 'cd0', kind: 'cdrom' as const, medium: s.cdrom }];
+  for (const m of media) {
+    const what = m.kind === 'cdrom' ? 'CD/DVD' : 'Floppy';
+    lines.push(`${`${what} ${m.id}:`.padEnd(13)}${m.medium ?? '(empty)'}`);
+  }
   if (s.serialLog) lines.push(`Serial log:  ${s.serialLog}`);
   if (s.resumedFromSavedState) lines.push('Resumed from a saved state.');
   for (const n of s.notes ?? []) lines.push(`Note: ${n}`);
@@ -108,24 +112,32 @@ export function vmCommands(services: ServicesFactory): CliCommand[] {
       },
     }),
     serviceCommand(services, {
-      usage: 'maru attach-iso VM PATH',
-      summary: 'Put an ISO image into the CD/DVD drive (a running VM gets it at once)',
-      async run({ vm }, _ctx, { args: [ref, iso] }) {
-        const r = await vm.attachIso(ref!, path.resolve(iso!));
+      usage: 'maru attach-iso VM PATH [--drive ID]',
+      summary: 'Put an ISO image into the CD/DVD drive (--drive: another CD/DVD drive; a running VM gets it at once)',
+      options: { drive: { type: 'string' } },
+      async run({ vm }, _ctx, { args: [ref, iso], values }) {
+        const drive = typeof values.drive === 'string' ? values.drive : undefined;
+        const r = drive
+          ? await vm.changeMedium(ref!, drive, path.resolve(iso!))
+          : await vm.attachIso(ref!, path.resolve(iso!));
+        const which = drive ? `CD/DVD drive ${drive}` : 'CD/DVD drive';
         const text = r.live
-          ? `Inserted ${r.iso} into the CD/DVD drive of "${r.name}" (for this run).\n`
-          : `"${r.name}" will start with ${r.iso} in its CD/DVD drive.\n`;
+          ? `Inserted ${r.iso} into the ${which} of "${r.name}" (for this run).\n`
+          : `"${r.name}" will start with ${r.iso} in its ${which}.\n`;
         return { json: r, text };
       },
     }),
     serviceCommand(services, {
-      usage: 'maru eject VM',
-      summary: 'Empty the CD/DVD drive',
-      async run({ vm }, _ctx, { args: [ref] }) {
-        const r = await vm.eject(ref!);
+      usage: 'maru eject VM [--drive ID]',
+      summary: 'Empty the CD/DVD drive (--drive: another CD/DVD or a floppy drive)',
+      options: { drive: { type: 'string' } },
+      async run({ vm }, _ctx, { args: [ref], values }) {
+        const drive = typeof values.drive === 'string' ? values.drive : undefined;
+        const r = drive ? await vm.changeMedium(ref!, drive, null) : await vm.eject(ref!);
+        const which = `${r.kind === 'floppy' ? 'floppy' : 'CD/DVD'} drive${drive ? ` ${r.drive ?? drive}` : ''}`;
         const text = r.live
-          ? `Ejected the CD/DVD of "${r.name}" (for this run).\n`
-          : `The CD/DVD drive of "${r.name}" is empty.\n`;
+          ? `Ejected the ${which} of "${r.name}" (for this run).\n`
+          : `The ${which} of "${r.name}" is empty.\n`;
         return { json: r, text };
       },
     }),

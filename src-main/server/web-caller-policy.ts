@@ -1,7 +1,7 @@
 // What a web console caller may touch (the CallerPolicy the control road applies to every
 // host-path and bind-address argument): host paths only inside the ISO folders, the VM library
-// and the imported disks, resolved through symlinks, with one answer for "missing" and
-// "forbidden"; new files only in the imported disks folder; port forwards on loopback only
+// and the imported disks (and VM archives), resolved through symlinks, with one answer for "missing"
+// and "forbidden"; new files only in the imported disks or backups folder; port forwards on loopback only
 // unless the owner started the server with --allow-remote-forwards.
 import { mkdir, realpath } from 'node:fs/promises';
 import net from 'node:net';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { CallerPolicy, HostPathUse } from '../../src-shared/contracts/access';
 import { AppError } from '../../src-shared/errors';
 import { isoFolder } from '../services/iso-detect/media-service';
-import { disksFolder, vmsFolder } from '../services/maru-home';
+import { backupsFolder, disksFolder, vmsFolder } from '../services/maru-home';
 
 export interface WebCallerPolicyOptions {
   readonly maruHome: string;
@@ -50,6 +50,7 @@ export class WebCallerPolicy implements CallerPolicy {
       ...(this.opts.isoFolders ?? []),
       vmsFolder(this.opts.maruHome),
       disksFolder(this.opts.maruHome),
+      backupsFolder(this.opts.maruHome),
     ];
     const out: string[] = [];
     for (const f of folders) {
@@ -82,28 +83,30 @@ export class WebCallerPolicy implements CallerPolicy {
   }
 
   /**
-   * A file a call will create (a converted disk): only directly in `$MARU_HOME/disks` (made on
-   * demand), never elsewhere — not even the library, where a stray file could pose as a VM's.
-   * Returns the path with its folder resolved; whether the file already exists is the call's
-   * business (it refuses to replace one).
+   * A file a call will create (a converted disk, a VM archive): only directly in
+   * `$MARU_HOME/disks` or `$MARU_HOME/backups` (made on demand), never elsewhere — not even the
+   * library, where a stray file could pose as a VM's. Returns the path with its folder resolved;
+   * whether the file already exists is the call's business (it refuses to replace one).
    */
   private async checkOutputPath(p: string): Promise<string> {
-    const folder = disksFolder(this.opts.maruHome);
+    const folders = [disksFolder(this.opts.maruHome), backupsFolder(this.opts.maruHome)];
     const refuse = () =>
       new AppError(
         'INVALID_ARGUMENT',
-        `${JSON.stringify(p)} is not a place the web console can write to: it may only create files in ${folder}.`,
+        `${JSON.stringify(p)} is not a place the web console can write to: it may only create files in ${folders.join(' or ')}.`,
       );
     if (typeof p !== 'string' || !path.isAbsolute(p) || p.includes('\0')) throw refuse();
     const name = path.basename(p);
     if (name === '' || name === '.' || name === '..' || name.startsWith('.')) throw refuse();
-    await mkdir(folder, { recursive: true, mode: 0o700 }).catch(() => undefined);
-    const [realFolder, realParent] = await Promise.all([
-      realpath(folder).catch(() => null),
-      realpath(path.dirname(p)).catch(() => null),
-    ]);
-    if (realFolder === null || realParent !== realFolder) throw refuse();
-    return path.join(realFolder, name);
+    // Made on demand: only the folder the path names.
+    const named = folders.find((f) => f === path.resolve(path.dirname(p)));
+    if (named) await mkdir(named, { recursive: true, mode: 0o700 }).catch(() => undefined);
+    const realParent = await realpath(path.dirname(p)).catch(() => null);
+    for (const folder of folders) {
+      const realFolder = await realpath(folder).catch(() => null);
+      if (realFolder !== null && realParent === realFolder) return path.join(realFolder, name);
+    }
+    throw refuse();
   }
 
   checkBindAddress(address: string): void {

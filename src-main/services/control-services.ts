@@ -22,6 +22,8 @@ import { detachedNodeSpawner, VmRuntime } from './vm-runtime/vm-runtime';
 import { probeOverridesFromEnv } from './vm-runtime/preflight';
 import { Snapshots } from './snapshots/snapshot-service';
 import { Disks } from './disks/disk-service';
+import { Backups } from './backup/backup-service';
+import { Appliances } from './appliance/appliance-service';
 
 /** The figures the library checks a VM's settings against, for the wizard's sliders. */
 export function vmHostLimits(host: HostLimits): VmHostLimits {
@@ -62,6 +64,7 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
   const library = new Library({ maruHome, onDidChange: () => events.fire({ type: 'library.changed' }), qemuImgPath });
   let snapshots: Snapshots | null = null;
   let disks: Disks | null = null;
+  let backup: Backups | null = null;
   const runtime = new VmRuntime({
     maruHome,
     library,
@@ -70,6 +73,7 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
     ...(opts.startTimeoutMs !== undefined ? { startTimeoutMs: opts.startTimeoutMs } : {}),
     beforeStart: async (ref) => {
       await disks?.assertIdle(ref);
+      await backup?.assertIdle(ref);
       await snapshots?.recoverBeforeStart(ref);
     },
   });
@@ -86,6 +90,14 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
     qemuImgPath,
     onDidChangeVm: () => events.fire({ type: 'library.changed' }),
   });
+  backup = new Backups({
+    maruHome,
+    library,
+    snapshots,
+    runtime,
+    qemuImgPath,
+    onDidReplace: (vmId) => events.fire({ type: 'snapshots.changed', vmId }),
+  });
   let runtimeEvents: (() => void) | null = null;
   const services: ControlServices = {
     library,
@@ -99,6 +111,8 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
     vm: runtime,
     snapshots,
     disks,
+    backup,
+    appliances: new Appliances({ library, maruHome, qemuImgPath }),
   };
   return {
     services,

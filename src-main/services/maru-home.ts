@@ -53,3 +53,8 @@ export function orphanedDisksFolder(home: string): string {
 export function disksFolder(home: string): string {
   return path.join(home, 'disks');
 }
+
+/** `<home>/backups`: VM archives the web console exports (and may import). */
+export function backupsFolder(home: string): string {
+  return path.join(home, 'backups');
+}

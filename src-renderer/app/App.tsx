@@ -22,6 +22,8 @@ const CloneVmDialog = lazy(() => import('../library/CloneVmDialog').then((m) => 
 const ImportDiskDialog = lazy(() =>
   import('../library/ImportDiskDialog').then((m) => ({ default: m.ImportDiskDialog })),
 );
+const ExportVmDialog = lazy(() => import('../library/BackupDialogs').then((m) => ({ default: m.ExportVmDialog })));
+const ImportVmDialog = lazy(() => import('../library/BackupDialogs').then((m) => ({ default: m.ImportVmDialog })));
 const HostCheckView = lazy(() => import('../host/HostCheckView').then((m) => ({ default: m.HostCheckView })));
 
 function LanguagePicker() {
@@ -54,6 +56,10 @@ function DialogFor() {
       return <CloneVmDialog vmId={dialog.vmId} />;
     case 'importDisk':
       return <ImportDiskDialog />;
+    case 'exportVm':
+      return <ExportVmDialog vmId={dialog.vmId} />;
+    case 'importVm':
+      return <ImportVmDialog replaceId={dialog.replaceId} />;
   }
 }
 

@@ -218,6 +218,9 @@ export function LibraryView() {
           <button type="button" onClick={() => openDialog({ kind: 'importDisk' })}>
             {t('library.importDisk')}
           </button>
+          <button type="button" onClick={() => openDialog({ kind: 'importVm', replaceId: null })}>
+            {t('library.importVm')}
+          </button>
           <IsoFileInput ref={fileInput} testId="library-iso-input" onFile={(file) => void importIsoFile(file)} />
         </div>
         <input

@@ -165,7 +165,7 @@ function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Deta
         <dt>{t('details.accelerator')}</dt>
         <dd>{details ? acceleratorText(t, details, host, status) : '…'}</dd>
         <dt>{t('details.cd')}</dt>
-        <dd className="path">{(status ? status.cdrom : c?.cdrom.iso) ?? t('iso.none')}</dd>
+        <dd className="path">{(status ? status.cdrom : c?.cdroms[0]?.iso) ?? t('iso.none')}</dd>
         <dt>{t('settings.bootOrder')}</dt>
         <dd>{c?.bootOrder.map((b) => t(`settings.boot.${b}`)).join(' → ') ?? '…'}</dd>
         <dt>{t('details.network')}</dt>
@@ -214,9 +214,14 @@ export function VmDetailsPane() {
           <dt>{t('library.error')}</dt>
           <dd className="error">{vm.error}</dd>
         </dl>
-        <button type="button" className="danger" onClick={() => openDialog({ kind: 'delete', vmId: vm.id })}>
-          {t('actions.delete')}
-        </button>
+        <div className="button-group">
+          <button type="button" onClick={() => openDialog({ kind: 'importVm', replaceId: vm.id })}>
+            {t('actions.restoreBackup')}
+          </button>
+          <button type="button" className="danger" onClick={() => openDialog({ kind: 'delete', vmId: vm.id })}>
+            {t('actions.delete')}
+          </button>
+        </div>
       </section>
     );
   }
@@ -252,6 +257,9 @@ export function VmDetailsPane() {
             {t('actions.clone')}
           </button>
           <TryCopyButton vm={vm} />
+          <button type="button" onClick={() => openDialog({ kind: 'exportVm', vmId: vm.id })}>
+            {t('actions.export')}
+          </button>
           <button type="button" disabled={running} onClick={() => openDialog({ kind: 'delete', vmId: vm.id })}>
             {t('actions.delete')}
           </button>

@@ -1,11 +1,12 @@
 // Settings of a VM: everything the wizard sets (but the disk size), plus boot order, NIC port
-// forwards and the description, saved with library.modify. While the VM runs only the CD can
-// change (live, through the engine).
+// forwards and the description, saved with library.modify; and its drives (VmStorageFields),
+// which change at once. While the VM runs only the CD/DVD and floppy media can change (live,
+// through the engine).
 import { useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { ModifyVmArgs, VmDetails } from '../../src-shared/contracts/library';
 import type { PortForward, VmConfig } from '../../src-shared/vm-config';
-import { PRESET_IDS, type PresetId } from '../../src-shared/os-presets';
+import { OS_PRESETS, PRESET_IDS, type PresetId } from '../../src-shared/os-presets';
 import { Dialog } from '../components/Dialog';
 import { DialogButtons } from '../components/DialogButtons';
 import { ErrorText } from '../components/ErrorText';
@@ -17,6 +18,7 @@ import { FirmwareFields, HardwareFields } from '../wizard/HardwareFields';
 import { IsoField } from '../wizard/IsoField';
 import { draftFromConfig, validateDraft, type DraftField, type VmDraft } from '../wizard/vm-rules';
 import { Windows11Readiness } from '../wizard/Windows11Readiness';
+import { VmStorageFields } from './VmStorageFields';
 
 type BootDevice = VmConfig['bootOrder'][number];
 const BOOT_DEVICES: readonly BootDevice[] = ['cdrom', 'disk', 'floppy', 'network'];
@@ -46,7 +48,7 @@ export function settingsPatch(c: VmConfig, d: SettingsDraft): ModifyVmArgs {
   if (d.firmware !== c.firmware) patch.firmware = d.firmware;
   if (d.secureBoot !== c.secureBoot) patch.secureBoot = d.secureBoot;
   if (d.tpm !== c.tpm) patch.tpm = d.tpm;
-  if (d.iso !== c.cdrom.iso) patch.iso = d.iso;
+  if (d.iso !== (c.cdroms[0]?.iso ?? null)) patch.iso = d.iso;
   if (d.description !== c.description) patch.description = d.description;
   if (JSON.stringify(d.bootOrder) !== JSON.stringify(c.bootOrder)) patch.bootOrder = [...d.bootOrder];
   if (JSON.stringify(d.portForwards) !== JSON.stringify(c.network.portForwards)) {
@@ -229,7 +231,7 @@ function SettingsForm({ details }: { readonly details: VmDetails }) {
   async function save(e: FormEvent) {
     e.preventDefault();
     if (running) {
-      if (draft.iso !== c.cdrom.iso && draft.iso) await insertCd(c.id, draft.iso);
+      if (draft.iso !== (c.cdroms[0]?.iso ?? null) && draft.iso) await insertCd(c.id, draft.iso);
       close();
       return;
     }
@@ -323,6 +325,11 @@ function SettingsForm({ details }: { readonly details: VmDetails }) {
           <legend>{t('settings.cd')}</legend>
           <IsoField value={draft.iso} onChange={(iso) => change({ iso })} />
         </fieldset>
+        <VmStorageFields
+          vmId={c.id}
+          running={running}
+          defaultBus={c.disks[0]?.bus ?? (c.engine === 'v86' ? 'ide' : OS_PRESETS[c.os].diskBus)}
+        />
         <PortForwardsField
           value={draft.portForwards}
           onChange={(portForwards) => change({ portForwards })}

@@ -1,18 +1,21 @@
 // The renderer's zustand store, combined from slices: session, library (a cache of what main
 // owns — never persisted here), host facts, UI state (page, dialogs, notices, ISO import), the
 // open snapshot trees with their operations, the library rows' screens, linked clones / trials,
-// and disk operations (grow, compact, import).
+// disk operations (grow, compact, import), VM archives (export, import) and the drives of the VM
+// whose settings are open.
 // One store per page, handed down by context: the browser's, made in main.tsx, and one per
 // server render of a signed-in page (the web console paints the library before any script
 // runs). Both start from the same seed, so the page hydrates without a difference.
 import { createContext, useContext } from 'react';
 import { createStore, useStore, type StoreApi } from 'zustand';
 import type { VmListEntry } from '../../src-shared/contracts/library';
+import { createBackupSlice, type BackupSlice } from './backup-slice';
 import { createDiskSlice, type DiskSlice } from './disk-slice';
 import { createHostSlice, type HostSlice } from './host-slice';
 import { createLibrarySlice, type LibrarySlice } from './library-slice';
 import { createSessionSlice, type SessionSlice } from './session-slice';
 import { createSnapshotSlice, type SnapshotSlice } from './snapshot-slice';
+import { createStorageSlice, type StorageSlice } from './storage-slice';
 import { createThumbnailSlice, type ThumbnailSlice } from './thumbnail-slice';
 import { createTrialSlice, type TrialSlice } from './trial-slice';
 import { createUiSlice, type UiSlice } from './ui-slice';
@@ -24,7 +27,9 @@ export type AppState = SessionSlice &
   SnapshotSlice &
   ThumbnailSlice &
   TrialSlice &
-  DiskSlice;
+  DiskSlice &
+  BackupSlice &
+  StorageSlice;
 export type AppStore = StoreApi<AppState>;
 
 /** A store whose initial state is the slices' defaults overlaid with `seed`. */
@@ -38,6 +43,8 @@ export function createAppStore(seed: Partial<AppState> = {}): AppStore {
     ...createThumbnailSlice(...a),
     ...createTrialSlice(...a),
     ...createDiskSlice(...a),
+    ...createBackupSlice(...a),
+    ...createStorageSlice(...a),
     ...seed,
   }));
 }

@@ -17,7 +17,10 @@ export type DialogState =
   | { readonly kind: 'settings'; readonly vmId: string }
   | { readonly kind: 'delete'; readonly vmId: string }
   | { readonly kind: 'clone'; readonly vmId: string }
-  | { readonly kind: 'importDisk' };
+  | { readonly kind: 'importDisk' }
+  | { readonly kind: 'exportVm'; readonly vmId: string }
+  /** Import a VM from an archive; `replaceId`: restore it over that VM. */
+  | { readonly kind: 'importVm'; readonly replaceId: string | null };
 
 export interface Notice {
   readonly id: number;

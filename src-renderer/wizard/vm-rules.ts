@@ -29,7 +29,7 @@ export function draftFromConfig(c: VmConfig): VmDraft {
   return {
     os: c.os,
     name: c.name,
-    iso: c.cdrom.iso,
+    iso: c.cdroms[0]?.iso ?? null,
     engine: c.engine,
     cpus: c.cpus,
     memoryMiB: c.memoryMiB,

@@ -3,6 +3,8 @@
 // the CLI in-process — calls the same services through `createControlClient`, and every
 // server side validates and dispatches through `dispatchControl`, applying the caller policy.
 import type { z } from 'zod';
+import { applianceMethods, type ApplianceService } from './appliances';
+import { backupMethods, type BackupService } from './backup';
 import { diskMethods, type DiskService } from './disks';
 import { hostMethods, type HostService } from './host';
 import { libraryMethods, type LibraryService } from './library';
@@ -25,6 +27,8 @@ export interface ControlServices {
   vm: VmService;
   snapshots: SnapshotService;
   disks: DiskService;
+  backup: BackupService;
+  appliances: ApplianceService;
 }
 
 export const controlContract = {
@@ -36,6 +40,8 @@ export const controlContract = {
   vm: vmMethods,
   snapshots: snapshotMethods,
   disks: diskMethods,
+  backup: backupMethods,
+  appliances: applianceMethods,
 } satisfies { [S in keyof ControlServices]: Record<keyof ControlServices[S], MethodSpec> };
 
 export type ServiceName = keyof ControlServices;

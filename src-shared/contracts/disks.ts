@@ -1,7 +1,9 @@
 // The `disks` control service: what a disk image file is (format, sizes, snapshots), bringing
 // an existing VDI/VMDK/VHD/VHDX/raw/qcow2 disk into Maru as qcow2, and growing, compacting and
-// converting disks. Every front end calls these methods; long operations are jobs.
+// converting disks, and new empty floppy images. Every front end calls these methods; long
+// operations are jobs.
 import * as z from 'zod';
+import { CREATABLE_FLOPPY_SIZES, type CreatableFloppySize } from '../storage-layout';
 import { hostPathArg } from './access';
 import type { JobOptions } from './jobs';
 import { job, method, type MethodSpec } from './method';
@@ -113,6 +115,11 @@ export interface DiskService {
   compact(vmRef: string, diskIndex: number, job?: JobOptions): Promise<DiskCompactResult>;
   /** Writes a copy of a disk image in another format to `targetPath` (which must not exist). */
   convert(path: string, targetFormat: DiskFormat, targetPath: string, job?: JobOptions): Promise<DiskConvertResult>;
+  /**
+   * Writes a new, empty floppy image formatted with FAT12 (1.44M, 720K or 2.88M) to `targetPath`
+   * (which must not exist). Returns its absolute path and size.
+   */
+  createFloppy(targetPath: string, size: CreatableFloppySize): Promise<{ path: string; bytes: number }>;
 }
 
 const vmRef = z.string().min(1).max(256);
@@ -138,4 +145,5 @@ export const diskMethods = {
   resize: job(z.tuple([vmRef, diskIndex, z.number().int().positive().max(DISK_MAX_BYTES)])),
   compact: job(z.tuple([vmRef, diskIndex])),
   convert: job(z.tuple([hostPathArg('media'), format, hostPathArg('output')])),
+  createFloppy: method(z.tuple([hostPathArg('output'), z.enum(CREATABLE_FLOPPY_SIZES)])),
 } satisfies Record<keyof DiskService, MethodSpec>;

@@ -61,14 +61,25 @@ export interface EngineStatus {
   /** RFB endpoint (unix socket path) for viewers. */
   readonly display: string | null;
   readonly capabilities: EngineCapabilities;
-  /** The ISO in the CD/DVD drive now (absolute path), null when empty. */
+  /** The ISO in the first CD/DVD drive now (absolute path), null when empty or when there is no drive. */
   readonly cdrom: string | null;
+  /** Every CD/DVD and floppy drive and the image in it now. */
+  readonly media?: readonly RemovableMedium[];
   /** Things the user should know about how this VM runs (software emulation, adjusted devices …). */
   readonly notes?: readonly string[];
   /** The serial port's log file. */
   readonly serialLog?: string | null;
   /** True when this start resumed a saved state. */
   readonly resumedFromSavedState?: boolean;
+}
+
+/** A CD/DVD or floppy drive of a running VM and what is in it. */
+export interface RemovableMedium {
+  /** The drive's id in the VM's config (`cd0`, `fd0` …). */
+  readonly id: string;
+  readonly kind: 'cdrom' | 'floppy';
+  /** The image in it (absolute path), null when empty. */
+  readonly medium: string | null;
 }
 
 /** How `stop` ended. */
@@ -102,6 +113,8 @@ export interface EngineControlService {
   saveState(): Promise<StopResult>;
   attachIso(isoPath: string): Promise<EngineStatus>;
   eject(): Promise<EngineStatus>;
+  /** Puts an image (absolute path) in CD/DVD or floppy drive `drive`, or empties it (null). */
+  changeMedium(drive: string, medium: string | null): Promise<EngineStatus>;
   screenshot(): Promise<ScreenshotWire>;
   sendKeys(text: string): Promise<void>;
   /** Key names pressed together, e.g. ['ctrl', 'alt', 'delete'] (QEMU qcode names or aliases). */
@@ -150,6 +163,7 @@ export const engineControlMethods = {
   saveState: z.tuple([]),
   attachIso: z.tuple([z.string().min(1).max(4096)]),
   eject: z.tuple([]),
+  changeMedium: z.tuple([z.string().min(1).max(64), z.string().min(1).max(4096).nullable()]),
   screenshot: z.tuple([]),
   sendKeys: z.tuple([z.string().min(1).max(MAX_TEXT)]),
   sendCombo: z.tuple([z.array(z.string().min(1).max(32)).min(1).max(8)]),

@@ -2,7 +2,7 @@
 // console) calls. One interface, one runtime method table with zod argument schemas.
 import * as z from 'zod';
 import { PRESET_IDS } from '../os-presets';
-import { portForwardSchema, type VmConfig } from '../vm-config';
+import { DISK_BUSES, portForwardSchema, type VmConfig } from '../vm-config';
 import { bindAddressArg, hostPathArg } from './access';
 import type { JobOptions } from './jobs';
 import { job, method, type MethodSpec } from './method';
@@ -71,6 +71,8 @@ export const createVmArgsSchema = vmSettingsArgsSchema.extend({
   name: z.string(),
   os: z.enum(PRESET_IDS).default('other'),
   diskGiB: z.number().nonnegative().optional(),
+  /** The first disk's bus (default: the preset's; v86: IDE). */
+  diskBus: z.enum(DISK_BUSES).optional(),
 });
 export type CreateVmArgs = z.input<typeof createVmArgsSchema>;
 
@@ -84,6 +86,56 @@ export const modifyVmArgsSchema = vmSettingsArgsSchema.extend({
   portForwards: z.array(portForwardSchema.extend({ hostAddress: bindAddressArg().default('127.0.0.1') })).optional(),
 });
 export type ModifyVmArgs = z.input<typeof modifyVmArgsSchema>;
+
+/** A drive of a VM as `maru storage VM list` shows it. */
+export interface StorageDrive {
+  readonly id: string;
+  /** VirtualBox's names: hard disk, optical drive, floppy drive. */
+  readonly type: 'hdd' | 'dvd' | 'fdd';
+  /** The controller: `ide`, `ahci` (SATA), `virtio`, `virtio-scsi`, `nvme`; `fdc` for floppy drives. */
+  readonly bus: VmConfig['disks'][number]['bus'] | 'fdc';
+  /** Where QEMU attaches it ("IDE secondary master", "SATA port 2", "floppy A:" …). */
+  readonly slot: string;
+  /** The image (absolute path); null for an empty CD/DVD or floppy drive. */
+  readonly medium: string | null;
+  /** Hard disks: virtual size in bytes. */
+  readonly sizeBytes?: number;
+  /** False when the image is missing from the host. */
+  readonly exists: boolean;
+}
+
+/** A VM's drives and what each engine can make of them. */
+export interface VmStorage {
+  readonly vmId: string;
+  readonly name: string;
+  readonly drives: readonly StorageDrive[];
+  /** Why QEMU cannot build these drives (empty when it can). */
+  readonly qemuProblems: readonly string[];
+  /** Why the v86 engine cannot run these drives (empty when it can). */
+  readonly v86Problems: readonly string[];
+  readonly notes: readonly string[];
+}
+
+/**
+ * A drive to add to a powered-off VM (VBoxManage storageattach): a hard disk (`hdd`) — an
+ * existing qcow2 image (`medium`) or a new one (`createBytes`) — or a CD/DVD (`dvd`) or floppy
+ * (`fdd`) drive, empty (`medium: null`) or holding an image.
+ */
+export const attachStorageArgsSchema = z.object({
+  type: z.enum(['hdd', 'dvd', 'fdd']),
+  /** hdd: any disk bus; dvd: ide or ahci; fdd: none (the floppy controller). Default: like the VM's drives of that kind. */
+  bus: z.enum(DISK_BUSES).optional(),
+  medium: hostPathArg('media').nullable().optional(),
+  /** hdd: create a new, empty qcow2 disk of this size (bytes) in the VM's folder. */
+  createBytes: z.number().int().positive().optional(),
+});
+export type AttachStorageArgs = z.input<typeof attachStorageArgsSchema>;
+
+export interface AttachStorageResult {
+  readonly vm: VmDetails;
+  readonly drive: StorageDrive;
+  readonly warnings: readonly string[];
+}
 
 export interface LibraryService {
   list(): Promise<VmListEntry[]>;
@@ -99,6 +151,12 @@ export interface LibraryService {
    * size: the source's disks are frozen as bases both VMs' new overlays read from.
    */
   linkedClone(ref: string, newName: string, job?: JobOptions): Promise<VmDetails>;
+  /** The VM's disks, CD/DVD and floppy drives, where each sits, and what an engine cannot run. */
+  storage(ref: string): Promise<VmStorage>;
+  /** Adds a drive to a powered-off VM (refused while it runs or has a saved state). */
+  attachStorage(ref: string, args: AttachStorageArgs): Promise<AttachStorageResult>;
+  /** Removes drive `driveId` from a powered-off VM; a disk's image file is kept (and said where). */
+  detachStorage(ref: string, driveId: string): Promise<{ vm: VmDetails; keptFile: string | null }>;
 }
 
 const vmRef = z.string().min(1).max(256);
@@ -113,4 +171,7 @@ export const libraryMethods = {
   delete: method(z.tuple([vmRef, z.object({ deleteDisks: z.boolean() })])),
   clone: job(z.tuple([vmRef, z.string()])),
   linkedClone: job(z.tuple([vmRef, z.string()])),
+  storage: method(z.tuple([vmRef])),
+  attachStorage: method(z.tuple([vmRef, attachStorageArgsSchema])),
+  detachStorage: method(z.tuple([vmRef, z.string().min(1).max(64)])),
 } satisfies Record<keyof LibraryService, MethodSpec>;

@@ -1,6 +1,6 @@
 // The `vm` control service: everything a front end does to a VM's run — start (a job:
-// progress + cancel), stop, pause, resume, reset, save and discard its state, the CD of a
-// running or stored VM, screenshots, keys, the serial console, and its engine status. The
+// progress + cancel), stop, pause, resume, reset, save and discard its state, the CD/DVD and
+// floppy media of a running or stored VM, screenshots, keys, the serial console, and its engine status. The
 // desktop, the web console and the CLI all call these methods; only the transport differs.
 import * as z from 'zod';
 import type { AbortedMarker, EngineState, EngineStatus, ScreenshotWire, StopResult } from './engine';
@@ -14,12 +14,16 @@ export interface VmStartResult {
   readonly status: EngineStatus;
 }
 
-/** Where `attachIso` / `eject` took effect: the running VM's drive (this run) or the stored config. */
+/** Where `attachIso` / `eject` / `changeMedium` took effect: the running VM's drive (this run) or the stored config. */
 export interface VmMediaResult {
   readonly vmId: string;
   readonly name: string;
   readonly live: boolean;
+  /** The image now in the drive (absolute path), null when empty. (Named for the CD/DVD, where it began.) */
   readonly iso: string | null;
+  /** The drive that changed (`cd0`, `fd0` …) and its kind. */
+  readonly drive?: string;
+  readonly kind?: 'cdrom' | 'floppy';
 }
 
 /** A VM's screen for the library row: PNG (base64), and whether it is the live screen. */
@@ -52,6 +56,13 @@ export interface VmService {
   /** Puts an ISO in the CD/DVD drive: at once for a running VM (this run), else in its config. */
   attachIso(vmRef: string, isoPath: string): Promise<VmMediaResult>;
   eject(vmRef: string): Promise<VmMediaResult>;
+  /**
+   * Puts an image in a CD/DVD or floppy drive, or empties it (`medium: null`): at once for a
+   * running VM (this run), else in its config. `drive` is a drive id (`cd1`, `fd0` …), or
+   * `cdrom` / `floppy` for the VM's first drive of that kind. A floppy image must have a
+   * floppy's size; an ISO must be one.
+   */
+  changeMedium(vmRef: string, drive: string, medium: string | null): Promise<VmMediaResult>;
   /** The engine host's status, or null when the VM is not running. */
   status(vmRef: string): Promise<EngineStatus | null>;
   /** Why the VM is `aborted` (null when it is not). */
@@ -100,6 +111,7 @@ export const vmMethods = {
   discardState: method(z.tuple([vmRef])),
   attachIso: method(z.tuple([vmRef, hostPathArg('media')])),
   eject: method(z.tuple([vmRef])),
+  changeMedium: method(z.tuple([vmRef, z.string().min(1).max(64), hostPathArg('media').nullable()])),
   status: method(z.tuple([vmRef])),
   abortInfo: method(z.tuple([vmRef])),
   screenshot: method(z.tuple([vmRef])),

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { AppError } from '../../../src-shared/errors';
 import type { AcceleratorName, AcceleratorVerdict, HostInfo } from '../../../src-shared/host-info';
 import { OS_PRESETS } from '../../../src-shared/os-presets';
+import { planQemuStorage, type QemuSlot } from '../../../src-shared/storage-layout';
 import type { DiskConfig, VmConfig } from '../../../src-shared/vm-config';
 import { SOCKET_FILES } from '../../../src-node/run-folder';
 
@@ -69,12 +70,23 @@ export interface MachinePlan {
   readonly pidFile: string;
   readonly serialLog: string;
   readonly snapshot: SnapshotPlan;
-  /** The CD/DVD drive's qdev id (QMP media commands take it) and its medium at start. */
-  readonly cdrom: { readonly deviceId: string; readonly iso: string | null };
+  /** The CD/DVD and floppy drives (QMP media commands take their qdev ids) and their media at start. */
+  readonly removable: readonly RemovableDrive[];
 }
 
-/** QMP device id of the CD/DVD drive. */
-export const CDROM_DEVICE_ID = 'cd0';
+/** A CD/DVD or floppy drive of the machine. */
+export interface RemovableDrive {
+  /** The drive's id in the config (`cd0`, `fd0` …). */
+  readonly id: string;
+  readonly kind: 'cdrom' | 'floppy';
+  /** Its qdev id: QMP's blockdev-change-medium and eject take it. */
+  readonly deviceId: string;
+  /** The image in it at start (absolute path), null when empty. */
+  readonly medium: string | null;
+}
+
+/** qdev id of the isa-fdc a q35 machine gets for its floppy drives. */
+export const FDC_ID = 'fdc0';
 /** Node name of the per-VM NVRAM (qcow2). */
 export const NVRAM_NODE = 'nvram';
 /** The per-VM NVRAM file in the VM folder. */
@@ -94,9 +106,14 @@ function opts(parts: readonly (string | false | null | undefined)[]): string {
 }
 
 /** QEMU node names start with a letter and hold letters, digits, '-', '.', '_' (at most 31 chars). */
-export function diskNodeName(disk: DiskConfig): string {
-  const id = /^[a-z]/.test(disk.id) ? disk.id : `disk-${disk.id}`;
+export function diskNodeName(drive: { readonly id: string }): string {
+  const id = /^[a-z]/.test(drive.id) ? drive.id : `disk-${drive.id}`;
   return id.slice(0, 31);
+}
+
+/** An NVMe controller's serial number (at most 20 characters): stable per disk. */
+export function nvmeSerial(disk: DiskConfig): string {
+  return `MARU-${disk.id}`.slice(0, 20);
 }
 
 /** A locally administered, stable MAC from the VM's uuid (52:54:00 is QEMU's prefix). */
@@ -159,9 +176,6 @@ const VGA_DEVICES: Record<VmConfig['display']['vga'], string> = {
   virtio: 'virtio-vga',
   vmware: 'vmware-svga',
 };
-
-/** ich9-ahci ports on q35 (the built-in controller's bus is `ide`, ports ide.0 … ide.5). */
-const Q35_SATA_PORTS = 6;
 
 function binaryFor(config: VmConfig, host: HostInfo, notes: string[]): string {
   const x86 = host.qemu.binaries.find((b) => b.name === 'qemu-system-x86_64');
@@ -246,77 +260,105 @@ export function buildMachine(input: MachineInput): MachinePlan {
     if (config.secureBoot) add('-global', 'driver=cfi.pflash01,property=secure,value=on');
   }
 
-  // ---- boot order → bootindex per device
+  // ---- storage: every drive's controller and slot (src-shared/storage-layout.ts)
+  const storage = planQemuStorage(config);
+  if (storage.problems.length > 0) {
+    throw new AppError(
+      'UNSUPPORTED',
+      `VM ${JSON.stringify(config.name)} cannot be built: ${storage.problems.join('; ')} ("maru storage ${config.name} list" shows its drives).`,
+    );
+  }
+  notes.push(...storage.notes);
+
+  // ---- boot order → bootindex per device (drives of one kind in list order)
   const bootIndex = new Map<string, number>();
   let nextBoot = 0;
   for (const what of config.bootOrder) {
     if (what === 'disk') for (const d of config.disks) bootIndex.set(`disk:${d.id}`, nextBoot++);
-    else if (what === 'cdrom') bootIndex.set('cdrom', nextBoot++);
+    else if (what === 'cdrom') for (const c of config.cdroms) bootIndex.set(`cdrom:${c.id}`, nextBoot++);
+    else if (what === 'floppy') for (const f of config.floppies) bootIndex.set(`floppy:${f.id}`, nextBoot++);
     else if (what === 'network') bootIndex.set('network', nextBoot++);
-    // 'floppy': Maru VMs have no floppy drive; the entry is kept in the config for later.
   }
   const boot = (key: string): string | undefined => {
     const i = bootIndex.get(key);
     return i === undefined ? undefined : `bootindex=${i}`;
   };
+  const busOf = (slot: QemuSlot): string => {
+    if (slot.kind === 'ide') return `bus=ide.${slot.channel},unit=${slot.unit}`;
+    if (slot.kind === 'sata') return `bus=${slot.controller === 'q35' ? 'ide' : 'sata'}.${slot.port}`;
+    return '';
+  };
 
-  // ---- disks
-  let sataPort = 0;
-  let pcAhci = false;
-  const pcIdeSlots = ['ide.0,unit=0', 'ide.0,unit=1', 'ide.1,unit=1']; // ide.1 unit 0 is the CD/DVD drive
-  let pcIde = 0;
-  let ideOnQ35 = false;
-  for (const d of config.disks) {
+  // ---- disks. A controller is added right before its first drive (-device order decides PCI
+  // slots, so a VM keeps the addresses it had before schema 3).
+  const added = new Set<string>();
+  const controllerFor = (slot: QemuSlot): void => {
+    const needed =
+      slot.kind === 'sata' && slot.controller === 'ich9'
+        ? 'ich9-ahci,id=sata'
+        : slot.kind === 'virtio-scsi'
+          ? 'virtio-scsi-pci,id=scsi0'
+          : null;
+    if (needed && !added.has(needed)) {
+      added.add(needed);
+      add('-device', needed);
+    }
+  };
+  for (const { disk: d, slot } of storage.disks) {
     const node = diskNodeName(d);
     const file = path.isAbsolute(d.file) ? d.file : path.join(paths.vmFolder, d.file);
     add('-blockdev', opts(['driver=file', `node-name=${node}-file`, `filename=${optValue(file)}`]));
     add('-blockdev', opts(['driver=qcow2', `node-name=${node}`, `file=${node}-file`, 'discard=unmap']));
     snapshotNodes.push({ node, image: file });
+    controllerFor(slot);
     const dev = `id=${node}-dev`;
-    if (d.bus === 'virtio') {
-      add('-device', opts(['virtio-blk-pci', `drive=${node}`, dev, boot(`disk:${d.id}`)]));
-    } else if (q35) {
-      if (d.bus === 'ide') ideOnQ35 = true;
-      if (sataPort >= Q35_SATA_PORTS - 1) {
-        throw new AppError(
-          'UNSUPPORTED',
-          `VM ${JSON.stringify(config.name)} has more SATA disks than q35's 5 free ports.`,
-        );
-      }
-      add('-device', opts(['ide-hd', `drive=${node}`, `bus=ide.${sataPort++}`, dev, boot(`disk:${d.id}`)]));
-    } else if (d.bus === 'ahci') {
-      if (!pcAhci) {
-        add('-device', 'ich9-ahci,id=sata');
-        pcAhci = true;
-      }
-      if (sataPort >= Q35_SATA_PORTS) {
-        throw new AppError('UNSUPPORTED', `VM ${JSON.stringify(config.name)} has more than 6 SATA disks.`);
-      }
-      add('-device', opts(['ide-hd', `drive=${node}`, `bus=sata.${sataPort++}`, dev, boot(`disk:${d.id}`)]));
-    } else {
-      const slot = pcIdeSlots[pcIde++];
-      if (!slot) {
-        throw new AppError(
-          'UNSUPPORTED',
-          `VM ${JSON.stringify(config.name)} has more than 3 IDE disks (the 4th slot holds the CD/DVD drive).`,
-        );
-      }
-      add('-device', opts(['ide-hd', `drive=${node}`, `bus=${slot}`, dev, boot(`disk:${d.id}`)]));
-    }
+    const bootAt = boot(`disk:${d.id}`);
+    if (slot.kind === 'virtio-blk') add('-device', opts(['virtio-blk-pci', `drive=${node}`, dev, bootAt]));
+    else if (slot.kind === 'virtio-scsi')
+      add('-device', opts(['scsi-hd', `drive=${node}`, 'bus=scsi0.0', dev, bootAt]));
+    else if (slot.kind === 'nvme') {
+      // An NVMe controller needs a serial number; the guest sees it as the drive's serial.
+      add('-device', opts(['nvme', `drive=${node}`, `serial=${nvmeSerial(d)}`, dev, bootAt]));
+    } else add('-device', opts(['ide-hd', `drive=${node}`, busOf(slot), dev, bootAt]));
   }
-  if (ideOnQ35) notes.push('q35 has no IDE controller: the IDE disks are attached to its SATA (AHCI) controller.');
   if (uefi) snapshotNodes.push({ node: NVRAM_NODE, image: path.join(paths.vmFolder, NVRAM_FILE) });
 
-  // ---- CD/DVD: a removable drive; an ISO is a read-only raw node the QMP media commands can replace
-  const iso = config.cdrom.iso;
-  let cdDrive: string | undefined;
-  if (iso) {
-    add('-blockdev', opts(['driver=file', 'node-name=cd0-file', `filename=${optValue(iso)}`, 'read-only=on']));
-    add('-blockdev', opts(['driver=raw', 'node-name=cd0-media', 'file=cd0-file', 'read-only=on']));
-    cdDrive = 'drive=cd0-media';
+  // ---- removable media: an image is a raw node the QMP media commands can replace; the drive stays
+  const removable: RemovableDrive[] = [];
+  const mediumNodes = (node: string, file: string, readOnly: boolean): string => {
+    const ro = readOnly ? 'read-only=on' : undefined;
+    add('-blockdev', opts(['driver=file', `node-name=${node}-file`, `filename=${optValue(file)}`, ro]));
+    add('-blockdev', opts(['driver=raw', `node-name=${node}-media`, `file=${node}-file`, ro]));
+    return `drive=${node}-media`;
+  };
+  for (const { cdrom, slot } of storage.cdroms) {
+    const node = diskNodeName(cdrom);
+    const drive = cdrom.iso ? mediumNodes(node, cdrom.iso, true) : undefined;
+    controllerFor(slot);
+    add('-device', opts(['ide-cd', `id=${node}`, busOf(slot), drive, boot(`cdrom:${cdrom.id}`)]));
+    removable.push({ id: cdrom.id, kind: 'cdrom', deviceId: node, medium: cdrom.iso });
   }
-  const cdBus = q35 ? `bus=ide.${sataPort}` : 'bus=ide.1,unit=0';
-  add('-device', opts(['ide-cd', `id=${CDROM_DEVICE_ID}`, cdBus, cdDrive, boot('cdrom')]));
+
+  // ---- floppy drives: a pc's built-in ISA controller; q35 has none (since QEMU 2.4), so it gets an isa-fdc
+  if (storage.fdc === 'isa-fdc') {
+    const idx = storage.floppies.map(({ floppy, unit }) => {
+      const i = bootIndex.get(`floppy:${floppy.id}`);
+      return i === undefined ? undefined : `bootindex${unit === 0 ? 'A' : 'B'}=${i}`;
+    });
+    add('-device', opts(['isa-fdc', `id=${FDC_ID}`, ...idx]));
+  } else if (storage.fdc === 'builtin') {
+    for (const { floppy, unit } of storage.floppies) {
+      const i = bootIndex.get(`floppy:${floppy.id}`);
+      if (i !== undefined) add('-global', `isa-fdc.bootindex${unit === 0 ? 'A' : 'B'}=${i}`);
+    }
+  }
+  for (const { floppy, unit } of storage.floppies) {
+    const node = diskNodeName(floppy);
+    const drive = floppy.image ? mediumNodes(node, floppy.image, false) : undefined;
+    const bus = storage.fdc === 'isa-fdc' ? `bus=${FDC_ID}.0` : undefined;
+    add('-device', opts(['floppy', `unit=${unit}`, `id=${node}`, bus, drive]));
+    removable.push({ id: floppy.id, kind: 'floppy', deviceId: node, medium: floppy.image });
+  }
 
   // ---- TPM 2.0 (swtpm)
   let swtpm: SwtpmPlan | null = null;
@@ -430,6 +472,6 @@ export function buildMachine(input: MachineInput): MachinePlan {
       devices: snapshotNodes.map((n) => n.node),
       images: snapshotNodes.map((n) => n.image),
     },
-    cdrom: { deviceId: CDROM_DEVICE_ID, iso },
+    removable,
   };
 }

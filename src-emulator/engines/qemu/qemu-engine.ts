@@ -16,6 +16,7 @@ import { encodePng } from '../../display/png-encoder';
 import { decodePpm } from '../../display/ppm-decoder';
 import type { KeyStroke } from '../../input/key-mapping';
 import { inspectIso } from '../../media/iso-image';
+import { inspectFloppy } from '../../media/floppy-image';
 import type { DisplayEndpoint, Engine, EngineRuntimeInfo, EngineStopOutcome, SavedState, Screenshot } from '../engine';
 import { EngineBase } from '../engine-base';
 import { buildMachine, NVRAM_NODE, type MachinePaths, type MachinePlan } from './machine-builder';
@@ -69,7 +70,8 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
   private swtpm: ManagedProcess | null = null;
   private qmp: QmpClient | null = null;
   private serial: net.Socket | null = null;
-  private cdrom: string | null;
+  /** What is in each CD/DVD and floppy drive now (drive id → image, null when empty). */
+  private readonly media = new Map<string, string | null>();
   private expected: ExpectedExit | null = null;
   private abortReason: string | null = null;
   private guestShutdown = false;
@@ -83,7 +85,8 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
   constructor(private readonly options: QemuEngineOptions) {
     super(options.config.name, options.log);
     const { config, host } = options;
-    this.cdrom = config.cdrom.iso;
+    for (const c of config.cdroms) this.media.set(c.id, c.iso);
+    for (const f of config.floppies) this.media.set(f.id, f.image);
     const writable = config.disks.length > 0 || config.firmware === 'uefi';
     this.capabilities = {
       engine: 'qemu',
@@ -581,28 +584,57 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
   }
 
   attachIso(isoPath: string): Promise<void> {
-    return this.serialize(async () => {
-      const qmp = this.requireState('change the CD/DVD', 'running', 'paused');
-      const iso = await inspectIso(isoPath);
-      await qmp.execute('blockdev-change-medium', {
-        id: this.plan!.cdrom.deviceId,
-        filename: iso.path,
-        format: 'raw',
-        'read-only-mode': 'read-only',
-        force: true,
-      });
-      this.cdrom = iso.path;
-    });
+    return this.changeMedium(this.firstCdrom('change the CD/DVD'), isoPath);
   }
 
   eject(): Promise<void> {
+    return this.changeMedium(this.firstCdrom('eject the CD/DVD'), null);
+  }
+
+  private firstCdrom(what: string): string {
+    const first = this.options.config.cdroms[0];
+    if (!first) {
+      throw new AppError(
+        'NOT_FOUND',
+        `Cannot ${what} of VM ${JSON.stringify(this.options.config.name)}: it has no CD/DVD drive. Add one while it ` +
+          `is off ("maru storage ${this.options.config.name} attach --type dvd --medium emptydrive").`,
+      );
+    }
+    return first.id;
+  }
+
+  changeMedium(driveId: string, medium: string | null): Promise<void> {
     return this.serialize(async () => {
-      const qmp = this.requireState('eject the CD/DVD', 'running', 'paused');
-      const id = this.plan!.cdrom.deviceId;
-      await qmp.execute('blockdev-open-tray', { id, force: true });
-      await qmp.execute('blockdev-remove-medium', { id });
-      await qmp.execute('blockdev-close-tray', { id });
-      this.cdrom = null;
+      const drive = this.plan?.removable.find((d) => d.id === driveId);
+      const kind = drive?.kind === 'floppy' ? 'floppy' : 'CD/DVD';
+      const qmp = this.requireState(medium ? `change the ${kind}` : `eject the ${kind}`, 'running', 'paused');
+      if (!drive) {
+        throw new AppError(
+          'NOT_FOUND',
+          `VM ${JSON.stringify(this.options.config.name)} has no CD/DVD or floppy drive "${driveId}" (it has ` +
+            `${this.plan!.removable.map((d) => d.id).join(', ') || 'none'}).`,
+        );
+      }
+      if (medium === null) {
+        // A CD/DVD drive has a tray: open it (even if the guest locked it), take the medium out, close
+        // it. A floppy drive has none: QEMU ignores the tray commands for it and removes the medium.
+        await qmp.execute('blockdev-open-tray', { id: drive.deviceId, force: true });
+        await qmp.execute('blockdev-remove-medium', { id: drive.deviceId });
+        await qmp.execute('blockdev-close-tray', { id: drive.deviceId });
+        this.media.set(drive.id, null);
+        return;
+      }
+      // Checked first: nothing changes in the drive when the image is not one.
+      const image = drive.kind === 'cdrom' ? (await inspectIso(medium)).path : (await inspectFloppy(medium)).path;
+      await qmp.execute('blockdev-change-medium', {
+        id: drive.deviceId,
+        filename: image,
+        format: 'raw',
+        // An ISO is read-only; a floppy is written like a disk (the guest saves files on it).
+        'read-only-mode': drive.kind === 'cdrom' ? 'read-only' : 'read-write',
+        force: true,
+      });
+      this.media.set(drive.id, image);
     });
   }
 
@@ -634,7 +666,8 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
       accelerator: plan?.accelerator ?? null,
       acceleratorReason: plan?.acceleratorReason ?? null,
       notes: plan?.notes ?? [],
-      cdrom: this.cdrom,
+      cdrom: this.options.config.cdroms[0] ? (this.media.get(this.options.config.cdroms[0].id) ?? null) : null,
+      media: (plan?.removable ?? []).map((d) => ({ id: d.id, kind: d.kind, medium: this.media.get(d.id) ?? null })),
       serialLog: plan?.serialLog ?? null,
       resumedFromSavedState: this.resumed,
       recovery: this.recoveryRecord(),

@@ -153,6 +153,15 @@ export async function flattenImage(qemuImg: string, file: string): Promise<void>
   if (r.code !== 0) throw new AppError('IO', `Could not make ${file} independent of its base: ${r.stderr.trim()}`);
 }
 
+/**
+ * Points `file` at another backing file without reading or copying data (`rebase -u`): the new
+ * one must hold the same content (a base moved along with its overlay, as an import does).
+ */
+export async function relinkImage(qemuImg: string, file: string, backing: string): Promise<void> {
+  const r = await run(qemuImg, ['rebase', '-q', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', backing, file], 60_000);
+  if (r.code !== 0) throw new AppError('IO', `Could not point ${file} at its base ${backing}: ${r.stderr.trim()}`);
+}
+
 /** The fields of `qemu-img info --output=json` Maru reads. */
 export interface QemuImageInfo {
   readonly filename: string;

@@ -1,8 +1,9 @@
 // The v86 engine: runs one VM inside the engine host process on the embedded x86 emulator,
-// with qcow2 disks, an ISO CD-ROM read on demand, an RFB server over its screen, serial,
-// send-keys, pause/resume/reset and saved states (v86 state file + qcow2 internal snapshots).
+// with qcow2 disks (IDE), an ISO CD-ROM read on demand, floppies (in memory, written back to
+// their files), an RFB server over its screen, serial, send-keys, pause/resume/reset and saved
+// states (v86 state file + qcow2 internal snapshots).
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { EngineCapabilities, LiveSnapshotState, StopMode } from '../../../src-shared/contracts/engine';
 import { V86_MAX_CPUS, V86_MAX_MEMORY_MIB, chooseEngine, v86Problems } from '../../../src-shared/engine-choice';
@@ -16,6 +17,7 @@ import { Qcow2Image } from '../../disk/qcow2-image';
 import { encodePng } from '../../display/png-encoder';
 import type { KeyStroke } from '../../input/key-mapping';
 import { inspectIso } from '../../media/iso-image';
+import { inspectFloppy } from '../../media/floppy-image';
 import { RfbServer } from '../../rfb/rfb-server';
 import type { DisplayEndpoint, Engine, EngineRuntimeInfo, EngineStopOutcome, SavedState, Screenshot } from '../engine';
 import { EngineBase } from '../engine-base';
@@ -31,8 +33,6 @@ export const V86_SAVED_STATE_TAG = 'maru-saved-state';
 export const V86_STATE_FILE = 'v86-saved-state.bin';
 /** Pause between typed keys: v86's PS/2 buffer is small and the guest reads it by interrupt. */
 const KEY_PACE_MS = 12;
-/** Floppy images v86 takes (it loads them whole): 160 KiB … 2.88 MiB. */
-const MAX_FLOPPY_BYTES = 2_949_120;
 
 export interface V86EngineOptions {
   readonly config: VmConfig;
@@ -43,8 +43,6 @@ export interface V86EngineOptions {
   /** Maru's resources folder (bundled firmware); default Electron's process.resourcesPath when present. */
   readonly resourcesDir?: string | null;
   readonly env?: NodeJS.ProcessEnv;
-  /** A floppy image for drive A: (DOS boot disks), loaded whole. */
-  readonly floppyImage?: string | null;
   readonly wasmPath?: string;
   /** Screen refresh period (ms), default 16. */
   readonly displayRefreshMs?: number;
@@ -55,6 +53,15 @@ interface Drive {
   readonly file: string;
   readonly device: V86BlockDevice;
   readonly adapter: V86DriveAdapter;
+}
+
+/** A floppy in a drive: v86 keeps it in memory; what the guest writes goes back to the file. */
+interface LoadedFloppy {
+  readonly path: string;
+  /** The bytes v86 works on (in place). */
+  readonly bytes: Uint8Array;
+  /** The file as read (or last written back), to tell whether the guest changed anything. */
+  saved: Uint8Array;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -71,6 +78,8 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
   private rfb: RfbServer | null = null;
   private disks: Drive[] = [];
   private cdrom: { path: string; device: V86BlockDevice } | null = null;
+  /** Drives A: and B: (config.floppies[0], [1]) and what is in them. */
+  private readonly floppies: (LoadedFloppy | null)[] = [null, null];
   private serialLog: WriteStream | null = null;
   private readonly rfbPath: string;
   private readonly notes: string[] = [];
@@ -115,8 +124,12 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
       log(`v86 ${V86_VERSION}: BIOS ${firmware.files.bios}, VGA BIOS ${firmware.files.vgaBios}`);
       await this.openDisks();
       if (resumeFrom) await this.revertDisksTo(resumeFrom);
-      if (config.cdrom.iso) this.cdrom = await this.openIso(config.cdrom.iso);
-      const fda = this.options.floppyImage ? await this.readFloppy(this.options.floppyImage) : undefined;
+      const iso = config.cdroms[0]?.iso;
+      if (iso) this.cdrom = await this.openIso(iso);
+      for (const [unit, f] of config.floppies.entries()) {
+        if (f.image) this.floppies[unit] = await this.readFloppy(f.image);
+      }
+      const [fda, fdb] = this.floppies.map((f) => f?.bytes);
 
       this.serialLog = createWriteStream(path.join(paths.logsFolder, 'serial.log'), { flags: 'a', mode: 0o600 });
       this.serialLog.on('error', (err) => log(`serial log: ${err.message}`));
@@ -131,6 +144,7 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
         ...(this.disks[1] ? { hdb: this.disks[1].adapter } : {}),
         ...(this.cdrom ? { cdrom: new V86DriveAdapter(this.cdrom.device, { readAhead: true }) } : {}),
         ...(fda ? { fda } : {}),
+        ...(fdb ? { fdb } : {}),
         bootOrder: v86BootOrder(config.bootOrder),
         display,
         ...(this.options.wasmPath ? { wasmPath: this.options.wasmPath } : {}),
@@ -175,15 +189,8 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
       throw new AppError(
         'UNSUPPORTED',
         `VM ${this.label} cannot run on the v86 engine: ${problems.join('; ')}. Change the VM ` +
-          `("maru modify ${config.name} --cpus 1 --memory 512 --firmware bios --no-tpm"), or run it with QEMU ` +
-          `("maru modify ${config.name} --engine qemu").`,
-      );
-    }
-    if (config.disks.length > 2) {
-      throw new AppError(
-        'UNSUPPORTED',
-        `VM ${this.label} has ${config.disks.length} disks; the v86 engine attaches two (IDE primary master and slave). ` +
-          'Detach the others, or run the VM with QEMU.',
+          `("maru modify ${config.name} --cpus 1 --memory 512 --firmware bios --no-tpm"; its drives: ` +
+          `"maru storage ${config.name} list"), or run it with QEMU ("maru modify ${config.name} --engine qemu").`,
       );
     }
   }
@@ -217,17 +224,38 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
     return { path: iso.path, device };
   }
 
-  private async readFloppy(file: string): Promise<Uint8Array> {
-    const s = await stat(file).catch((err: NodeJS.ErrnoException) => {
-      throw new AppError('NOT_FOUND', `The floppy image ${file} cannot be read: ${err.message}.`);
-    });
-    if (s.size === 0 || s.size > MAX_FLOPPY_BYTES || s.size % 512 !== 0) {
-      throw new AppError(
-        'INVALID_ARGUMENT',
-        `${file} is not a floppy image (${s.size} bytes; floppies are whole 512-byte sectors up to 2.88 MB, e.g. 1474560 bytes).`,
-      );
+  /** Reads a floppy image whole (v86 needs it in memory), after checking it is one. */
+  private async readFloppy(file: string): Promise<LoadedFloppy> {
+    const info = await inspectFloppy(file);
+    const read = await readFile(info.path);
+    if (read.byteLength !== info.bytes) {
+      throw new AppError('IO', `The floppy image ${info.path} changed size while it was read; try again.`);
     }
-    return new Uint8Array(await readFile(file));
+    // An ArrayBuffer of its own: v86 works on it in place.
+    const bytes = new Uint8Array(read.byteLength);
+    bytes.set(read);
+    return { path: info.path, bytes, saved: new Uint8Array(read) };
+  }
+
+  /** Writes what the guest changed on floppy `unit` back to its file (in place). Never throws: logs. */
+  private async writeBackFloppy(unit: 0 | 1): Promise<void> {
+    const f = this.floppies[unit];
+    if (!f) return;
+    const now = this.machine?.floppyContents(unit) ?? f.bytes;
+    if (now.byteLength !== f.saved.byteLength || Buffer.compare(now, f.saved) === 0) return;
+    try {
+      const handle = await open(f.path, 'r+');
+      try {
+        await handle.write(now, 0, now.byteLength, 0);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      f.saved = new Uint8Array(now);
+      this.options.log(`floppy ${f.path}: the guest's changes were written back`);
+    } catch (err) {
+      this.options.log(`floppy ${f.path}: writing the guest's changes back failed: ${(err as Error).message}`);
+    }
   }
 
   private onDiskError(file: string, err: Error): void {
@@ -456,23 +484,58 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
   }
 
   attachIso(isoPath: string): Promise<void> {
-    return this.serialize(async () => {
-      const machine = this.requireState('change the CD/DVD', 'running', 'paused');
-      const next = await this.openIso(isoPath);
-      const old = this.cdrom;
-      machine.insertCdrom(new V86DriveAdapter(next.device, { readAhead: true }));
-      this.cdrom = next;
-      if (old) await old.device.close();
-    });
+    return this.changeMedium(this.firstCdrom('change the CD/DVD'), isoPath);
   }
 
   eject(): Promise<void> {
+    return this.changeMedium(this.firstCdrom('eject the CD/DVD'), null);
+  }
+
+  private firstCdrom(what: string): string {
+    const first = this.options.config.cdroms[0];
+    if (!first) {
+      throw new AppError(
+        'NOT_FOUND',
+        `Cannot ${what} of VM ${this.label}: it has no CD/DVD drive. Add one while it is off ` +
+          `("maru storage ${this.options.config.name} attach --type dvd --medium emptydrive").`,
+      );
+    }
+    return first.id;
+  }
+
+  changeMedium(driveId: string, medium: string | null): Promise<void> {
     return this.serialize(async () => {
-      const machine = this.requireState('eject the CD/DVD', 'running', 'paused');
-      machine.ejectCdrom();
-      const old = this.cdrom;
-      this.cdrom = null;
-      if (old) await old.device.close();
+      const { config } = this.options;
+      const cd = config.cdroms[0]?.id === driveId;
+      const unit = config.floppies.findIndex((f) => f.id === driveId);
+      const kind = cd ? 'CD/DVD' : 'floppy';
+      const machine = this.requireState(medium ? `change the ${kind}` : `eject the ${kind}`, 'running', 'paused');
+      if (cd) {
+        const old = this.cdrom;
+        if (medium) {
+          const next = await this.openIso(medium);
+          machine.insertCdrom(new V86DriveAdapter(next.device, { readAhead: true }));
+          this.cdrom = next;
+        } else {
+          machine.ejectCdrom();
+          this.cdrom = null;
+        }
+        if (old) await old.device.close();
+        return;
+      }
+      if (unit !== 0 && unit !== 1) {
+        const ids = [...config.cdroms.slice(0, 1), ...config.floppies].map((d) => d.id);
+        throw new AppError(
+          'NOT_FOUND',
+          `VM ${this.label} has no CD/DVD or floppy drive "${driveId}" (it has ${ids.join(', ') || 'none'}).`,
+        );
+      }
+      // Checked and read first: nothing changes in the drive when the image is not a floppy.
+      const next = medium ? await this.readFloppy(medium) : null;
+      await this.writeBackFloppy(unit);
+      if (next) await machine.insertFloppy(unit, next.bytes);
+      else machine.ejectFloppy(unit);
+      this.floppies[unit] = next;
     });
   }
 
@@ -504,6 +567,16 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
       acceleratorReason: 'x86 emulated in-process by v86, its code translated to WebAssembly',
       notes: this.notes,
       cdrom: this.cdrom?.path ?? null,
+      media: [
+        ...this.options.config.cdroms
+          .slice(0, 1)
+          .map((c) => ({ id: c.id, kind: 'cdrom' as const, medium: this.cdrom?.path ?? null })),
+        ...this.options.config.floppies.map((f, unit) => ({
+          id: f.id,
+          kind: 'floppy' as const,
+          medium: this.floppies[unit]?.path ?? null,
+        })),
+      ],
       serialLog: path.join(this.options.paths.logsFolder, 'serial.log'),
       resumedFromSavedState: this.resumed,
       recovery: null, // in-process: nothing outlives the engine host
@@ -518,6 +591,9 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
     this.rfb?.dispose();
     this.screen?.dispose();
     await this.machine?.destroy().catch((err: unknown) => log(`stopping v86 failed: ${String(err)}`));
+    // The CPU has stopped: what the guest wrote on its floppies goes back to their files.
+    await this.writeBackFloppy(0);
+    await this.writeBackFloppy(1);
     for (const d of this.disks) {
       await d.device.close().catch((err: unknown) => log(`closing ${d.file} failed: ${String(err)}`));
     }

@@ -49,6 +49,13 @@ interface V86Instance extends V86InputTarget {
   save_state(): Promise<ArrayBuffer>;
   restore_state(state: ArrayBuffer): Promise<void>;
   eject_cdrom(): void;
+  set_fda(image: { buffer: ArrayBuffer }): Promise<void>;
+  set_fdb(image: { buffer: ArrayBuffer }): Promise<void>;
+  eject_fda(): void;
+  eject_fdb(): void;
+  /** The image in a floppy drive as the guest left it (v86 keeps floppies in memory), null when empty. */
+  get_disk_fda(): Uint8Array | null;
+  get_disk_fdb(): Uint8Array | null;
   serial_send_bytes(serial: number, data: Uint8Array): void;
 }
 
@@ -88,8 +95,9 @@ export interface V86MachineOptions {
   readonly hda?: V86Drive;
   readonly hdb?: V86Drive;
   readonly cdrom?: V86Drive;
-  /** A floppy image, loaded whole (v86 reads floppies synchronously). */
+  /** Floppy images for drives A: and B:, loaded whole (v86 reads floppies synchronously, from memory). */
   readonly fda?: Uint8Array;
+  readonly fdb?: Uint8Array;
   readonly bootOrder: number;
   readonly display: V86Display;
   readonly wasmPath?: string;
@@ -206,6 +214,7 @@ export class V86Machine implements Disposable {
       ...(opts.hdb ? { hdb: opts.hdb } : {}),
       ...(opts.cdrom ? { cdrom: opts.cdrom } : {}),
       ...(opts.fda ? { fda: { buffer: ownBuffer(opts.fda) } } : {}),
+      ...(opts.fdb ? { fdb: { buffer: ownBuffer(opts.fdb) } } : {}),
       boot_order: opts.bootOrder,
       acpi: false,
       autostart: false,
@@ -278,6 +287,25 @@ export class V86Machine implements Disposable {
 
   ejectCdrom(): void {
     this.emu.eject_cdrom();
+  }
+
+  /**
+   * Puts a floppy image in drive A: (0) or B: (1) while the PC runs, as when a disk is swapped
+   * by hand (v86 signals the media change to the guest). v86 works on these bytes in place.
+   */
+  async insertFloppy(unit: 0 | 1, image: Uint8Array): Promise<void> {
+    const buffer = { buffer: ownBuffer(image) };
+    await (unit === 0 ? this.emu.set_fda(buffer) : this.emu.set_fdb(buffer));
+  }
+
+  ejectFloppy(unit: 0 | 1): void {
+    if (unit === 0) this.emu.eject_fda();
+    else this.emu.eject_fdb();
+  }
+
+  /** The image in floppy drive `unit` as the guest has written it, or null when the drive is empty. */
+  floppyContents(unit: 0 | 1): Uint8Array | null {
+    return unit === 0 ? this.emu.get_disk_fda() : this.emu.get_disk_fdb();
   }
 
   sendSerial(data: Uint8Array): void {

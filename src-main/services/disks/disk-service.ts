@@ -1,7 +1,8 @@
 // The `disks` control service: reads what a disk image is, imports VDI/VMDK/VHD/VHDX/raw/qcow2
 // disks as qcow2 under $MARU_HOME/disks, grows and compacts a powered-off VM's disks and
-// converts images to other formats — all through qemu-img, with progress and cancel. A
-// source is only ever read; new files appear under their final name only once complete.
+// converts images to other formats — all through qemu-img, with progress and cancel — and
+// writes new empty floppy images. A source is only ever read; new files appear under their
+// final name only once complete.
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,6 +34,8 @@ import {
   type QemuImageInfo,
 } from '../../../src-emulator/engines/qemu/qemu-img';
 import { readVdiLayout } from '../../../src-emulator/disk/vdi-header';
+import { createFloppyImage } from '../../../src-emulator/media/floppy-image';
+import type { CreatableFloppySize } from '../../../src-shared/storage-layout';
 import type { Library } from '../library/library-service';
 import { disksFolder } from '../maru-home';
 import { bytesWithCount, freeSpaceAt, sparseDiskWarning } from './free-space';
@@ -273,6 +276,11 @@ export class Disks implements DiskService {
       );
     }
     return { path: target, image, source: source.info, seconds: (Date.now() - started) / 1000, warnings };
+  }
+
+  async createFloppy(targetPath: string, size: CreatableFloppySize): Promise<{ path: string; bytes: number }> {
+    const made = await createFloppyImage(targetPath, size);
+    return { path: made.path, bytes: made.bytes };
   }
 
   // ---- a VM's disks

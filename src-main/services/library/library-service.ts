@@ -2,7 +2,7 @@
 // VMs under $MARU_HOME/vms. New VMs are built in a hidden staging folder and appear with
 // one rename, so no reader ever sees half a VM; configs that fail to parse are never rewritten.
 import { randomUUID } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, existsSync } from 'node:fs';
 import { copyFile, cp, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
@@ -11,6 +11,7 @@ import { isUuid } from '../../../src-shared/ids';
 import { OS_PRESETS } from '../../../src-shared/os-presets';
 import {
   CURRENT_SCHEMA_VERSION,
+  MAX_FLOPPY_DRIVES,
   vmConfigSchema,
   vmNameProblem,
   type DiskConfig,
@@ -18,8 +19,12 @@ import {
   type VmConfig,
 } from '../../../src-shared/vm-config';
 import {
+  attachStorageArgsSchema,
   createVmArgsSchema,
   modifyVmArgsSchema,
+  type AttachStorageArgs,
+  type AttachStorageResult,
+  type VmStorage,
   type CreateResult,
   type CreateVmArgs,
   type DiskDetails,
@@ -40,6 +45,16 @@ import { copyFileSparse } from './disk-copy';
 import { freeSpaceAt, sparseDiskWarning } from '../disks/free-space';
 import { defaultHostLimits, type HostLimits } from './host-limits';
 import { checkVmSettings, resolveIsoPath, type CheckedSetting } from './vm-settings';
+import {
+  checkStorage,
+  defaultCdromBus,
+  describeStorage,
+  nextDriveId,
+  prepareDiskAttach,
+  type PreparedDisk,
+} from './vm-storage';
+import { inspectIso } from '../../../src-emulator/media/iso-image';
+import { inspectFloppy } from '../../../src-emulator/media/floppy-image';
 import {
   VM_CONFIG_FILE,
   isRunning,
@@ -129,6 +144,17 @@ function sameName(a: string, b: string): boolean {
 
 function diskPath(folder: string, disk: DiskConfig): string {
   return path.isAbsolute(disk.file) ? disk.file : path.join(folder, disk.file);
+}
+
+/** A media change for a kind of drive the VM does not have. */
+function noDrive(c: VmConfig, kind: 'cdrom' | 'floppy'): AppError {
+  const what = kind === 'cdrom' ? 'CD/DVD' : 'floppy';
+  const type = kind === 'cdrom' ? 'dvd' : 'fdd';
+  return new AppError(
+    'NOT_FOUND',
+    `VM ${JSON.stringify(c.name)} has no ${what} drive. Add one while it is off ` +
+      `("maru storage ${c.name} attach --type ${type} --medium emptydrive").`,
+  );
 }
 
 function checkPortForwards(forwards: readonly PortForward[]): void {
@@ -254,10 +280,19 @@ export class Library implements LibraryService {
       secureBoot,
       tpm: a.tpm ?? (v86 ? false : preset.tpm),
       disks:
-        sizeBytes > 0 ? [{ id: 'disk0', file: 'disks/disk0.qcow2', bus: v86 ? 'ide' : preset.diskBus, sizeBytes }] : [],
-      cdrom: { iso },
+        sizeBytes > 0
+          ? [{ id: 'disk0', file: 'disks/disk0.qcow2', bus: a.diskBus ?? (v86 ? 'ide' : preset.diskBus), sizeBytes }]
+          : [],
+      // The CD/DVD drive where the machine has it: q35's SATA controller, a PC's IDE secondary master.
+      cdroms: [{ id: 'cd0', iso, bus: !v86 && preset.chipset === 'q35' ? 'ahci' : 'ide' }],
+      // DOS and Windows 9x/XP get drive A: (installers and driver disks still come on floppies).
+      floppies: preset.floppy ? [{ id: 'fd0', image: null }] : [],
       // An ISO given at creation is an installer: boot it first; an empty disk falls through anyway.
-      bootOrder: iso ? ['cdrom', 'disk'] : ['disk', 'cdrom'],
+      // With a floppy drive, A: comes first, as on the PCs these guests ran on (an empty drive is skipped).
+      bootOrder: [
+        ...(preset.floppy ? (['floppy'] as const) : []),
+        ...(iso ? (['cdrom', 'disk'] as const) : (['disk', 'cdrom'] as const)),
+      ],
       network: { enabled: true, model: v86 ? 'ne2k_pci' : preset.nic, portForwards: [] },
       display: { vga: v86 ? 'std' : preset.vga },
       description: a.description ?? '',
@@ -266,6 +301,7 @@ export class Library implements LibraryService {
     };
     const all = new Set<CheckedSetting>(['cpus', 'memoryMiB', 'disk', 'engine', 'os']);
     warnings.push(...checkVmSettings(draft, this.hostLimits, all, diskGiB));
+    warnings.push(...checkStorage(draft));
     const config = validConfig(draft);
     await this.assertNameFree(a.name);
     if (sizeBytes > 0) {
@@ -307,7 +343,7 @@ export class Library implements LibraryService {
         throw new AppError('BUSY', `VM ${JSON.stringify(c.name)} is ${state}; stop it before changing its settings.`);
       }
       const warnings: string[] = [];
-      const next: VmConfig = { ...c, network: { ...c.network }, cdrom: { ...c.cdrom } };
+      const next: VmConfig = { ...c, network: { ...c.network }, cdroms: c.cdroms.map((d) => ({ ...d })) };
       const changed = new Set<CheckedSetting>();
       if (p.name !== undefined && p.name !== c.name) {
         checkName(p.name);
@@ -333,7 +369,11 @@ export class Library implements LibraryService {
         warnings.push('Secure Boot is now off: it needs UEFI firmware.');
       }
       if (p.tpm !== undefined) next.tpm = p.tpm;
-      if (p.iso !== undefined) next.cdrom.iso = p.iso === null ? null : await resolveIsoPath(p.iso);
+      if (p.iso !== undefined) {
+        const drive = next.cdroms[0];
+        if (drive) drive.iso = p.iso === null ? null : await resolveIsoPath(p.iso);
+        else if (p.iso !== null) throw noDrive(c, 'cdrom');
+      }
       if (p.description !== undefined) next.description = p.description;
       if (p.bootOrder !== undefined) next.bootOrder = p.bootOrder;
       if (p.portForwards !== undefined) {
@@ -353,6 +393,7 @@ export class Library implements LibraryService {
         }
       }
       warnings.push(...checkVmSettings(next, this.hostLimits, changed));
+      if (changed.has('engine')) warnings.push(...checkStorage(next));
       next.modifiedAt = new Date().toISOString();
       const written = validConfig(next);
       await this.writeConfig(rec, written);
@@ -523,6 +564,195 @@ export class Library implements LibraryService {
     });
   }
 
+  // ---- storage: drives of a powered-off VM, media of a stored VM
+
+  /** LibraryService.storage: the VM's drives, where QEMU attaches each, and what an engine cannot run. */
+  async storage(ref: string): Promise<VmStorage> {
+    const vm = await this.details(await this.find(ref));
+    return describeStorage(vm.config, vm.folder, vm.disks, existsSync);
+  }
+
+  /** LibraryService.attachStorage (see there); the config is written last, after the file work. */
+  async attachStorage(ref: string, args: AttachStorageArgs): Promise<AttachStorageResult> {
+    const a = parseArgs(attachStorageArgsSchema, args, 'drive');
+    return this.serial(async () => {
+      const rec = await this.find(ref);
+      const c = rec.config;
+      await this.assertOffForStorage(c, 'add a drive to');
+      const next: VmConfig = structuredClone(c);
+      const warnings: string[] = [];
+      let prepared: PreparedDisk | null = null;
+      let id: string;
+      if (a.type === 'hdd') {
+        prepared = await prepareDiskAttach({
+          home: this.maruHome,
+          folder: rec.folder,
+          config: c,
+          bus: a.bus,
+          medium: a.medium,
+          createBytes: a.createBytes,
+          otherVms: async () =>
+            (await readAllVmRecords(this.maruHome))
+              .filter((r): r is OkRecord => r.kind === 'ok' && r.config.id !== c.id)
+              .map((r) => ({ config: r.config, folder: r.folder, state: powerStateSync(this.maruHome, r.folderName) })),
+        });
+        next.disks.push(prepared.disk);
+        id = prepared.disk.id;
+        warnings.push(...prepared.warnings);
+      } else {
+        if (a.createBytes !== undefined) {
+          throw new AppError(
+            'INVALID_ARGUMENT',
+            a.type === 'fdd'
+              ? 'A floppy drive takes an image: make an empty one with "maru floppy create FILE" first.'
+              : 'A CD/DVD drive takes an ISO image; --create is for hard disks.',
+          );
+        }
+        if (a.type === 'dvd') {
+          if (a.bus !== undefined && a.bus !== 'ide' && a.bus !== 'ahci') {
+            throw new AppError('INVALID_ARGUMENT', `A CD/DVD drive sits on IDE or SATA, not ${a.bus}.`);
+          }
+          id = nextDriveId(c, 'cd');
+          const iso = a.medium ? (await inspectIso(a.medium)).path : null;
+          next.cdroms.push({ id, iso, bus: a.bus ?? defaultCdromBus(c) });
+        } else {
+          if (a.bus !== undefined) {
+            throw new AppError('INVALID_ARGUMENT', 'A floppy drive sits on the floppy controller: leave out the bus.');
+          }
+          if (c.floppies.length >= MAX_FLOPPY_DRIVES) {
+            throw new AppError(
+              'INVALID_ARGUMENT',
+              `A PC has two floppy drives (A: and B:) and VM ${JSON.stringify(c.name)} has both ` +
+                `(${c.floppies.map((f) => f.id).join(', ')}). Change the floppy in one ("maru floppy ${c.name} insert FILE").`,
+            );
+          }
+          id = nextDriveId(c, 'fd');
+          const image = a.medium ? (await inspectFloppy(a.medium)).path : null;
+          next.floppies.push({ id, image });
+        }
+      }
+      warnings.push(...checkStorage(next));
+      next.modifiedAt = new Date().toISOString();
+      const written = validConfig(next);
+      try {
+        await prepared?.commit();
+        await this.writeConfig(rec, written);
+      } catch (err) {
+        await prepared?.rollback();
+        throw err;
+      }
+      const vm = await this.details({ ...rec, config: written, migratedFrom: undefined }, 'off');
+      const drive = describeStorage(written, rec.folder, vm.disks, existsSync).drives.find((d) => d.id === id)!;
+      return { vm, drive, warnings };
+    });
+  }
+
+  /** LibraryService.detachStorage: the drive leaves the config; a disk's file stays where it is. */
+  async detachStorage(ref: string, driveId: string): Promise<{ vm: VmDetails; keptFile: string | null }> {
+    return this.serial(async () => {
+      const rec = await this.find(ref);
+      const c = rec.config;
+      await this.assertOffForStorage(c, 'remove a drive from');
+      const disk = c.disks.find((d) => d.id === driveId);
+      if (!disk && !c.cdroms.some((d) => d.id === driveId) && !c.floppies.some((d) => d.id === driveId)) {
+        const ids = [...c.disks, ...c.cdroms, ...c.floppies].map((d) => d.id);
+        throw new AppError(
+          'NOT_FOUND',
+          `VM ${JSON.stringify(c.name)} has no drive "${driveId}" (it has ${ids.join(', ') || 'none'}).`,
+        );
+      }
+      const written = validConfig({
+        ...c,
+        disks: c.disks.filter((d) => d.id !== driveId),
+        cdroms: c.cdroms.filter((d) => d.id !== driveId),
+        floppies: c.floppies.filter((d) => d.id !== driveId),
+        modifiedAt: new Date().toISOString(),
+      });
+      await this.writeConfig(rec, written);
+      return {
+        vm: await this.details({ ...rec, config: written, migratedFrom: undefined }, 'off'),
+        keptFile: disk ? diskPath(rec.folder, disk) : null,
+      };
+    });
+  }
+
+  /**
+   * Puts an image in a stored (not running) VM's CD/DVD or floppy drive, or empties it. `drive`:
+   * a drive id, or `cdrom` / `floppy` for the first of that kind. The image is checked (an ISO,
+   * a floppy-sized file) before anything is written. The VM runtime calls this when the VM is off.
+   */
+  async changeMedium(
+    ref: string,
+    drive: string,
+    medium: string | null,
+  ): Promise<{ vm: VmDetails; drive: string; kind: 'cdrom' | 'floppy'; medium: string | null }> {
+    return this.serial(async () => {
+      const rec = await this.find(ref);
+      const c = rec.config;
+      const state = await powerStateOf(this.maruHome, c.id);
+      if (state === 'running' || state === 'paused') {
+        throw new AppError(
+          'BUSY',
+          `VM ${JSON.stringify(c.name)} is ${state}: its drives change through the running engine.`,
+        );
+      }
+      const cd = drive === 'cdrom' ? c.cdroms[0] : c.cdroms.find((d) => d.id === drive);
+      const fd = drive === 'floppy' ? c.floppies[0] : c.floppies.find((d) => d.id === drive);
+      if (!cd && !fd) {
+        if (drive === 'cdrom' || drive === 'floppy') throw noDrive(c, drive);
+        const isDisk = c.disks.some((d) => d.id === drive);
+        const ids = [...c.cdroms, ...c.floppies].map((d) => d.id);
+        throw new AppError(
+          'NOT_FOUND',
+          isDisk
+            ? `${drive} is a hard disk of VM ${JSON.stringify(c.name)}; media change in CD/DVD and floppy drives (${ids.join(', ') || 'it has none'}).`
+            : `VM ${JSON.stringify(c.name)} has no CD/DVD or floppy drive "${drive}" (it has ${ids.join(', ') || 'none'}).`,
+        );
+      }
+      const kind = cd ? 'cdrom' : 'floppy';
+      const image = medium === null ? null : cd ? (await inspectIso(medium)).path : (await inspectFloppy(medium)).path;
+      const id = (cd ?? fd)!.id;
+      const written = validConfig({
+        ...c,
+        cdroms: c.cdroms.map((d) => (d.id === id ? { ...d, iso: image } : d)),
+        floppies: c.floppies.map((d) => (d.id === id ? { ...d, image } : d)),
+        modifiedAt: new Date().toISOString(),
+      });
+      if (
+        JSON.stringify(written.cdroms) !== JSON.stringify(c.cdroms) ||
+        JSON.stringify(written.floppies) !== JSON.stringify(c.floppies)
+      ) {
+        await this.writeConfig(rec, written);
+      }
+      return {
+        vm: await this.details({ ...rec, config: written, migratedFrom: undefined }, state),
+        drive: id,
+        kind,
+        medium: image,
+      };
+    });
+  }
+
+  /** Adding or removing hardware needs the VM off, without a saved state (which only fits the hardware it was saved on). */
+  private async assertOffForStorage(c: VmConfig, what: string): Promise<void> {
+    const state = await powerStateOf(this.maruHome, c.id);
+    const label = JSON.stringify(c.name);
+    if (state === 'running' || state === 'paused') {
+      throw new AppError(
+        'BUSY',
+        `VM ${label} is ${state}; stop it to ${what} it. (A CD/DVD or floppy can be changed while it runs: ` +
+          `"maru attach-iso ${c.name} ISO", "maru floppy ${c.name} insert FILE".)`,
+      );
+    }
+    if (state === 'saved') {
+      throw new AppError(
+        'BUSY',
+        `VM ${label} has a saved state, which only fits its current drives: discard it ("maru discard-state ${c.name}") ` +
+          `or start the VM and shut it down, then ${what} it.`,
+      );
+    }
+  }
+
   /** The VMs whose disks are overlays on this VM's frozen bases. */
   async linkedClonesOf(vmId: string): Promise<VmConfig[]> {
     const records = await readAllVmRecords(this.maruHome);
@@ -610,6 +840,44 @@ export class Library implements LibraryService {
     }
   }
 
+  /**
+   * A new VM around existing qcow2 images (an imported appliance's disks): the VM is created
+   * without a disk, then each image is moved (renamed: same host disk) into its `disks/` folder
+   * and recorded in vm.json. On failure the VM goes again, with what was moved. Images must lie
+   * under $MARU_HOME (the caller converted them there).
+   */
+  async createWithDisks(
+    settings: Omit<CreateVmArgs, 'diskGiB' | 'iso'>,
+    images: readonly { readonly file: string; readonly bus: 'ide' | 'ahci' }[],
+    job?: JobOptions,
+  ): Promise<CreateResult> {
+    const made = await this.create({ ...settings, diskGiB: 0 }, job);
+    const id = made.vm.config.id;
+    try {
+      const disks: DiskConfig[] = [];
+      await mkdir(path.join(made.vm.folder, 'disks'), { recursive: true, mode: 0o700 });
+      for (const [i, image] of images.entries()) {
+        throwIfAborted(job, 'Creating the VM');
+        const file = `disks/disk${i}.qcow2`;
+        const sizeBytes = (await readQcow2Info(image.file)).virtualSize;
+        await rename(image.file, path.join(made.vm.folder, file));
+        disks.push({ id: `disk${i}`, file, bus: image.bus, sizeBytes });
+      }
+      const config = validConfig({
+        ...made.vm.config,
+        disks,
+        bootOrder: ['disk', 'cdrom'],
+        modifiedAt: new Date().toISOString(),
+      });
+      await writeVmConfig(made.vm.folder, config);
+      this.onDidChange();
+      return { vm: await this.show(id), warnings: made.warnings };
+    } catch (err) {
+      await this.delete(id, { deleteDisks: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
   // ---- internals ----
 
   /** Runs mutations of this process one after another. */
@@ -685,7 +953,11 @@ export class Library implements LibraryService {
     }
   }
 
-  private async makeStaging(id: string): Promise<string> {
+  /**
+   * A hidden folder (`vms/.creating-<id>`, with disks/ and logs/) where a new VM is built before
+   * `commit` moves it into place; also the backup service's, for imports.
+   */
+  async makeStaging(id: string): Promise<string> {
     const vms = vmsFolder(this.maruHome);
     await mkdir(vms, { recursive: true });
     const staging = path.join(vms, `.creating-${id}`);
@@ -696,19 +968,46 @@ export class Library implements LibraryService {
   }
 
   /** Removes a staging folder after a failure, noting on `err` if even that fails. */
-  private async removeStaging(staging: string, err: unknown): Promise<void> {
+  async removeStaging(staging: string, err: unknown): Promise<void> {
     await rm(staging, { recursive: true, force: true }).catch((rmErr: unknown) => {
       if (err instanceof Error) err.message += ` (the partial VM in ${staging} could not be removed: ${String(rmErr)})`;
     });
   }
 
   /** Moves a finished staging folder to vms/<uuid> after a last name check, durably. */
-  private async commit(staging: string, config: VmConfig): Promise<string> {
+  async commit(staging: string, config: VmConfig): Promise<string> {
     return this.serial(async () => {
       await this.assertNameFree(config.name);
       const folder = vmFolder(this.maruHome, config.id);
       await rename(staging, folder);
       await fsyncFolder(vmsFolder(this.maruHome));
+      return folder;
+    });
+  }
+
+  /**
+   * Puts a finished staging folder in the place of VM `config.id` (a backup restored over it):
+   * the old folder is renamed aside, the new one renamed in, then the old one removed. Refused
+   * while that VM runs. Should the second rename fail, the old folder is put back. A crash
+   * between the two renames leaves the old VM in `vms/.replaced-<uuid>-*` (moved back by hand).
+   */
+  async commitReplacing(staging: string, config: VmConfig): Promise<string> {
+    return this.serial(async () => {
+      await this.assertNameFree(config.name, config.id);
+      if (await isRunning(this.maruHome, config.id)) {
+        throw new AppError('BUSY', `VM ${JSON.stringify(config.name)} is running; stop it before replacing it.`);
+      }
+      const folder = vmFolder(this.maruHome, config.id);
+      const aside = path.join(vmsFolder(this.maruHome), `.replaced-${config.id}-${randomUUID().slice(0, 8)}`);
+      await rename(folder, aside);
+      try {
+        await rename(staging, folder);
+      } catch (err) {
+        await rename(aside, folder);
+        throw err;
+      }
+      await fsyncFolder(vmsFolder(this.maruHome));
+      await rm(aside, { recursive: true, force: true });
       return folder;
     });
   }

@@ -22,7 +22,7 @@ import type {
   TrialResult,
 } from '../../../src-shared/contracts/snapshots';
 import { AppError } from '../../../src-shared/errors';
-import { vmConfigSchema, type VmConfig } from '../../../src-shared/vm-config';
+import { parseVmConfig, type VmConfig } from '../../../src-shared/vm-config';
 import { readJsonSync, writeJsonAtomic } from '../../../src-node/atomic-file';
 import { isProcessAlive } from '../../../src-node/run-lock';
 import { LAST_SCREEN_FILE, vmMarkerFiles } from '../../../src-node/run-folder';
@@ -84,7 +84,14 @@ function label(vm: VmDetails): string {
 
 /** Settings that must match for RAM saved under one to load under the other. */
 function sameMachine(a: VmConfig, b: VmConfig): boolean {
-  const strip = (c: VmConfig): unknown => ({ ...c, name: '', cdrom: null, portForwards: null });
+  // Media may differ (an ISO or floppy swapped since); the drives themselves may not.
+  const strip = (c: VmConfig): unknown => ({
+    ...c,
+    name: '',
+    cdroms: c.cdroms.map((d) => ({ ...d, iso: null })),
+    floppies: c.floppies.map((d) => ({ ...d, image: null })),
+    portForwards: null,
+  });
   return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
 }
 
@@ -499,7 +506,13 @@ export class Snapshots implements SnapshotService {
       throw damaged(vm, 'it is not a version 1 snapshot list');
     }
     for (const s of f.snapshots) {
-      if (!s || typeof s.id !== 'string' || typeof s.tag !== 'string' || !vmConfigSchema.safeParse(s.config).success) {
+      if (!s || typeof s.id !== 'string' || typeof s.tag !== 'string') {
+        throw damaged(vm, 'an entry lacks its id, image tag or settings');
+      }
+      // Settings saved by an older Maru (an older vm.json schema) are read as the current one, in memory.
+      try {
+        (s as { config: VmConfig }).config = parseVmConfig(s.config).config;
+      } catch {
         throw damaged(vm, 'an entry lacks its id, image tag or settings');
       }
     }

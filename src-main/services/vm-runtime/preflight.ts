@@ -9,6 +9,8 @@ import type { HostInfo } from '../../../src-shared/host-info';
 import type { VmConfig } from '../../../src-shared/vm-config';
 import { chooseEngine, v86Problems, type EngineChoice } from '../../../src-shared/engine-choice';
 import { inspectIso } from '../../../src-emulator/media/iso-image';
+import { inspectFloppy } from '../../../src-emulator/media/floppy-image';
+import { planQemuStorage } from '../../../src-shared/storage-layout';
 import type { ProbeHostOptions } from '../host-probe/host-probe';
 import { MIN_QEMU_VERSION } from '../host-probe/tool-discovery';
 
@@ -63,6 +65,13 @@ export async function checkVmCanRun(config: VmConfig, folder: string, host: Host
 }
 
 function checkQemuCanRun(config: VmConfig, folder: string, host: HostInfo, label: string): void {
+  const storage = planQemuStorage(config).problems;
+  if (storage.length > 0) {
+    throw new AppError(
+      'UNSUPPORTED',
+      `VM ${label} cannot start: ${storage.join('; ')} ("maru storage ${config.name} list" shows its drives).`,
+    );
+  }
   const x86 = host.qemu.binaries.find((b) => b.name === 'qemu-system-x86_64');
   if (!x86) {
     const auto = config.engine === 'auto' ? ` (${v86FallbackWhy(config)})` : '';
@@ -151,15 +160,29 @@ async function checkCommon(config: VmConfig, folder: string, host: HostInfo, lab
       );
     }
   }
-  if (config.cdrom.iso) {
+  for (const cd of config.cdroms) {
+    if (!cd.iso) continue;
     try {
-      await inspectIso(config.cdrom.iso);
+      await inspectIso(cd.iso);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       throw new AppError(
         err.code,
-        `VM ${label} cannot start with its CD/DVD image: ${err.message} ` +
-          `(eject it with "maru eject ${config.name}" or attach another one).`,
+        `VM ${label} cannot start with the image in CD/DVD drive ${cd.id}: ${err.message} ` +
+          `(eject it with "maru eject ${config.name}${cd.id === config.cdroms[0]?.id ? '' : ` --drive ${cd.id}`}" or attach another one).`,
+      );
+    }
+  }
+  for (const fd of config.floppies) {
+    if (!fd.image) continue;
+    try {
+      await inspectFloppy(fd.image);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      throw new AppError(
+        err.code,
+        `VM ${label} cannot start with the image in floppy drive ${fd.id}: ${err.message} ` +
+          `(eject it with "maru floppy ${config.name} eject --drive ${fd.id}" or insert another one).`,
       );
     }
   }

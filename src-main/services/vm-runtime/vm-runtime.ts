@@ -439,25 +439,43 @@ export class VmRuntime implements VmService {
 
   async attachIso(ref: string, isoPath: string): Promise<VmMediaResult> {
     const iso = await inspectIso(isoPath);
-    return this.media(ref, iso.path);
+    return this.changeMedium(ref, 'cdrom', iso.path);
   }
 
   eject(ref: string): Promise<VmMediaResult> {
-    return this.media(ref, null);
+    return this.changeMedium(ref, 'cdrom', null);
   }
 
-  /** A running VM's drive changes for this run; a stored VM's config changes. */
-  private async media(ref: string, iso: string | null): Promise<VmMediaResult> {
+  /** A running VM's drive changes for this run (the engine checks the image); a stored VM's config changes. */
+  async changeMedium(ref: string, drive: string, medium: string | null): Promise<VmMediaResult> {
     const vm = await this.library.show(ref);
-    const base = { vmId: vm.config.id, name: vm.config.name, iso };
-    const run = this.runView(vm.config.id);
+    const c = vm.config;
+    const base = { vmId: c.id, name: c.name };
+    const run = this.runView(c.id);
     if (run.alive) {
-      await this.withRunningEngine(vm, run, (c) => (iso ? c.attachIso(iso) : c.eject()));
-      this.changed(vm.config.id);
-      return { ...base, live: true };
+      const target = drive === 'cdrom' ? c.cdroms[0] : drive === 'floppy' ? c.floppies[0] : undefined;
+      if ((drive === 'cdrom' || drive === 'floppy') && !target) {
+        const [what, type] = drive === 'cdrom' ? ['CD/DVD', 'dvd'] : ['floppy', 'fdd'];
+        throw new AppError(
+          'NOT_FOUND',
+          `VM ${JSON.stringify(c.name)} has no ${what} drive. Add one while it is off ` +
+            `("maru storage ${c.name} attach --type ${type} --medium emptydrive").`,
+        );
+      }
+      const id = target?.id ?? drive;
+      const status = await this.withRunningEngine(vm, run, (client) => client.changeMedium(id, medium));
+      this.changed(c.id);
+      const now = status.media?.find((m) => m.id === id);
+      return {
+        ...base,
+        live: true,
+        iso: now?.medium ?? medium,
+        drive: id,
+        kind: now?.kind ?? (c.floppies.some((f) => f.id === id) ? 'floppy' : 'cdrom'),
+      };
     }
-    await this.library.modify(vm.config.id, { iso });
-    return { ...base, live: false };
+    const r = await this.library.changeMedium(c.id, drive, medium);
+    return { ...base, live: false, iso: r.medium, drive: r.drive, kind: r.kind };
   }
 
   async status(ref: string): Promise<EngineStatus | null> {

@@ -18,7 +18,7 @@ const servers: WebServer[] = [];
 
 interface Result {
   ok: boolean;
-  value?: { vm?: { config: { id: string; cdrom: { iso: string | null } } } };
+  value?: { vm?: { config: { id: string; cdroms: { iso: string | null }[] } } };
   error?: { code: string; message: string };
 }
 
@@ -91,6 +91,9 @@ describe('web console confinement', () => {
         ['library.create', (p) => [{ name: 'x', os: 'linux64', diskGiB: 0, iso: p }]],
         ['library.modify', (p) => [id, { iso: p }]],
         ['vm.attachIso', (p) => [id, p]],
+        ['vm.changeMedium', (p) => [id, 'floppy', p]],
+        ['library.attachStorage', (p) => [id, { type: 'hdd', medium: p }]],
+        ['disks.createFloppy', (p) => [p, '1.44M']],
         ['media.detectIso', (p) => [p]],
       ];
       for (const [key, args] of attempts) {
@@ -106,9 +109,9 @@ describe('web console confinement', () => {
       }
       // Nothing was stored: the VM still has its own ISO.
       const shown = (await c.call('library', 'show', [id])) as {
-        value: { config: { cdrom: { iso: string } } };
+        value: { config: { cdroms: { iso: string }[] } };
       } & Result;
-      expect(shown.value.config.cdrom.iso).toBe(path.join(home, 'isos', 'installer.iso'));
+      expect(shown.value.config.cdroms[0]!.iso).toBe(path.join(home, 'isos', 'installer.iso'));
     } finally {
       c.close();
     }

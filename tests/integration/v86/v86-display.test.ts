@@ -20,7 +20,7 @@ afterAll(() => {
 function floppyConfig(name: string): VmConfig {
   const now = new Date().toISOString();
   return {
-    schemaVersion: 2,
+    schemaVersion: 3,
     id: '5f8d6c1e-0b7a-4c39-9a57-1d2e3f405162',
     name,
     os: 'dos',
@@ -32,7 +32,8 @@ function floppyConfig(name: string): VmConfig {
     secureBoot: false,
     tpm: false,
     disks: [],
-    cdrom: { iso: null },
+    cdroms: [{ id: 'cd0', iso: null, bus: 'ide' }],
+    floppies: [{ id: 'fd0', image: STORM }],
     bootOrder: ['floppy'],
     network: { enabled: false, model: 'ne2k_pci', portForwards: [] },
     display: { vga: 'std' },
@@ -63,7 +64,6 @@ describe.skipIf(!existsSync(STORM))(
         config: floppyConfig('storm'),
         paths: { vmFolder: dir, socketFolder: dir, logsFolder: dir },
         log: (l) => logs.push(l),
-        floppyImage: STORM,
       });
       let serial = '';
       engine.onSerialOutput((b) => {

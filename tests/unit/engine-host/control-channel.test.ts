@@ -57,6 +57,7 @@ describe('ControlServer + EngineHostClient', () => {
       saveState: call('saveState', { state: 'off' as const, forced: false, message: 'saved' }),
       attachIso: call('attachIso', status),
       eject: call('eject', status),
+      changeMedium: call('changeMedium', status),
       screenshot: call('screenshot', { width: 1, height: 1, pngBase64: '' }),
       sendKeys: call('sendKeys', undefined),
       sendCombo: call('sendCombo', undefined),

@@ -10,7 +10,7 @@ import { hostInfo } from '../services/host-probe/host-info-fixture';
 const ID = '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
 const p = OS_PRESETS.dos;
 const config: VmConfig = {
-  schemaVersion: 2,
+  schemaVersion: 3,
   id: ID,
   name: 'registry',
   os: 'dos',
@@ -22,7 +22,8 @@ const config: VmConfig = {
   secureBoot: false,
   tpm: false,
   disks: [],
-  cdrom: { iso: null },
+  cdroms: [{ id: 'cd0', iso: null, bus: p.chipset === 'q35' ? 'ahci' : 'ide' }],
+  floppies: [],
   bootOrder: ['cdrom', 'disk'],
   network: { enabled: false, model: p.nic, portForwards: [] },
   display: { vga: p.vga },

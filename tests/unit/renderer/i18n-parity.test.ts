@@ -133,6 +133,8 @@ describe('i18n', () => {
       ...['grow', 'compact'].flatMap((op) => [`disks.busy.${op}`, `disks.cancelled.${op}`]),
       ...['number', 'same', 'shrink', 'max'].map((c) => `disks.growDialog.errors.${c}`),
       ...['check', 'import'].map((p) => `disks.importDialog.phase.${p}`),
+      // Export… and Import… (keys built from the job's phase).
+      ...['snapshot', 'export', 'check', 'import', 'register'].map((p) => `backup.phase.${p}`),
     ];
     expect(need.filter((key) => !(key in e))).toEqual([]);
   });

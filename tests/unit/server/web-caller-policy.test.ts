@@ -108,6 +108,16 @@ describe('WebCallerPolicy.checkHostPath for a file a call creates (output)', () 
     );
   });
 
+  it('allows VM archives directly in $MARU_HOME/backups (made on demand), which it may also read', async () => {
+    const backups = path.join(home, 'backups');
+    expect(await policy.checkHostPath(path.join(backups, 'vm.maru'), 'output')).toBe(path.join(backups, 'vm.maru'));
+    await writeFile(path.join(backups, 'old.maru'), 'archive');
+    expect(await policy.checkHostPath(path.join(backups, 'old.maru'), 'media')).toBe(path.join(backups, 'old.maru'));
+    await expect(policy.checkHostPath(path.join(backups, 'sub', 'x.maru'), 'output')).rejects.toThrow(
+      /not a place the web console can write to/,
+    );
+  });
+
   it('refuses every other place: the library, ISO folders, outside, hidden names, links leading out', async () => {
     await symlink(outside, path.join(home, 'disks', 'out-link'));
     for (const p of [

@@ -86,7 +86,7 @@ describe('Library.create', () => {
     );
     const c = vm.config;
     expect(c).toMatchObject({
-      schemaVersion: 2,
+      schemaVersion: 3,
       name: 'Win 11',
       os: 'windows11',
       engine: 'auto',
@@ -96,7 +96,8 @@ describe('Library.create', () => {
       firmware: 'uefi',
       secureBoot: true,
       tpm: true,
-      cdrom: { iso: null },
+      cdroms: [{ id: 'cd0', iso: null, bus: 'ahci' }],
+      floppies: [],
     });
     expect(c.disks).toEqual([{ id: 'disk0', file: 'disks/disk0.qcow2', bus: 'ahci', sizeBytes: 64 * GiB }]);
     expect(vm.folder).toBe(path.join(home, 'vms', c.id));
@@ -204,7 +205,7 @@ describe('Library.create', () => {
     await writeFile(iso, Buffer.alloc(2048));
     const relative = path.relative(process.cwd(), iso);
     const { vm } = await lib.create({ name: 'c', iso: relative, diskGiB: 0 });
-    expect(vm.config.cdrom.iso).toBe(iso);
+    expect(vm.config.cdroms[0]!.iso).toBe(iso);
     expect(vm.config.bootOrder[0]).toBe('cdrom');
   });
 
@@ -352,7 +353,7 @@ describe('Library.list and show', () => {
   });
 
   it('keeps the name of a VM from a newer Maru taken', async () => {
-    const planted = await plantConfig(JSON.stringify({ schemaVersion: 3, id: randomUUID(), name: 'From The Future' }));
+    const planted = await plantConfig(JSON.stringify({ schemaVersion: 99, id: randomUUID(), name: 'From The Future' }));
     await expectAppError(lib.create({ name: 'from the future', diskGiB: 0 }), 'ALREADY_EXISTS', /From The Future/);
     expect(await readFile(planted.file)).toEqual(planted.bytes);
   });
@@ -389,7 +390,7 @@ describe('Library.list and show', () => {
     expect(list[0]).toMatchObject({ kind: 'ok', id, name: 'Old XP', memoryMiB: 512, firmware: 'bios' });
     const shown = await lib.show('old xp');
     expect(shown.migratedFrom).toBe(1);
-    expect(shown.config).toMatchObject({ schemaVersion: 2, chipset: 'pc', createdAt: '2023-05-01T10:00:00.000Z' });
+    expect(shown.config).toMatchObject({ schemaVersion: 3, chipset: 'pc', createdAt: '2023-05-01T10:00:00.000Z' });
     expect(await readFile(planted.file)).toEqual(planted.bytes);
     expect((await stat(planted.file)).mtimeMs).toBe(before.mtimeMs);
 
@@ -397,7 +398,7 @@ describe('Library.list and show', () => {
     expect(vm.migratedFrom).toBeUndefined();
     expect(await readFile(`${planted.file}.v1.bak`)).toEqual(planted.bytes);
     const now = JSON.parse(await readFile(planted.file, 'utf8')) as { schemaVersion: number; memoryMiB: number };
-    expect(now).toMatchObject({ schemaVersion: 2, memoryMiB: 768 });
+    expect(now).toMatchObject({ schemaVersion: 3, memoryMiB: 768 });
     expect((await lib.show(id)).migratedFrom).toBeUndefined();
   });
 });
@@ -449,7 +450,8 @@ describe('Library.modify and rename', () => {
       portForwards: [{ protocol: 'tcp', hostPort: 2222, guestPort: 22 }],
     });
     expect(warnings.join('\n')).toMatch(/taken from the host/);
-    expect(changed.config).toMatchObject({ cpus: 3, memoryMiB: 6000, description: 'hello', cdrom: { iso } });
+    expect(changed.config).toMatchObject({ cpus: 3, memoryMiB: 6000, description: 'hello' });
+    expect(changed.config.cdroms).toEqual([{ id: 'cd0', iso, bus: 'ide' }]);
     expect(changed.config.network.portForwards).toEqual([
       { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestPort: 22 },
     ]);
@@ -464,7 +466,7 @@ describe('Library.modify and rename', () => {
     await expectAppError(lib.modify('mod', { iso: path.join(home, 'missing.iso') }), 'NOT_FOUND', /missing\.iso/);
     await expectAppError(lib.modify('mod', { name: 'a/b' }), 'INVALID_ARGUMENT');
     const ejected = await lib.modify('mod', { iso: null });
-    expect(ejected.vm.config.cdrom.iso).toBeNull();
+    expect(ejected.vm.config.cdroms[0]!.iso).toBeNull();
   });
 
   it('writes nothing when nothing changes', async () => {

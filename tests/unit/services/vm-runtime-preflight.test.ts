@@ -21,7 +21,7 @@ describe('checkVmCanRun (qemu)', () => {
     await writeFile(path.join(folder, 'disks', 'disk0.qcow2'), 'QFI\xfb');
     await writeFile(path.join(folder, 'junk.iso'), Buffer.alloc(40_000, 1));
     config = {
-      schemaVersion: 2,
+      schemaVersion: 3,
       id: ID,
       name: 'vm',
       os: 'linux64',
@@ -33,7 +33,8 @@ describe('checkVmCanRun (qemu)', () => {
       secureBoot: true,
       tpm: true,
       disks: [{ id: 'disk0', file: 'disks/disk0.qcow2', bus: 'ahci', sizeBytes: 1 << 30 }],
-      cdrom: { iso: null },
+      cdroms: [{ id: 'cd0', iso: null, bus: 'ahci' }],
+      floppies: [],
       bootOrder: ['disk'],
       network: { enabled: true, model: 'e1000e', portForwards: [] },
       display: { vga: 'std' },
@@ -93,9 +94,9 @@ describe('checkVmCanRun (qemu)', () => {
       code: 'NOT_FOUND',
       message: expect.stringMatching(/Disk disk1 of VM "vm" is missing/),
     });
-    const junk = { ...config, cdrom: { iso: path.join(folder, 'junk.iso') } };
+    const junk = { ...config, cdroms: [{ id: 'cd0', iso: path.join(folder, 'junk.iso'), bus: 'ahci' as const }] };
     await expect(checkVmCanRun(junk, folder, host)).rejects.toThrow(
-      /cannot start with its CD\/DVD image: .*junk\.iso is not a CD\/DVD image/,
+      /cannot start with the image in CD\/DVD drive cd0: .*junk\.iso is not a CD\/DVD image/,
     );
   });
 });

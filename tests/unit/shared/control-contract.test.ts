@@ -199,6 +199,14 @@ describe('the caller policy applies to every marked argument', () => {
           'disks.inspect',
           'disks.import',
           'disks.convert',
+          'disks.createFloppy',
+          'library.attachStorage',
+          'vm.changeMedium',
+          'backup.export',
+          'backup.import',
+          'appliances.check',
+          'appliances.export',
+          'appliances.import',
         ];
         expect(marked, `${service}.${name}`).toBe(expected.includes(`${service}.${name}`));
       }

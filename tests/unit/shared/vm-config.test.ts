@@ -5,7 +5,7 @@ import { AppError } from '../../../src-shared/errors';
 import { OS_PRESETS, PRESET_IDS } from '../../../src-shared/os-presets';
 
 const valid = {
-  schemaVersion: 2,
+  schemaVersion: 3,
   id: '3f0c1b7e-9a51-4c3e-8f7a-1d2e3f4a5b6c',
   name: 'Win11',
   os: 'windows11',
@@ -17,7 +17,8 @@ const valid = {
   secureBoot: true,
   tpm: true,
   disks: [{ id: 'disk0', file: 'disks/disk0.qcow2', bus: 'ahci', sizeBytes: 64 * 2 ** 30 }],
-  cdrom: { iso: null },
+  cdroms: [{ id: 'cd0', iso: null, bus: 'ahci' }],
+  floppies: [],
   bootOrder: ['disk', 'cdrom'],
   network: { enabled: true, model: 'e1000e', portForwards: [] },
   display: { vga: 'std' },
@@ -102,7 +103,43 @@ describe('parseVmConfig', () => {
     expect(config.chipset).toBe('pc');
     expect(config.firmware).toBe('bios');
     expect(config.disks).toEqual([{ id: 'disk0', file: 'disks/hd.qcow2', bus: 'ide', sizeBytes: 2 * 2 ** 30 }]);
-    expect(config.cdrom.iso).toBe('/isos/win98.iso');
+    expect(config.cdroms).toEqual([{ id: 'cd0', iso: '/isos/win98.iso', bus: 'ide' }]);
+    expect(config.floppies).toEqual([]);
+  });
+
+  it('migrates version 2 (one CD/DVD drive) to 3 in memory: the drive keeps the bus QEMU gave it', () => {
+    const { schemaVersion: _v, cdroms: _c, floppies: _f, ...rest } = valid;
+    const q35 = { ...rest, schemaVersion: 2, cdrom: { iso: '/isos/win11.iso' } };
+    const before = JSON.stringify(q35);
+    const { config, migratedFrom } = parseVmConfig(q35);
+    expect(JSON.stringify(q35)).toBe(before);
+    expect(migratedFrom).toBe(2);
+    expect(config.schemaVersion).toBe(3);
+    expect(config).not.toHaveProperty('cdrom');
+    // q35: the CD/DVD drive was on its AHCI controller; a pc had it as IDE secondary master.
+    expect(config.cdroms).toEqual([{ id: 'cd0', iso: '/isos/win11.iso', bus: 'ahci' }]);
+    expect(config.floppies).toEqual([]);
+    expect(config.disks).toEqual(valid.disks);
+    const pc = parseVmConfig({ ...q35, chipset: 'pc', firmware: 'bios', secureBoot: false, cdrom: { iso: null } });
+    expect(pc.config.cdroms).toEqual([{ id: 'cd0', iso: null, bus: 'ide' }]);
+  });
+
+  it('a version 2 file whose cdrom is malformed is inaccessible, naming the version', () => {
+    const { schemaVersion: _v, cdroms: _c, floppies: _f, ...rest } = valid;
+    expect(() => parseVmConfig({ ...rest, schemaVersion: 2, cdrom: 'x.iso' })).toThrow(/version 2\) is invalid: cdrom/);
+  });
+
+  it('refuses a drive id used twice, a disk file attached twice, and a third floppy drive', () => {
+    expect(() => parseVmConfig({ ...valid, cdroms: [{ id: 'disk0', iso: null, bus: 'ide' }] })).toThrow(
+      /Drive id "disk0" is used twice/,
+    );
+    expect(() => parseVmConfig({ ...valid, disks: [...valid.disks, { ...valid.disks[0], id: 'disk1' }] })).toThrow(
+      /disks\.1\.file: Disk file disks\/disk0\.qcow2 is attached twice/,
+    );
+    const fd = (id: string) => ({ id, image: null });
+    expect(() => parseVmConfig({ ...valid, floppies: [fd('fd0'), fd('fd1'), fd('fd2')] })).toThrow(/floppies/);
+    expect(() => parseVmConfig({ ...valid, disks: [{ ...valid.disks[0], bus: 'sas' }] })).toThrow(/disks\.0\.bus/);
+    expect(parseVmConfig({ ...valid, disks: [{ ...valid.disks[0], bus: 'nvme' }] }).config.disks[0]!.bus).toBe('nvme');
   });
 
   it('reports a broken version 1 file as inaccessible', () => {

@@ -15,7 +15,7 @@ const paths = { vmFolder: '/maru/vms/' + ID, socketFolder: '/maru/run/' + ID, lo
 function configFor(os: PresetId, change: Partial<VmConfig> = {}): VmConfig {
   const p = OS_PRESETS[os];
   return {
-    schemaVersion: 2,
+    schemaVersion: 3,
     id: ID,
     name: `test ${os}`,
     os,
@@ -27,7 +27,8 @@ function configFor(os: PresetId, change: Partial<VmConfig> = {}): VmConfig {
     secureBoot: p.secureBoot,
     tpm: p.tpm,
     disks: [{ id: 'disk0', file: 'disks/disk0.qcow2', bus: p.diskBus, sizeBytes: p.diskGiB * 2 ** 30 }],
-    cdrom: { iso: '/isos/installer.iso' },
+    cdroms: [{ id: 'cd0', iso: '/isos/installer.iso', bus: p.chipset === 'q35' ? 'ahci' : 'ide' }],
+    floppies: [],
     bootOrder: ['cdrom', 'disk'],
     network: { enabled: true, model: p.nic, portForwards: [] },
     display: { vga: p.vga },
@@ -315,16 +316,20 @@ describe('buildMachine: details', () => {
   });
 
   it('an empty CD/DVD drive is still there (media can be inserted later)', () => {
-    const plan = buildMachine({ config: configFor('linux32', { cdrom: { iso: null } }), host: hostInfo(), paths });
+    const plan = buildMachine({
+      config: configFor('linux32', { cdroms: [{ id: 'cd0', iso: null, bus: 'ide' }] }),
+      host: hostInfo(),
+      paths,
+    });
     expect(values(plan, '-device')).toContain('ide-cd,id=cd0,bus=ide.1,unit=0,bootindex=0');
     expect(plan.argv.join(' ')).not.toContain('cd0-media');
-    expect(plan.cdrom).toEqual({ deviceId: 'cd0', iso: null });
+    expect(plan.removable).toEqual([{ id: 'cd0', kind: 'cdrom', deviceId: 'cd0', medium: null }]);
   });
 
   it('escapes commas in names and paths for QEMU options', () => {
     const p = { ...paths, vmFolder: '/data,1/vms/x', socketFolder: '/run,2/x' };
     const plan = buildMachine({
-      config: configFor('linux32', { name: 'a,b', cdrom: { iso: '/isos/x,y.iso' } }),
+      config: configFor('linux32', { name: 'a,b', cdroms: [{ id: 'cd0', iso: '/isos/x,y.iso', bus: 'ide' }] }),
       host: hostInfo(),
       paths: p,
     });
@@ -345,5 +350,112 @@ describe('buildMachine: details', () => {
     const a = buildMachine({ config: configFor('windows11'), host: hostInfo(), paths });
     const b = buildMachine({ config: configFor('windows11'), host: hostInfo(), paths });
     expect(a).toEqual(b);
+  });
+});
+
+describe('buildMachine: storage (schema 3)', () => {
+  const disk = (id: string, bus: VmConfig['disks'][number]['bus']) => ({
+    id,
+    file: `disks/${id}.qcow2`,
+    bus,
+    sizeBytes: 2 ** 30,
+  });
+
+  it('puts disks on SATA, virtio-scsi (one controller, scsi-hd each) and NVMe (a controller each, with a serial)', () => {
+    const plan = buildMachine({
+      config: configFor('linux64', {
+        disks: [
+          disk('disk0', 'ahci'),
+          disk('disk1', 'virtio-scsi'),
+          disk('disk2', 'virtio-scsi'),
+          disk('disk3', 'nvme'),
+        ],
+        bootOrder: ['disk', 'cdrom'],
+      }),
+      host: hostInfo(),
+      paths,
+    });
+    const devices = values(plan, '-device');
+    expect(devices).toContain('ide-hd,drive=disk0,bus=ide.0,id=disk0-dev,bootindex=0');
+    expect(devices.filter((d) => d.startsWith('virtio-scsi-pci'))).toEqual(['virtio-scsi-pci,id=scsi0']);
+    expect(devices).toContain('scsi-hd,drive=disk1,bus=scsi0.0,id=disk1-dev,bootindex=1');
+    expect(devices).toContain('scsi-hd,drive=disk2,bus=scsi0.0,id=disk2-dev,bootindex=2');
+    expect(devices).toContain('nvme,drive=disk3,serial=MARU-disk3,id=disk3-dev,bootindex=3');
+    // The CD/DVD drive takes the next SATA port; every disk is in the snapshot.
+    expect(devices).toContain('ide-cd,id=cd0,bus=ide.1,drive=cd0-media,bootindex=4');
+    expect(plan.snapshot.devices).toEqual(['disk0', 'disk1', 'disk2', 'disk3', 'nvram']);
+  });
+
+  it('a pc: two CD/DVD drives and two IDE disks fill the two IDE channels; a fifth IDE drive is refused', () => {
+    const config = configFor('windowsxp', {
+      disks: [disk('disk0', 'ide'), disk('disk1', 'ide')],
+      cdroms: [
+        { id: 'cd0', iso: null, bus: 'ide' },
+        { id: 'cd1', iso: '/isos/drivers.iso', bus: 'ide' },
+      ],
+      bootOrder: ['cdrom', 'disk'],
+    });
+    const devices = values(buildMachine({ config, host: hostInfo(), paths }), '-device');
+    expect(devices).toContain('ide-hd,drive=disk0,bus=ide.0,unit=0,id=disk0-dev,bootindex=2');
+    expect(devices).toContain('ide-hd,drive=disk1,bus=ide.0,unit=1,id=disk1-dev,bootindex=3');
+    expect(devices).toContain('ide-cd,id=cd0,bus=ide.1,unit=0,bootindex=0');
+    expect(devices).toContain('ide-cd,id=cd1,bus=ide.1,unit=1,drive=cd1-media,bootindex=1');
+    const five = { ...config, disks: [...config.disks, disk('disk2', 'ide')] };
+    expect(() => buildMachine({ config: five, host: hostInfo(), paths })).toThrow(
+      /two IDE channels hold 4 devices .* has 5 IDE drives \(disk disk0, disk disk1, disk disk2, CD\/DVD drive cd0 and CD\/DVD drive cd1\)/,
+    );
+  });
+
+  it('refuses a seventh drive on the SATA controller, counting the CD/DVD drives', () => {
+    const config = configFor('windows10', {
+      disks: ['a', 'b', 'c', 'd', 'e', 'f'].map((x) => disk(`disk-${x}`, 'ahci')),
+    });
+    expect(() => buildMachine({ config, host: hostInfo(), paths })).toThrow(
+      /SATA \(AHCI\) controller has 6 ports .* 7 drives/,
+    );
+  });
+
+  it("a pc's floppy drives sit on its built-in controller; boot order gives them a bootindex there", () => {
+    const plan = buildMachine({
+      config: configFor('dos', {
+        floppies: [
+          { id: 'fd0', image: '/floppies/dos622-1.img' },
+          { id: 'fd1', image: null },
+        ],
+        bootOrder: ['floppy', 'cdrom', 'disk'],
+      }),
+      host: hostInfo(),
+      paths,
+    });
+    const devices = values(plan, '-device');
+    expect(devices).toContain('floppy,unit=0,id=fd0,drive=fd0-media');
+    expect(devices).toContain('floppy,unit=1,id=fd1');
+    expect(devices.some((d) => d.startsWith('isa-fdc'))).toBe(false);
+    expect(values(plan, '-global')).toEqual(['isa-fdc.bootindexA=0', 'isa-fdc.bootindexB=1']);
+    // A floppy is written like a disk: its raw node is not read-only.
+    expect(values(plan, '-blockdev')).toContain('driver=file,node-name=fd0-file,filename=/floppies/dos622-1.img');
+    expect(values(plan, '-blockdev')).toContain('driver=raw,node-name=fd0-media,file=fd0-file');
+    expect(devices).toContain('ide-cd,id=cd0,bus=ide.1,unit=0,drive=cd0-media,bootindex=2');
+    expect(plan.removable.map((d) => [d.id, d.kind, d.medium])).toEqual([
+      ['cd0', 'cdrom', '/isos/installer.iso'],
+      ['fd0', 'floppy', '/floppies/dos622-1.img'],
+      ['fd1', 'floppy', null],
+    ]);
+    // Raw floppies are not in a saved state's snapshot (as the ISO is not).
+    expect(plan.snapshot.devices).toEqual(['disk0']);
+  });
+
+  it('a q35 gets an isa-fdc for its floppy drive (it has no floppy controller of its own)', () => {
+    const plan = buildMachine({
+      config: configFor('linux64', { floppies: [{ id: 'fd0', image: null }], bootOrder: ['disk', 'floppy'] }),
+      host: hostInfo(),
+      paths,
+    });
+    const devices = values(plan, '-device');
+    expect(devices).toContain('isa-fdc,id=fdc0,bootindexA=1');
+    expect(devices).toContain('floppy,unit=0,id=fd0,bus=fdc0.0');
+    expect(devices.indexOf('isa-fdc,id=fdc0,bootindexA=1')).toBeLessThan(
+      devices.indexOf('floppy,unit=0,id=fd0,bus=fdc0.0'),
+    );
   });
 });

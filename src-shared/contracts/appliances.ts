@@ -1,0 +1,51 @@
+// The `appliances` control service: OVF/OVA appliances as VirtualBox writes and reads them —
+// export a VM as an OVA (OVF 1.0 descriptor, streamOptimized VMDKs, SHA-256 manifest), check a
+// package as VirtualBox's importer does, and import one as a new VM (its disks as qcow2).
+import * as z from 'zod';
+import { hostPathArg } from './access';
+import type { JobOptions } from './jobs';
+import { job, method, type MethodSpec } from './method';
+import type { PresetId } from '../os-presets';
+
+export interface ApplianceCheck {
+  readonly path: string;
+  readonly name: string;
+  /** Maru's preset for its guest OS. */
+  readonly os: PresetId;
+  readonly cpus: number;
+  readonly memoryMiB: number;
+  readonly firmware: 'bios' | 'uefi';
+  readonly disks: readonly { readonly file: string; readonly capacityBytes: number; readonly controller: string }[];
+  /** What VirtualBox's importer would refuse (empty: the package is sound). */
+  readonly problems: readonly string[];
+}
+
+export interface ApplianceExportResult {
+  readonly path: string;
+  readonly bytes: number;
+  /** Files inside, in order: descriptor, disks, manifest. */
+  readonly files: readonly string[];
+}
+
+export interface ApplianceImportResult {
+  readonly vmId: string;
+  readonly name: string;
+  readonly warnings: readonly string[];
+}
+
+export interface ApplianceService {
+  /** Reads and checks an OVA (every digest verified); nothing is written. */
+  check(path: string): Promise<ApplianceCheck>;
+  /** Writes a powered-off VM as an OVA at `targetPath` (which must not exist), with progress and cancel. */
+  export(vmRef: string, targetPath: string, job?: JobOptions): Promise<ApplianceExportResult>;
+  /** Checks the package, then makes a new VM of it: settings from the descriptor, its disks converted to qcow2. */
+  import(path: string, options: { name?: string | undefined }, job?: JobOptions): Promise<ApplianceImportResult>;
+}
+
+const vmRef = z.string().min(1).max(256);
+
+export const applianceMethods = {
+  check: method(z.tuple([hostPathArg('media')])),
+  export: job(z.tuple([vmRef, hostPathArg('output')])),
+  import: job(z.tuple([hostPathArg('media'), z.object({ name: z.string().min(1).max(256).optional() }).strict()])),
+} satisfies Record<keyof ApplianceService, MethodSpec>;
