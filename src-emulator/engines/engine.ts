@@ -13,6 +13,8 @@ import type {
 } from '../../src-shared/contracts/engine';
 import type { Disposable } from '../base/lifecycle';
 import type { Event } from '../base/event';
+import { AppError } from '../../src-shared/errors';
+import type { VmConfig } from '../../src-shared/vm-config';
 
 /** A state change, with why it happened when that matters (the reason of an `aborted`). */
 export interface EngineStateChange {
@@ -125,4 +127,20 @@ export interface Engine extends Disposable {
    * synchronously (the host exits right after). Never throws.
    */
   emergencyStop?(): void;
+}
+
+/**
+ * The id of the VM's first CD/DVD drive, where `attachIso` and `eject` act; NOT_FOUND saying
+ * how to add one when it has none.
+ */
+export function firstCdromId(config: VmConfig, what: string): string {
+  const first = config.cdroms[0];
+  if (!first) {
+    throw new AppError(
+      'NOT_FOUND',
+      `Cannot ${what} of VM ${JSON.stringify(config.name)}: it has no CD/DVD drive. Add one while it is off ` +
+        `("maru storage ${config.name} attach --type dvd --medium emptydrive").`,
+    );
+  }
+  return first.id;
 }

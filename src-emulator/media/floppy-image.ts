@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { link, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../src-shared/errors';
+import { statUserFile } from '../../src-node/file-presence';
 import {
   floppyFormatOfSize,
   floppySizeProblem,
@@ -25,21 +26,10 @@ export interface FloppyInfo {
  * in FLOPPY_FORMATS. NOT_FOUND / INVALID_ARGUMENT with the reason; the file is only stat'ed.
  */
 export async function inspectFloppy(file: string): Promise<FloppyInfo> {
-  const abs = path.resolve(file);
-  let st;
-  try {
-    st = await stat(abs);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new AppError('NOT_FOUND', `The floppy image ${abs} does not exist.`, { path: abs });
-    }
-    throw new AppError('IO', `Cannot read the floppy image ${abs}: ${(err as Error).message}`, { path: abs });
-  }
-  if (!st.isFile()) throw new AppError('INVALID_ARGUMENT', `${abs} is not a regular file, so not a floppy image.`);
-  const format = floppyFormatOfSize(st.size);
-  if (!format) throw new AppError('INVALID_ARGUMENT', floppySizeProblem(abs, st.size)!, { path: abs });
-  return { path: abs, bytes: st.size, format };
+  const { abs, size } = await statUserFile(file, 'The floppy image', ', so not a floppy image');
+  const format = floppyFormatOfSize(size);
+  if (!format) throw new AppError('INVALID_ARGUMENT', floppySizeProblem(abs, size)!, { path: abs });
+  return { path: abs, bytes: size, format };
 }
 
 /** FAT12 layouts of the formats `maru floppy create` writes (as DOS's FORMAT and mkfs.fat lay them out). */

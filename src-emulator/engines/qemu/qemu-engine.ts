@@ -17,7 +17,15 @@ import { decodePpm } from '../../display/ppm-decoder';
 import type { KeyStroke } from '../../input/key-mapping';
 import { inspectIso } from '../../media/iso-image';
 import { inspectFloppy } from '../../media/floppy-image';
-import type { DisplayEndpoint, Engine, EngineRuntimeInfo, EngineStopOutcome, SavedState, Screenshot } from '../engine';
+import {
+  firstCdromId,
+  type DisplayEndpoint,
+  type Engine,
+  type EngineRuntimeInfo,
+  type EngineStopOutcome,
+  type SavedState,
+  type Screenshot,
+} from '../engine';
 import { EngineBase } from '../engine-base';
 import { buildMachine, NVRAM_NODE, type MachinePaths, type MachinePlan } from './machine-builder';
 import { createNvramFromTemplate, repairLeaks, type ImageCheck } from './qemu-img';
@@ -584,23 +592,11 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
   }
 
   attachIso(isoPath: string): Promise<void> {
-    return this.changeMedium(this.firstCdrom('change the CD/DVD'), isoPath);
+    return this.changeMedium(firstCdromId(this.options.config, 'change the CD/DVD'), isoPath);
   }
 
   eject(): Promise<void> {
-    return this.changeMedium(this.firstCdrom('eject the CD/DVD'), null);
-  }
-
-  private firstCdrom(what: string): string {
-    const first = this.options.config.cdroms[0];
-    if (!first) {
-      throw new AppError(
-        'NOT_FOUND',
-        `Cannot ${what} of VM ${JSON.stringify(this.options.config.name)}: it has no CD/DVD drive. Add one while it ` +
-          `is off ("maru storage ${this.options.config.name} attach --type dvd --medium emptydrive").`,
-      );
-    }
-    return first.id;
+    return this.changeMedium(firstCdromId(this.options.config, 'eject the CD/DVD'), null);
   }
 
   changeMedium(driveId: string, medium: string | null): Promise<void> {

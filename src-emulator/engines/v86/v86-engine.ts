@@ -19,7 +19,15 @@ import type { KeyStroke } from '../../input/key-mapping';
 import { inspectIso } from '../../media/iso-image';
 import { inspectFloppy } from '../../media/floppy-image';
 import { RfbServer } from '../../rfb/rfb-server';
-import type { DisplayEndpoint, Engine, EngineRuntimeInfo, EngineStopOutcome, SavedState, Screenshot } from '../engine';
+import {
+  firstCdromId,
+  type DisplayEndpoint,
+  type Engine,
+  type EngineRuntimeInfo,
+  type EngineStopOutcome,
+  type SavedState,
+  type Screenshot,
+} from '../engine';
 import { EngineBase } from '../engine-base';
 import { strokeToSet1, V86Input } from './ps2-input';
 import { V86Display } from './v86-display';
@@ -484,23 +492,11 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
   }
 
   attachIso(isoPath: string): Promise<void> {
-    return this.changeMedium(this.firstCdrom('change the CD/DVD'), isoPath);
+    return this.changeMedium(firstCdromId(this.options.config, 'change the CD/DVD'), isoPath);
   }
 
   eject(): Promise<void> {
-    return this.changeMedium(this.firstCdrom('eject the CD/DVD'), null);
-  }
-
-  private firstCdrom(what: string): string {
-    const first = this.options.config.cdroms[0];
-    if (!first) {
-      throw new AppError(
-        'NOT_FOUND',
-        `Cannot ${what} of VM ${this.label}: it has no CD/DVD drive. Add one while it is off ` +
-          `("maru storage ${this.options.config.name} attach --type dvd --medium emptydrive").`,
-      );
-    }
-    return first.id;
+    return this.changeMedium(firstCdromId(this.options.config, 'eject the CD/DVD'), null);
   }
 
   changeMedium(driveId: string, medium: string | null): Promise<void> {

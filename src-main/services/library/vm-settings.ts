@@ -1,8 +1,7 @@
 // The rules a VM's settings must follow before the library writes them: engine limits
 // (v86: src-shared/engine-choice.ts), Secure Boot needs UEFI, host limits, the
 // guest OS's minimums (warnings), and the install ISO path.
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
+import { statUserFile } from '../../../src-node/file-presence';
 import { AppError } from '../../../src-shared/errors';
 import { V86_MAX_CPUS, V86_MAX_MEMORY_MIB } from '../../../src-shared/engine-choice';
 import { OS_PRESETS } from '../../../src-shared/os-presets';
@@ -87,19 +86,5 @@ export function checkVmSettings(
  */
 export async function resolveIsoPath(iso: string): Promise<string> {
   if (iso.trim() === '') throw new AppError('INVALID_ARGUMENT', 'The ISO path is empty.');
-  const abs = path.resolve(iso);
-  let st;
-  try {
-    st = await stat(abs);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new AppError('NOT_FOUND', `The ISO file ${abs} does not exist.`, { path: abs });
-    }
-    throw new AppError('IO', `Cannot read the ISO file ${abs}: ${(err as Error).message}`, { path: abs });
-  }
-  if (!st.isFile()) {
-    throw new AppError('INVALID_ARGUMENT', `The ISO path ${abs} is not a regular file.`, { path: abs });
-  }
-  return abs;
+  return (await statUserFile(iso, 'The ISO file', ', so not an ISO image')).abs;
 }
