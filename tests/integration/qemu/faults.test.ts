@@ -122,7 +122,9 @@ describe.skipIf(!canRun)('bad CD images, double start, crashes (real QEMU, TCG)'
     await t.ok(['modify', id, '--iso', MEDIA.notIso]);
     const s = await t.maru(['start', id]);
     expect(s.code).toBe(1);
-    expect(s.stderr).toMatch(/cannot start with the image in CD\/DVD drive cd0: .*not-an-iso\.bin is not a CD\/DVD image/);
+    expect(s.stderr).toMatch(
+      /cannot start with the image in CD\/DVD drive cd0: .*not-an-iso\.bin is not a CD\/DVD image/,
+    );
     expect(s.stderr).toMatch(/maru eject crashy/);
     expect(await t.state(id)).toBe('off');
     await expectNothingLeft(t, id);
