@@ -9,6 +9,7 @@ import { serveCommand } from './serve-command';
 import { snapshotCommands } from './snapshot-commands';
 import { diskCommands } from './disk-commands';
 import { storageCommands } from './storage-commands';
+import { mediaCommands } from './media-commands';
 import { backupCommands } from './backup-commands';
 import { vmCommands } from './vm-commands';
 import {
@@ -80,6 +81,7 @@ export function allCommands(): CliCommand[] {
     ...snapshotCommands(cliServices),
     ...diskCommands(cliServices),
     ...storageCommands(cliServices),
+    ...mediaCommands(cliServices),
     ...backupCommands(cliServices),
     serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), control: serverControl, rendererDir }),
   ];

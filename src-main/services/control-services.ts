@@ -24,6 +24,7 @@ import { Snapshots } from './snapshots/snapshot-service';
 import { Disks } from './disks/disk-service';
 import { Backups } from './backup/backup-service';
 import { Appliances } from './appliance/appliance-service';
+import { MediaManager } from './media-manager/media-inventory';
 
 /** The figures the library checks a VM's settings against, for the wizard's sliders. */
 export function vmHostLimits(host: HostLimits): VmHostLimits {
@@ -98,6 +99,17 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
     qemuImgPath,
     onDidReplace: (vmId) => events.fire({ type: 'snapshots.changed', vmId }),
   });
+  const isoMedia = new Media({
+    maruHome,
+    extraFolders: isoFoldersFromEnv(env),
+    confineDetection: opts.confineMedia ?? false,
+  });
+  const mediaManager = new MediaManager({
+    maruHome,
+    library,
+    ejectMedium: (vmId, driveId) => runtime.changeMedium(vmId, driveId, null),
+    onDidChange: () => events.fire({ type: 'library.changed' }),
+  });
   let runtimeEvents: (() => void) | null = null;
   const services: ControlServices = {
     library,
@@ -105,7 +117,13 @@ export function createControlServices(opts: ControlServicesOptions): ControlHost
       info: ({ refresh }) => probeHost({ maruHome, refresh, ...probeOverridesFromEnv(env) }),
       limits: async () => vmHostLimits(library.hostLimits),
     },
-    media: new Media({ maruHome, extraFolders: isoFoldersFromEnv(env), confineDetection: opts.confineMedia ?? false }),
+    media: {
+      detectIso: (p) => isoMedia.detectIso(p),
+      listIsoFolder: (f) => isoMedia.listIsoFolder(f),
+      list: () => mediaManager.list(),
+      release: (p) => mediaManager.release(p),
+      remove: (p) => mediaManager.remove(p),
+    },
     vmLogs: new VmLogs(library),
     vmStats: new VmStats(maruHome, library),
     vm: runtime,

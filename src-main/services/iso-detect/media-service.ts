@@ -35,7 +35,7 @@ function inside(root: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-export class Media implements MediaService {
+export class Media implements Pick<MediaService, 'detectIso' | 'listIsoFolder'> {
   constructor(private readonly opts: MediaServiceOptions) {}
 
   /** The allowed folders that exist, resolved (symlinks followed). `$MARU_HOME/isos` is created. */
