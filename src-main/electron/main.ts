@@ -9,6 +9,7 @@ import { resolveMaruHome } from '../services/maru-home';
 import { installAppMenu } from './app-menu';
 import { APP_INDEX_URL, isAppUrl, registerAppScheme, serveRenderer } from './app-protocol';
 import { installConsolePorts } from './console-ports';
+import { installShowInFolder } from './show-in-folder';
 import { installControlIpc, UtilityProcessSpawner } from './desktop-road';
 import { openExternalLink } from './external-links';
 import { loadWindowState, trackWindowState } from './window-state';
@@ -117,7 +118,11 @@ async function main(): Promise<void> {
 
   const host = createControlServices({ maruHome, env: process.env, spawner });
   services = host.services;
-  const uninstall = [installControlIpc(host.services, host), installConsolePorts(host.services, spawner)];
+  const uninstall = [
+    installControlIpc(host.services, host),
+    installConsolePorts(host.services, spawner),
+    installShowInFolder(host.services),
+  ];
   installAppMenu(() => mainWindow, { isMac, devTools: !app.isPackaged });
   mainWindow = createMainWindow();
 

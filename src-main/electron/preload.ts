@@ -107,6 +107,11 @@ const bridge: DesktopBridge = {
     const r = (await ipcRenderer.invoke(IPC_CHANNELS.openConsole, vmId)) as WireResult<null>;
     if (!r.ok) throw new Error(r.error.message);
   },
+  async showInFolder(file) {
+    if (typeof file !== 'string') throw new TypeError('maruDesktop.showInFolder(path)');
+    const r = (await ipcRenderer.invoke(IPC_CHANNELS.showInFolder, file)) as WireResult<null>;
+    if (!r.ok) throw r.error;
+  },
 };
 
 contextBridge.exposeInMainWorld('maruDesktop', bridge);

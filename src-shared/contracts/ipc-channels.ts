@@ -19,6 +19,8 @@ export const IPC_CHANNELS = {
   consolePort: 'maru:console-port',
   /** main → page: a Machine menu action. */
   menuAction: 'maru:menu-action',
+  /** invoke: shows a medium the media manager lists in the system's file manager. */
+  showInFolder: 'maru:show-in-folder',
 } as const;
 
 export type ControlCallMessage = Extract<ControlClientMessage, { type: 'call' }>;
@@ -46,4 +48,6 @@ export interface DesktopBridge extends ControlTransport {
   onMenuAction(listener: (action: VmMenuAction) => void): () => void;
   /** Asks main for a display port; it arrives as a window message `{ type: 'maru-console-port', vmId }`. */
   openConsole(vmId: string): Promise<void>;
+  /** Opens the file manager at a medium the media manager lists (anything else is refused). */
+  showInFolder(path: string): Promise<void>;
 }

@@ -174,6 +174,7 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
         'onMenuAction',
         'openConsole',
         'session',
+        'showInFolder',
       ].sort(),
     );
     // Permissions: denied by default; the display's few only for our own page.
@@ -245,6 +246,7 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
     try {
       await expect(evil.call('library', 'create', [{ name: 'evil' }])).rejects.toThrow(/Maru page only/);
       await expect(evil.openConsole(vmId)).rejects.toThrow(/Maru page only/);
+      await expect(evil.showInFolder('/etc/passwd')).rejects.toThrow(/Maru page only/);
     } finally {
       foreign.close();
     }
@@ -258,6 +260,15 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
       message: expect.stringMatching(/control call must be/),
     });
     await expect(client.library.show('no such vm')).rejects.toBeInstanceOf(AppError);
+    // Show in folder: a medium the media manager lists, nothing else.
+    const disk = (await client.library.show(vmId)).disks[0]!.path;
+    await bridge.showInFolder(disk);
+    expect(electron.shell.shown).toEqual([disk]);
+    await expect(bridge.showInFolder('/etc/passwd')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: '/etc/passwd is not a medium Maru knows; it is not shown.',
+    });
+    expect(electron.shell.shown).toEqual([disk]);
   });
 
   it('opens only allowlisted https links in the system browser', () => {

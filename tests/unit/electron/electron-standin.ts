@@ -517,11 +517,16 @@ export const dialog = {
 
 export const shell = {
   opened: [] as string[],
+  /** Paths shown in the file manager. */
+  shown: [] as string[],
   openExternal(url: string): Promise<void> {
     shell.opened.push(url);
     return Promise.resolve();
   },
-} satisfies Pick<Electron.Shell, 'openExternal'> & Record<string, unknown>;
+  showItemInFolder(fullPath: string): void {
+    shell.shown.push(fullPath);
+  },
+} satisfies Pick<Electron.Shell, 'openExternal' | 'showItemInFolder'> & Record<string, unknown>;
 
 const DISPLAY: Electron.Display = {
   accelerometerSupport: 'unknown',
