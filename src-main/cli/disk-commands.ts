@@ -1,4 +1,4 @@
-// `maru disk info | import | resize | compact | convert`: disk images from the command line,
+// `maru disk info | create | import | resize | compact | convert`: disk images from the command line,
 // VBoxManage-style. Each verb is one call of the `disks` control service (the one every front
 // end calls); long ones show progress on stderr, and Ctrl+C cancels them.
 import path from 'node:path';
@@ -9,12 +9,13 @@ import { intOption, oneOf, parseCommandArgs, type OptionValues } from './cli-opt
 import { progressReporter } from './progress-reporter';
 import type { ServicesFactory } from './service-command';
 
-const VERBS = ['info', 'import', 'resize', 'compact', 'convert'] as const;
+const VERBS = ['info', 'create', 'import', 'resize', 'compact', 'convert'] as const;
 type Verb = (typeof VERBS)[number];
 
 /** Per verb: its positional, the options it takes besides --json, and those it needs. */
 const VERB_SHAPES: Record<Verb, { positional: string; options: readonly string[]; required: readonly string[] }> = {
   info: { positional: 'PATH', options: [], required: [] },
+  create: { positional: 'FILE', options: ['size'], required: ['size'] },
   import: { positional: 'PATH', options: ['name', 'source-format'], required: [] },
   resize: { positional: 'VM', options: ['disk', 'size'], required: ['size'] },
   compact: { positional: 'VM', options: ['disk'], required: [] },
@@ -25,6 +26,7 @@ const FORMATS = DISK_FORMATS.join(', ');
 
 const USAGE = [
   'maru disk info PATH [--json]',
+  'maru disk create FILE --size SIZE [--json]',
   'maru disk import PATH [--name NAME] [--source-format FORMAT] [--json]',
   'maru disk resize VM --size SIZE [--disk N] [--json]',
   'maru disk compact VM [--disk N] [--json]',
@@ -33,6 +35,8 @@ const USAGE = [
 
 const DETAILS =
   `FORMAT is one of ${FORMATS} (vhd: Virtual PC / Hyper-V VHD).\n` +
+  'create writes a new, empty qcow2 disk of SIZE (it grows as the guest writes); attach it with\n' +
+  '  "maru storage VM attach --type hdd --medium FILE".\n' +
   'import copies a VDI, VMDK (monolithic, split or streamOptimized), VHD, VHDX, raw or qcow2 disk into\n' +
   '  $MARU_HOME/disks/NAME.qcow2; the source is only read. A raw image must be named .img, .raw or .bin,\n' +
   '  or be given --source-format raw.\n' +
@@ -135,6 +139,18 @@ export function diskCommands(services: ServicesFactory): CliCommand[] {
           case 'info': {
             const info = await disks.inspect(path.resolve(target));
             out(info, formatDiskInfo(info));
+            return;
+          }
+          case 'create': {
+            const size = parseSize(String(values.size));
+            if (size.relative) throw new UsageError('create: --size takes a size like 20G, not a "+" size.');
+            const r = await disks.create(path.resolve(target), size.bytes);
+            warn(ctx, r.warnings);
+            out(
+              r,
+              `Created ${r.path} (qcow2, ${formatBytes(r.virtualSizeBytes)}). Attach it: ` +
+                `maru storage VM attach --type hdd --medium ${JSON.stringify(r.path)}\n`,
+            );
             return;
           }
           case 'import': {

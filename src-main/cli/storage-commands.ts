@@ -18,6 +18,7 @@ const STORAGE_USAGE = [
   'maru storage VM attach --type dvd --medium PATH|emptydrive [--bus ide|sata] [--json]',
   'maru storage VM attach --type fdd --medium PATH|emptydrive [--json]',
   'maru storage VM detach ID [--json]',
+  '(add and remove are other names for attach and detach)',
 ].join('\n       ');
 
 const STORAGE_DETAILS =
@@ -30,7 +31,7 @@ const STORAGE_DETAILS =
 
 const FLOPPY_USAGE = [
   `maru floppy create FILE [--size ${CREATABLE_FLOPPY_SIZES.join('|')}] [--json]`,
-  'maru floppy VM insert FILE [--drive ID] [--json]',
+  'maru floppy VM insert|attach FILE [--drive ID] [--json]',
   'maru floppy VM eject [--drive ID] [--json]',
 ].join('\n       ');
 
@@ -95,7 +96,7 @@ export function storageCommands(services: ServicesFactory): CliCommand[] {
         const { values, positionals } = parseCommandArgs(argv, STORAGE_OPTIONS);
         const [ref, verb, ...rest] = positionals;
         if (ref === undefined) throw new UsageError('missing VM.');
-        if (verb === undefined) throw new UsageError('missing the verb: list, attach or detach.');
+        if (verb === undefined) throw new UsageError('missing the verb: list, attach (add) or detach (remove).');
         const { library } = await services(ctx);
         if (verb === 'list') {
           if (rest.length) throw new UsageError(`list: unexpected argument "${rest[0]}".`);
@@ -104,7 +105,7 @@ export function storageCommands(services: ServicesFactory): CliCommand[] {
           out(ctx, values, s, formatStorage(s));
           return;
         }
-        if (verb === 'detach') {
+        if (verb === 'detach' || verb === 'remove') {
           const [id, ...extra] = rest;
           if (id === undefined) throw new UsageError('detach: missing the drive ID (see "maru storage VM list").');
           if (extra.length) throw new UsageError(`detach: unexpected argument "${extra[0]}".`);
@@ -120,7 +121,9 @@ export function storageCommands(services: ServicesFactory): CliCommand[] {
           );
           return;
         }
-        if (verb !== 'attach') throw new UsageError(`"${verb}" is not a storage verb; use list, attach or detach.`);
+        if (verb !== 'attach' && verb !== 'add') {
+          throw new UsageError(`"${verb}" is not a storage verb; use list, attach (add) or detach (remove).`);
+        }
         if (rest.length) throw new UsageError(`attach: unexpected argument "${rest[0]}".`);
         const type = oneOf(values, 'type', ['hdd', 'dvd', 'fdd'] as const);
         if (!type) throw new UsageError('attach: missing --type hdd|dvd|fdd.');
@@ -175,11 +178,11 @@ export function storageCommands(services: ServicesFactory): CliCommand[] {
         const [first, second, third, ...extra] = positionals;
         if (first === undefined) throw new UsageError('missing "create FILE" or "VM insert FILE" / "VM eject".');
         // "maru floppy VM insert|eject …" (a VM may even be named "create"), else "maru floppy create FILE".
-        if (second === 'insert' || second === 'eject') {
+        if (second === 'insert' || second === 'attach' || second === 'eject') {
           onlyOptions(values, second, ['drive']);
           const drive = typeof values.drive === 'string' ? values.drive : 'floppy';
           const { vm } = await services(ctx);
-          if (second === 'insert') {
+          if (second !== 'eject') {
             if (third === undefined) throw new UsageError('insert: missing FILE.');
             if (extra.length) throw new UsageError(`insert: unexpected argument "${extra[0]}".`);
             const r = await vm.changeMedium(first, drive, path.resolve(third));

@@ -101,9 +101,21 @@ export interface DiskConvertResult {
   readonly warnings: readonly string[];
 }
 
+export interface DiskCreateResult {
+  readonly path: string;
+  readonly virtualSizeBytes: number;
+  /** E.g. the size is more than the host disk's free space (the disk is sparse: allowed). */
+  readonly warnings: readonly string[];
+}
+
 export interface DiskService {
   /** Reads a disk image's format, sizes, backing file and snapshots (read-only). */
   inspect(path: string): Promise<DiskImageInfo>;
+  /**
+   * Writes a new, empty (sparse) qcow2 disk at `targetPath`, which must not exist; attach it to
+   * a VM with `library.attachStorage`. `.qcow2` is added to a name without an extension.
+   */
+  create(targetPath: string, sizeBytes: number): Promise<DiskCreateResult>;
   /**
    * Converts an existing disk image into a new qcow2 under `$MARU_HOME/disks/`, with progress;
    * the source is only read. Cancel removes the partial copy.
@@ -130,6 +142,7 @@ export const DISK_NAME_PATTERN = /^(?!\.)[\p{L}\p{N} ._+-]{1,200}$/u;
 
 export const diskMethods = {
   inspect: method(z.tuple([hostPathArg('media')])),
+  create: method(z.tuple([hostPathArg('output'), z.number().int().positive().max(DISK_MAX_BYTES)])),
   import: job(
     z.tuple([
       hostPathArg('media'),

@@ -10,6 +10,7 @@ import {
   DISK_FORMAT_LABEL,
   DISK_MAX_BYTES,
   type DiskCompactResult,
+  type DiskCreateResult,
   type DiskConvertResult,
   type DiskFormat,
   type DiskImageInfo,
@@ -35,6 +36,7 @@ import {
 } from '../../../src-emulator/engines/qemu/qemu-img';
 import { readVdiLayout } from '../../../src-emulator/disk/vdi-header';
 import { createFloppyImage } from '../../../src-emulator/media/floppy-image';
+import { createQcow2 } from '../../../src-emulator/disk/qcow2-create';
 import type { CreatableFloppySize } from '../../../src-shared/storage-layout';
 import type { Library } from '../library/library-service';
 import { disksFolder } from '../maru-home';
@@ -205,6 +207,22 @@ export class Disks implements DiskService {
 
   async inspect(file: string): Promise<DiskImageInfo> {
     return (await this.examine(file, { shared: true })).info;
+  }
+
+  async create(targetPath: string, sizeBytes: number): Promise<DiskCreateResult> {
+    if (!path.isAbsolute(targetPath)) throw new AppError('INVALID_ARGUMENT', `${targetPath} is not an absolute path.`);
+    const target = path.extname(targetPath) ? targetPath : `${targetPath}.qcow2`;
+    if (path.extname(target).toLowerCase() !== '.qcow2') {
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `${target}: Maru creates qcow2 disks; name it .qcow2 (make another format from it with "maru disk convert").`,
+      );
+    }
+    await mkdir(path.dirname(target), { recursive: true });
+    const made = await createQcow2(target, sizeBytes);
+    await fsyncFolder(path.dirname(target));
+    const warning = sparseDiskWarning(made.virtualSize, await freeSpaceAt(target));
+    return { path: target, virtualSizeBytes: made.virtualSize, warnings: warning ? [warning] : [] };
   }
 
   // ---- import and convert

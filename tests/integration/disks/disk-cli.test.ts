@@ -182,4 +182,27 @@ describe.skipIf(!haveTools)('maru disk', () => {
     expect(readdirSync(path.join(home, 'disks')).filter((f) => f.includes('interrupted'))).toEqual([]);
     rmSync(big);
   });
+
+  it('create writes an empty sparse qcow2 that storage add attaches and remove detaches; an existing file is refused', () => {
+    const file = path.join(root, 'extra');
+    const r = ok('disk', 'create', file, '--size', '2G');
+    expect(r.out).toMatch(/^Created .*extra\.qcow2 \(qcow2, 2 GiB\)\. Attach it: maru storage VM attach --type hdd/m);
+    const info = JSON.parse(tool('qemu-img', 'info', '--output=json', `${file}.qcow2`)) as Record<string, number>;
+    expect(info['virtual-size']).toBe(2 * 2 ** 30);
+    expect(info['actual-size']).toBeLessThan(2 * MiB);
+    const again = maru('disk', 'create', `${file}.qcow2`, '--size', '1G');
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/already exists/);
+    expect(maru('disk', 'create', path.join(root, 'x.vmdk'), '--size', '1G').err).toMatch(/Maru creates qcow2 disks/);
+    expect(maru('disk', 'create', path.join(root, 'y'), '--size', '+1G').code).toBe(2);
+
+    const added = JSON.parse(
+      ok('storage', 'box', 'add', '--type', 'hdd', '--medium', `${file}.qcow2`, '--json').out,
+    ) as {
+      drive: { id: string; medium: string };
+    };
+    expect(added.drive.medium).toBe(`${file}.qcow2`);
+    ok('storage', 'box', 'remove', added.drive.id);
+    expect(ok('storage', 'box', 'list').out).not.toContain('extra.qcow2');
+  });
 });
