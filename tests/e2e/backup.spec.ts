@@ -1,7 +1,9 @@
 // Export… and Import… in the web console (Chromium, a real `maru serve`): a VM is exported to the
 // server's backups folder (the default path the dialog proposes), imported back as a second VM
 // (numbered name, selected afterwards), and a broken VM is restored over from the archive with
-// "Restore from a backup…". What the UI shows is checked against the library through the CLI.
+// "Restore from a backup…". Export and import show their progress bar. What the UI shows is
+// checked against the library through the CLI.
+import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
@@ -26,6 +28,10 @@ test.beforeAll(async () => {
   const made = maru.cli(['create', '--name', VM, '--os', 'linux64', '--engine', 'qemu', '--disk', '1', '--json']);
   expect(made.status, made.stderr).toBe(0);
   vmId = (JSON.parse(made.stdout) as { vm: { config: { id: string } } }).vm.config.id;
+  // 640 MiB of data in the disk: export and import take long enough for their progress to show.
+  const disk = path.join(maru.home, 'vms', vmId, 'disks', 'disk0.qcow2');
+  const io = spawnSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 640M', disk], { encoding: 'utf8' });
+  expect(io.status, io.stderr).toBe(0);
 });
 test.afterAll(async () => {
   await maru?.stop();
@@ -48,6 +54,9 @@ test('export to the backups folder, import it back, restore over a broken VM', a
   const archive = path.join(maru.home, 'backups', `${VM}.maru`);
   await expect(exportDialog.getByLabel('Archive file')).toHaveValue(archive);
   await exportDialog.getByRole('button', { name: 'Export' }).click();
+  // The job's progress bar and its Cancel button while the disk is written.
+  await expect(exportDialog.getByRole('progressbar')).toBeVisible();
+  await expect(exportDialog.getByRole('button', { name: 'Cancel' })).toBeVisible();
   await expect(exportDialog.getByRole('status')).toContainText(`Exported to ${archive}`);
   await shot(page, 'backup-exported');
   expect(existsSync(archive)).toBe(true);
@@ -69,6 +78,7 @@ test('export to the backups folder, import it back, restore over a broken VM', a
   const importDialog = page.getByRole('dialog', { name: 'Import a VM' });
   await importDialog.getByLabel('Archive file').fill(archive);
   await importDialog.getByRole('button', { name: 'Import' }).click();
+  await expect(importDialog.getByRole('progressbar')).toBeVisible();
   await expect(importDialog).toBeHidden();
   await expect(page.getByText(`Imported the VM “${VM} (2)”.`)).toBeVisible();
   await expect(details.getByRole('heading', { level: 2 })).toHaveText(`${VM} (2)`);
