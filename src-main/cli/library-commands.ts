@@ -1,5 +1,7 @@
 // `maru list | show | create | modify | rename | delete | clone`: the VM library from the
 // command line, VBoxManage-style, each read with --json.
+import path from 'node:path';
+import { importDiskForVm } from '../../src-shared/disk-for-new-vm';
 import { formatBytes, formatMiB } from '../../src-shared/format-bytes';
 import { PRESET_IDS, OS_PRESETS } from '../../src-shared/os-presets';
 import { diskBusLabel, planQemuStorage, v86StorageProblems } from '../../src-shared/storage-layout';
@@ -103,6 +105,26 @@ const createOptions = {
   json: { type: 'boolean' },
 } as const;
 
+const CREATE_DETAILS =
+  '--disk takes a size in GiB for a new, empty disk (0: none), or an existing qcow2 image (FILE) the VM\n' +
+  '  is made around and boots from: one in $MARU_HOME/disks (where "maru disk import" writes) moves into\n' +
+  "  the VM's folder, one elsewhere is used where it is. A name that reads as a number is a size: write\n" +
+  '  ./20 for a file named 20.\n' +
+  '--import-disk FILE copies a VDI, VMDK, VHD, VHDX, raw or qcow2 image into $MARU_HOME/disks as qcow2\n' +
+  '  (progress on stderr, Ctrl+C cancels; the source is only read), then makes the VM around the copy.';
+
+/** `--disk`: a size in GiB (a number, "64G") for a new disk, else the path of an existing image. */
+function diskArgs(values: Record<string, unknown>): { diskGiB?: number; existingDisk?: string } {
+  const v = values.disk;
+  if (v === undefined) return {};
+  try {
+    return { diskGiB: diskOption(values, 'disk') };
+  } catch (err) {
+    if (!(err instanceof UsageError) || typeof v !== 'string' || v.trim() === '') throw err;
+  }
+  return { existingDisk: path.resolve(v) };
+}
+
 /** CLI bus names (VBoxManage's "sata") → config bus names. */
 export const CLI_DISK_BUSES = ['ide', 'sata', 'virtio', 'virtio-scsi', 'nvme'] as const;
 export function diskBusFromCli(
@@ -127,30 +149,51 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
       usage:
         'maru create --name NAME [--os ' +
         PRESET_IDS.join('|') +
-        '] [--engine auto|qemu|v86] [--cpus N] [--memory MiB] [--disk GiB] [--firmware bios|uefi] ' +
-        '[--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH] [--disk-bus ide|sata|virtio|virtio-scsi|nvme] ' +
-        '[--description TEXT] [--json]',
-      summary: 'Create a virtual machine from an OS preset',
-      options: createOptions,
-      async run({ library }, ctx, { values }) {
+        '] [--engine auto|qemu|v86] [--cpus N] [--memory MiB] [--disk GiB|FILE] [--import-disk FILE] ' +
+        '[--firmware bios|uefi] [--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH] ' +
+        '[--disk-bus ide|sata|virtio|virtio-scsi|nvme] [--description TEXT] [--json]',
+      summary: 'Create a virtual machine from an OS preset (with a new disk, or around an existing one)',
+      details: CREATE_DETAILS,
+      options: { ...createOptions, 'import-disk': { type: 'string' } },
+      async run({ library, disks }, ctx, { values }) {
         if (typeof values.name !== 'string') throw new UsageError('--name is required.');
-        const result = await library.create(
-          {
-            name: values.name,
-            os: oneOf(values, 'os', PRESET_IDS) ?? 'other',
-            engine: oneOf(values, 'engine', ['auto', 'qemu', 'v86'] as const),
-            cpus: intOption(values, 'cpus'),
-            memoryMiB: memoryOption(values, 'memory'),
-            diskGiB: diskOption(values, 'disk'),
-            diskBus: diskBusFromCli(oneOf(values, 'disk-bus', CLI_DISK_BUSES)),
-            firmware: oneOf(values, 'firmware', ['bios', 'uefi'] as const),
-            secureBoot: flagPair(values, 'secure-boot'),
-            tpm: flagPair(values, 'tpm'),
-            iso: typeof values.iso === 'string' ? values.iso : undefined,
-            description: typeof values.description === 'string' ? values.description : undefined,
-          },
-          { onProgress: values.json ? undefined : progressReporter(ctx.stderr), signal: ctx.signal },
-        );
+        const disk = diskArgs(values);
+        const importDisk = values['import-disk'];
+        if (typeof importDisk === 'string' && values.disk !== undefined) {
+          throw new UsageError('Choose one: --disk (a new disk, or an existing qcow2 image) or --import-disk FILE.');
+        }
+        const job = { onProgress: values.json ? undefined : progressReporter(ctx.stderr), signal: ctx.signal };
+        const settings = {
+          name: values.name,
+          os: oneOf(values, 'os', PRESET_IDS) ?? 'other',
+          engine: oneOf(values, 'engine', ['auto', 'qemu', 'v86'] as const),
+          cpus: intOption(values, 'cpus'),
+          memoryMiB: memoryOption(values, 'memory'),
+          diskBus: diskBusFromCli(oneOf(values, 'disk-bus', CLI_DISK_BUSES)),
+          firmware: oneOf(values, 'firmware', ['bios', 'uefi'] as const),
+          secureBoot: flagPair(values, 'secure-boot'),
+          tpm: flagPair(values, 'tpm'),
+          iso: typeof values.iso === 'string' ? values.iso : undefined,
+          description: typeof values.description === 'string' ? values.description : undefined,
+        };
+        let result;
+        if (typeof importDisk === 'string') {
+          // Two steps: the copy, then the VM around it. A failed second step keeps the copy and says where.
+          const copy = await importDiskForVm(disks, path.resolve(importDisk), values.name, job);
+          printWarnings(ctx, copy.warnings);
+          if (!values.json) ctx.stderr.write(`Imported ${copy.source.path} as ${copy.path}.\n`);
+          try {
+            result = await library.create({ ...settings, existingDisk: copy.path }, job);
+          } catch (err) {
+            const kept =
+              ` The imported copy is kept: ${copy.path}. Make the VM around it with ` +
+              `"maru create --name NAME --disk ${copy.path}", or delete it.`;
+            if (err instanceof AppError) throw new AppError(err.code, err.message + kept, err.details);
+            throw err;
+          }
+        } else {
+          result = await library.create({ ...settings, ...disk }, job);
+        }
         printWarnings(ctx, result.warnings);
         return shown(result, (r) => `Created "${r.vm.config.name}" (${r.vm.config.id}).\n` + formatVmDetails(r.vm));
       },

@@ -17,6 +17,8 @@ export interface ServiceCommandSpec {
   /** `maru NAME POSITIONAL… [options]`: the command's name and its positionals are read from it. */
   readonly usage: string;
   readonly summary: string;
+  /** More help after the usage (`maru NAME --help`). */
+  readonly details?: string;
   /** Options besides --json. */
   readonly options?: OptionSpec;
   /** Does the work; `args` are the positionals, one per name in the usage line. */
@@ -51,6 +53,7 @@ export function serviceCommand(services: ServicesFactory, spec: ServiceCommandSp
     name,
     usage: spec.usage,
     summary: spec.summary,
+    ...(spec.details !== undefined ? { details: spec.details } : {}),
     async run(ctx, argv) {
       const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' }, ...spec.options });
       const args = requirePositionals(positionals, names);

@@ -96,6 +96,7 @@ const bridge: DesktopBridge = {
     const detection = (await call('media', 'detectIso', [webUtils.getPathForFile(file as File)])) as IsoDetection;
     return { path: detection.path, detection };
   },
+  pathOfFile: (file) => webUtils.getPathForFile(file as File),
   onEvent(listener) {
     eventListeners.add(listener);
     return () => void eventListeners.delete(listener);

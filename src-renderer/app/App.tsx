@@ -22,6 +22,9 @@ const CloneVmDialog = lazy(() => import('../library/CloneVmDialog').then((m) => 
 const ImportDiskDialog = lazy(() =>
   import('../library/ImportDiskDialog').then((m) => ({ default: m.ImportDiskDialog })),
 );
+const MediaManagerDialog = lazy(() =>
+  import('../library/MediaManagerDialog').then((m) => ({ default: m.MediaManagerDialog })),
+);
 const ExportVmDialog = lazy(() => import('../library/BackupDialogs').then((m) => ({ default: m.ExportVmDialog })));
 const ImportVmDialog = lazy(() => import('../library/BackupDialogs').then((m) => ({ default: m.ImportVmDialog })));
 const HostCheckView = lazy(() => import('../host/HostCheckView').then((m) => ({ default: m.HostCheckView })));
@@ -56,6 +59,8 @@ function DialogFor() {
       return <CloneVmDialog vmId={dialog.vmId} />;
     case 'importDisk':
       return <ImportDiskDialog />;
+    case 'media':
+      return <MediaManagerDialog />;
     case 'exportVm':
       return <ExportVmDialog vmId={dialog.vmId} />;
     case 'importVm':

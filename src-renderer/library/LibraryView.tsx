@@ -1,7 +1,8 @@
 // The VM library: a searchable list (screen or icon, name, state, OS) and the details pane; an ISO
 // dropped anywhere on it (or "Open ISO…") opens the new-VM wizard prefilled; "Import a disk…"
-// brings a VirtualBox/VMware/Hyper-V disk in as qcow2. The list follows the services' change
-// events (library-slice.ts), never polled; only running VMs' rows re-read screens.
+// brings a VirtualBox/VMware/Hyper-V disk in as qcow2; "Media…" opens the media manager. The list
+// follows the services' change events (library-slice.ts), never polled; only running VMs' rows
+// re-read screens.
 import {
   memo,
   useCallback,
@@ -220,6 +221,9 @@ export function LibraryView() {
           </button>
           <button type="button" onClick={() => openDialog({ kind: 'importVm', replaceId: null })}>
             {t('library.importVm')}
+          </button>
+          <button type="button" onClick={() => openDialog({ kind: 'media' })}>
+            {t('library.media')}
           </button>
           <IsoFileInput ref={fileInput} testId="library-iso-input" onFile={(file) => void importIsoFile(file)} />
         </div>

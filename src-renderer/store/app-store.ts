@@ -1,8 +1,8 @@
 // The renderer's zustand store, combined from slices: session, library (a cache of what main
 // owns — never persisted here), host facts, UI state (page, dialogs, notices, ISO import), the
 // open snapshot trees with their operations, the library rows' screens, linked clones / trials,
-// disk operations (grow, compact, import), VM archives (export, import) and the drives of the VM
-// whose settings are open.
+// disk operations (grow, compact, import), VM archives (export, import), the drives of the VM
+// whose settings are open and the media manager's list.
 // One store per page, handed down by context: the browser's, made in main.tsx, and one per
 // server render of a signed-in page (the web console paints the library before any script
 // runs). Both start from the same seed, so the page hydrates without a difference.
@@ -13,6 +13,7 @@ import { createBackupSlice, type BackupSlice } from './backup-slice';
 import { createDiskSlice, type DiskSlice } from './disk-slice';
 import { createHostSlice, type HostSlice } from './host-slice';
 import { createLibrarySlice, type LibrarySlice } from './library-slice';
+import { createMediaSlice, type MediaSlice } from './media-slice';
 import { createSessionSlice, type SessionSlice } from './session-slice';
 import { createSnapshotSlice, type SnapshotSlice } from './snapshot-slice';
 import { createStorageSlice, type StorageSlice } from './storage-slice';
@@ -29,7 +30,8 @@ export type AppState = SessionSlice &
   TrialSlice &
   DiskSlice &
   BackupSlice &
-  StorageSlice;
+  StorageSlice &
+  MediaSlice;
 export type AppStore = StoreApi<AppState>;
 
 /** A store whose initial state is the slices' defaults overlaid with `seed`. */
@@ -45,6 +47,7 @@ export function createAppStore(seed: Partial<AppState> = {}): AppStore {
     ...createDiskSlice(...a),
     ...createBackupSlice(...a),
     ...createStorageSlice(...a),
+    ...createMediaSlice(...a),
     ...seed,
   }));
 }

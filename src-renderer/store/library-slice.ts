@@ -191,6 +191,8 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
       startControllers.get(id)?.abort();
     },
     applyControlEvent(event) {
+      // An open media manager reads its list again: any change may add, free or hold a medium.
+      get().mediaChanged();
       if (event.type === 'library.changed') {
         void get().refresh();
         return;

@@ -18,6 +18,8 @@ export type DialogState =
   | { readonly kind: 'delete'; readonly vmId: string }
   | { readonly kind: 'clone'; readonly vmId: string }
   | { readonly kind: 'importDisk' }
+  /** The media manager: every disk, ISO and floppy image, who uses it, release and remove. */
+  | { readonly kind: 'media' }
   | { readonly kind: 'exportVm'; readonly vmId: string }
   /** Import a VM from an archive; `replaceId`: restore it over that VM. */
   | { readonly kind: 'importVm'; readonly replaceId: string | null };

@@ -25,6 +25,11 @@ export interface ControlTransport extends SharedControlTransport {
    * the file's own path.
    */
   importIso(file: File, options?: IsoImportOptions): Promise<IsoUploadResult>;
+  /**
+   * Desktop only: the host path of a file the user picked (a disk image used where it lies).
+   * The web console has none: its paths are on the server, typed or browsed there.
+   */
+  pathOfFile?(file: File): string;
   /** Called when an open connection is lost or the session ended elsewhere (logout, expiry). */
   onDisconnect(listener: (reason: string) => void): () => void;
   /** The desktop's Machine menu: the action the user chose (absent in the web console). */

@@ -1,7 +1,7 @@
 // CPU, memory and (new VMs) disk size with the host's limits, and the engine choice with the
 // reason it resolves the way it does. Shared by the wizard and the settings dialog.
 import { useTranslation } from 'react-i18next';
-import { useId } from 'react';
+import { useId, type ReactNode } from 'react';
 import type { VmHostLimits } from '../../src-shared/contracts/host';
 import { V86_MAX_MEMORY_MIB } from '../../src-shared/engine-choice';
 import type { HostInfo } from '../../src-shared/host-info';
@@ -27,6 +27,8 @@ export interface HardwareFieldsProps {
   readonly problems: DraftProblems;
   readonly onChange: (patch: Partial<VmDraft>) => void;
   readonly showDisk: boolean;
+  /** The new VM's disk choice (new or existing), given the disk size field (false without showDisk) to place. */
+  readonly diskChoice?: (newDiskField: ReactNode) => ReactNode;
   readonly disabled?: boolean;
 }
 
@@ -71,6 +73,19 @@ export function HardwareFields(p: HardwareFieldsProps) {
   const limits = p.limits ?? FALLBACK;
   const mem = memoryLimits(limits, p.draft.engine);
   const cpu = cpuLimits(limits, p.draft.engine);
+  const diskField = p.showDisk && (
+    <RangeField
+      name="diskGiB"
+      label={t('wizard.disk')}
+      value={p.draft.diskGiB}
+      limits={diskLimits()}
+      unit="GiB"
+      onChange={(diskGiB) => p.onChange({ diskGiB })}
+      error={problemText(t, 'diskGiB', p.problems.diskGiB)}
+      hint={p.draft.diskGiB === 0 ? t('wizard.noDisk') : t('wizard.diskHint')}
+      scale={{ min: '0', max: `${diskLimits().max} GiB` }}
+    />
+  );
   return (
     <fieldset className="fields" disabled={p.disabled}>
       <RangeField
@@ -112,19 +127,7 @@ export function HardwareFields(p: HardwareFieldsProps) {
             : undefined
         }
       />
-      {p.showDisk && (
-        <RangeField
-          name="diskGiB"
-          label={t('wizard.disk')}
-          value={p.draft.diskGiB}
-          limits={diskLimits()}
-          unit="GiB"
-          onChange={(diskGiB) => p.onChange({ diskGiB })}
-          error={problemText(t, 'diskGiB', p.problems.diskGiB)}
-          hint={p.draft.diskGiB === 0 ? t('wizard.noDisk') : t('wizard.diskHint')}
-          scale={{ min: '0', max: `${diskLimits().max} GiB` }}
-        />
-      )}
+      {p.diskChoice ? p.diskChoice(diskField) : diskField}
       <EngineField draft={p.draft} host={p.host} limits={p.limits} onChange={p.onChange} disabled={p.disabled} />
     </fieldset>
   );

@@ -1,6 +1,7 @@
-// The new-VM wizard: OS preset → name and ISO → CPU / memory / disk → firmware → summary.
-// Each step validates inline (the same rules the library applies); creating the disk is a
-// job with progress and a cancel button; the library's own errors are shown too.
+// The new-VM wizard: OS preset → name and ISO → CPU / memory / disk (a new one, or an existing
+// image: imported first when it is not qcow2) → firmware → summary. Each step validates inline
+// (the same rules the library applies); creating the disk (or importing one) is a job with
+// progress and a cancel button; the library's own errors are shown too.
 import { useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { CreateResult } from '../../src-shared/contracts/library';
@@ -12,6 +13,9 @@ import { DialogButtons } from '../components/DialogButtons';
 import { ErrorText } from '../components/ErrorText';
 import { JobProgress, useJob } from '../components/JobProgress';
 import { formatMiB } from '../format/format-size';
+import { DISK_FORMAT_LABEL } from '../../src-shared/contracts/disks';
+import { needsImport } from '../../src-shared/disk-for-new-vm';
+import { formatBytes } from '../../src-shared/format-bytes';
 import { otherVmNames, useAppActions, useAppStore } from '../store/app-store';
 import { isCancelled, messageOf } from '../store/store-errors';
 import type { WizardPrefill } from '../store/ui-slice';
@@ -21,6 +25,8 @@ import { IsoDetectionSummary } from './IsoDetectionSummary';
 import { IsoField } from './IsoField';
 import { OsPresetPicker } from './OsPresetPicker';
 import { explainEngine, presetDraft, validateDraft, type DraftField, type VmDraft } from './vm-rules';
+import { DiskChoiceField, useExistingDisk } from './ExistingDiskField';
+import { createAroundExistingDisk, existingDiskProblem, type DiskChoice, type ImportedCopy } from './existing-disk';
 import { Windows11Readiness } from './Windows11Readiness';
 
 const STEPS = ['os', 'name', 'hardware', 'firmware', 'summary'] as const;
@@ -42,6 +48,11 @@ function freeName(base: string, taken: readonly string[]): string {
   for (let i = 2; ; i++) if (!lower.has(`${base} (${i})`.toLowerCase())) return `${base} (${i})`;
 }
 
+/** The job's phase as the wizard names it: a new disk, an import's check and copy, the settings. */
+function phaseKey(phase: string): 'disk' | 'config' | 'check' | 'import' {
+  return phase === 'config' || phase === 'check' || phase === 'import' ? phase : 'disk';
+}
+
 /** Which step a library error belongs to, from its code and details. */
 function stepOfServerError(err: AppError): Step {
   if (err.code === 'ALREADY_EXISTS') return 'name';
@@ -55,6 +66,7 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
   const limits = useAppStore((s) => s.limits);
   const host = useAppStore((s) => s.hostInfo);
   const vms = useAppStore((s) => s.vms);
+  const services = useAppStore((s) => s.services);
   const { createVm, closeDialog: close, notify } = useAppActions();
   const taken = useMemo(() => otherVmNames(vms), [vms]);
 
@@ -66,8 +78,14 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
   const [shown, setShown] = useState<ReadonlySet<DraftField>>(new Set());
   const [serverError, setServerError] = useState<{ step: Step; message: string } | null>(null);
   const { job, run } = useJob();
+  const [diskChoice, setDiskChoice] = useState<DiskChoice>('new');
+  const existingDisk = useExistingDisk();
+  const [diskProblemShown, setDiskProblemShown] = useState(false);
+  // A copy imported for a create that then failed: Create again uses it.
+  const [importedCopy, setImportedCopy] = useState<ImportedCopy | null>(null);
+  const newDisk = diskChoice === 'new';
 
-  const problems = validateDraft(draft, { limits, existingNames: taken, checkDisk: true });
+  const problems = validateDraft(draft, { limits, existingNames: taken, checkDisk: newDisk });
   const visible = Object.fromEntries(
     Object.entries(problems).filter(([k]) => shown.has(k as DraftField)),
   ) as typeof problems;
@@ -91,11 +109,23 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
     setStep(next);
   }
 
-  function nextStep() {
+  /** The existing disk can be used (inspected, not refused); inspects it first when it was not. */
+  async function existingDiskReady(): Promise<boolean> {
+    setDiskProblemShown(true);
+    const problem = existingDiskProblem(existingDisk.state);
+    if (problem === 'inspect') {
+      const info = existingDisk.state.inspecting ? null : await existingDisk.inspect();
+      return info !== null && info.importProblem === null;
+    }
+    return problem === null;
+  }
+
+  async function nextStep() {
     const fields = STEP_FIELDS[step];
     setShown((s) => new Set([...s, ...fields]));
     if (fields.some((f) => problems[f])) return;
     if (step === 'hardware' && engine.blocking) return;
+    if (step === 'hardware' && !newDisk && !(await existingDiskReady())) return;
     const next = STEPS[index + 1];
     if (next) go(next);
   }
@@ -108,29 +138,47 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
       if (first) setStep(first);
       return;
     }
+    const disk = existingDisk.state;
+    if (!newDisk && (existingDiskProblem(disk) !== null || !services)) {
+      setDiskProblemShown(true);
+      setStep('hardware');
+      return;
+    }
     setServerError(null);
+    let copy = importedCopy;
     try {
-      const args = {
+      const settings = {
         name: draft.name,
         os: draft.os,
         engine: draft.engine,
         cpus: draft.cpus,
         memoryMiB: draft.memoryMiB,
-        diskGiB: draft.diskGiB,
         firmware: draft.firmware,
         secureBoot: draft.secureBoot,
         tpm: draft.tpm,
         iso: draft.iso,
       };
-      const result: CreateResult = await run((options) => createVm(args, options));
+      const result: CreateResult = await run((options) =>
+        newDisk || !disk.info || !services
+          ? createVm({ ...settings, diskGiB: draft.diskGiB }, options)
+          : createAroundExistingDisk({ disks: services.disks, createVm }, settings, disk.info, copy, options, (c) => {
+              copy = c;
+              setImportedCopy(c);
+            }),
+      );
       close();
       notify({ tone: 'info', key: 'wizard.created', values: { name: result.vm.config.name } });
       for (const w of result.warnings) notify({ tone: 'warning', key: 'errors.serverWarning', values: { message: w } });
     } catch (err) {
-      if (isCancelled(err)) setServerError({ step: 'summary', message: t('wizard.cancelled') });
-      else {
-        const s = err instanceof AppError ? stepOfServerError(err) : 'summary';
-        setServerError({ step: s, message: messageOf(err) });
+      // A copy made for this VM stays in Maru's disks folder: say where (Create again uses it).
+      const kept = !newDisk && copy ? ` ${t('wizard.existingDisk.copyKept', { path: copy.path })}` : '';
+      if (isCancelled(err)) {
+        setServerError({ step: 'summary', message: kept ? t('wizard.cancelledKept') + kept : t('wizard.cancelled') });
+      } else {
+        const aboutDisk =
+          !newDisk && [disk.path.trim(), disk.info?.path, copy?.path].some((p) => p && messageOf(err).includes(p));
+        const s = aboutDisk ? 'hardware' : err instanceof AppError ? stepOfServerError(err) : 'summary';
+        setServerError({ step: s, message: messageOf(err) + kept });
       }
     }
   }
@@ -139,7 +187,7 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
     e.preventDefault();
     if (job) return;
     if (step === 'summary') void create();
-    else nextStep();
+    else void nextStep();
   }
 
   const serverErrorHere = serverError && (serverError.step === step || step === 'summary') && (
@@ -198,13 +246,43 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
             </>
           )}
           {step === 'hardware' && (
-            <HardwareFields draft={draft} limits={limits} host={host} problems={visible} onChange={change} showDisk />
+            <HardwareFields
+              draft={draft}
+              limits={limits}
+              host={host}
+              problems={visible}
+              onChange={change}
+              showDisk
+              diskChoice={(newDiskField) => (
+                <DiskChoiceField
+                  newDiskField={newDiskField}
+                  choice={diskChoice}
+                  onChoice={(c) => {
+                    setDiskChoice(c);
+                    setServerError(null);
+                  }}
+                  disk={existingDisk.state}
+                  onPath={(p) => {
+                    existingDisk.setPath(p);
+                    setServerError(null);
+                  }}
+                  onInspect={(p) => void existingDisk.inspect(p)}
+                  showProblem={diskProblemShown}
+                />
+              )}
+            />
           )}
           {step === 'firmware' && (
             <>
               <FirmwareFields draft={draft} problems={visible} onChange={change} />
               {draft.os === 'windows11' && (
-                <Windows11Readiness draft={draft} host={host} limits={limits} checkDisk onFix={(d) => change(d)} />
+                <Windows11Readiness
+                  draft={draft}
+                  host={host}
+                  limits={limits}
+                  checkDisk={newDisk}
+                  onFix={(d) => change(d)}
+                />
               )}
             </>
           )}
@@ -222,7 +300,25 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
                 <dt>{t('wizard.memory')}</dt>
                 <dd>{formatMiB(draft.memoryMiB)}</dd>
                 <dt>{t('wizard.disk')}</dt>
-                <dd>{draft.diskGiB === 0 ? t('wizard.noDisk') : `${draft.diskGiB} GiB`}</dd>
+                {newDisk || !existingDisk.state.info ? (
+                  <dd>{draft.diskGiB === 0 ? t('wizard.noDisk') : `${draft.diskGiB} GiB`}</dd>
+                ) : (
+                  <dd>
+                    <span className="path">{existingDisk.state.info.path}</span>
+                    {` (${DISK_FORMAT_LABEL[existingDisk.state.info.format]}, ${formatBytes(existingDisk.state.info.virtualSizeBytes)})`}
+                    {needsImport(existingDisk.state.info) && (
+                      <span className="hint">
+                        {' '}
+                        —{' '}
+                        {t(
+                          importedCopy?.source === existingDisk.state.info.path
+                            ? 'wizard.existingDisk.summaryCopy'
+                            : 'wizard.existingDisk.summaryImport',
+                        )}
+                      </span>
+                    )}
+                  </dd>
+                )}
                 <dt>{t('wizard.firmware')}</dt>
                 <dd>
                   {draft.firmware === 'uefi' ? 'UEFI' : 'BIOS'}
@@ -233,11 +329,17 @@ export function NewVmWizard({ prefill }: { readonly prefill: WizardPrefill | nul
                 <dd>{t(`wizard.engineWhy.${engine.reason}`, engine.values)}</dd>
               </dl>
               {draft.os === 'windows11' && (
-                <Windows11Readiness draft={draft} host={host} limits={limits} checkDisk onFix={(d) => change(d)} />
+                <Windows11Readiness
+                  draft={draft}
+                  host={host}
+                  limits={limits}
+                  checkDisk={newDisk}
+                  onFix={(d) => change(d)}
+                />
               )}
               {job && (
                 <JobProgress
-                  label={t(`wizard.phase.${job.phase === 'config' ? 'config' : 'disk'}`)}
+                  label={t(`wizard.phase.${phaseKey(job.phase)}`)}
                   fraction={job.fraction}
                   onCancel={job.cancel}
                 />

@@ -42,6 +42,8 @@ export interface DesktopBridge extends ControlTransport {
   logout(): Promise<void>;
   /** Detects the ISO at the host path of a File the user dropped or picked (typed loosely: src-shared has no DOM types). */
   importIso(file: object): Promise<IsoUploadResult>;
+  /** The host path of a File the user picked (a disk image used where it lies); '' when it has none. */
+  pathOfFile(file: object): string;
   /** IPC to main does not drop: the page and main live and end together. */
   onDisconnect(listener: (reason: string) => void): () => void;
   /** Actions of the Machine menu. */

@@ -66,11 +66,21 @@ const vmSettingsArgsSchema = z.object({
   description: z.string().optional(),
 });
 
-/** A new VM: a name, the preset it starts from, its disk size, and any setting changed from the preset's. */
+/**
+ * A new VM: a name, the preset it starts from, its disk (a new one of `diskGiB`, or an existing
+ * qcow2 image, `existingDisk`), and any setting changed from the preset's.
+ */
 export const createVmArgsSchema = vmSettingsArgsSchema.extend({
   name: z.string(),
   os: z.enum(PRESET_IDS).default('other'),
+  /** A new, empty first disk of this size (default: the preset's; 0: no disk). Not with `existingDisk`. */
   diskGiB: z.number().nonnegative().optional(),
+  /**
+   * An existing standalone qcow2 image as the first disk, instead of a new one: one under
+   * `$MARU_HOME/disks/` (where `disks.import` writes) moves into the VM's folder, one elsewhere is
+   * used where it is. The VM boots from it first. Anything else is refused before the VM is made.
+   */
+  existingDisk: hostPathArg('media').optional(),
   /** The first disk's bus (default: the preset's; v86: IDE). */
   diskBus: z.enum(DISK_BUSES).optional(),
 });

@@ -51,6 +51,7 @@ import {
   describeStorage,
   nextDriveId,
   prepareDiskAttach,
+  prepareExistingDisk,
   type PreparedDisk,
 } from './vm-storage';
 import { inspectIso } from '../../../src-emulator/media/iso-image';
@@ -157,6 +158,11 @@ function noDrive(c: VmConfig, kind: 'cdrom' | 'floppy'): AppError {
   );
 }
 
+/** Adds what went wrong while undoing a failed change to the error the user sees. */
+function noteOn(err: unknown, undo: unknown): void {
+  if (err instanceof Error) err.message += ` (${undo instanceof Error ? undo.message : String(undo)})`;
+}
+
 function checkPortForwards(forwards: readonly PortForward[]): void {
   const seen = new Set<string>();
   for (const f of forwards) {
@@ -247,6 +253,13 @@ export class Library implements LibraryService {
   async create(args: CreateVmArgs, job?: JobOptions): Promise<CreateResult> {
     const a = parseArgs(createVmArgsSchema, args, 'VM settings');
     checkName(a.name);
+    if (a.existingDisk !== undefined && a.diskGiB !== undefined) {
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `Choose one: the existing disk ${a.existingDisk} or a new disk of ${a.diskGiB} GiB, not both ` +
+          '(leave out the disk size to use the existing disk).',
+      );
+    }
     const preset = OS_PRESETS[a.os];
     const engine = a.engine ?? 'auto';
     const v86 = engine === 'v86';
@@ -258,7 +271,9 @@ export class Library implements LibraryService {
       warnings.push(`Secure Boot is off: ${preset.label} would use it, but it needs UEFI firmware.`);
       secureBoot = false;
     }
-    const diskGiB = a.diskGiB ?? preset.diskGiB;
+    const existing = a.existingDisk !== undefined;
+    // The size of a new disk; none is made around an existing one.
+    const diskGiB = existing ? 0 : (a.diskGiB ?? preset.diskGiB);
     const sizeBytes = Math.ceil((diskGiB * GiB) / SECTOR) * SECTOR;
     if (!Number.isFinite(diskGiB) || sizeBytes > QCOW2_MAX_VIRTUAL_SIZE) {
       throw new AppError('INVALID_ARGUMENT', `A ${diskGiB} GiB disk is larger than qcow2 allows (2 PiB).`);
@@ -266,7 +281,7 @@ export class Library implements LibraryService {
     const iso = a.iso ? await resolveIsoPath(a.iso) : null;
     const now = new Date().toISOString();
     const id = randomUUID();
-    const draft: VmConfig = {
+    let draft: VmConfig = {
       schemaVersion: CURRENT_SCHEMA_VERSION,
       id,
       name: a.name,
@@ -289,18 +304,37 @@ export class Library implements LibraryService {
       floppies: preset.floppy ? [{ id: 'fd0', image: null }] : [],
       // An ISO given at creation is an installer: boot it first; an empty disk falls through anyway.
       // With a floppy drive, A: comes first, as on the PCs these guests ran on (an empty drive is skipped).
-      bootOrder: [
-        ...(preset.floppy ? (['floppy'] as const) : []),
-        ...(iso ? (['cdrom', 'disk'] as const) : (['disk', 'cdrom'] as const)),
-      ],
+      // An existing disk holds an installed system: it boots first, whatever else is inserted.
+      bootOrder: existing
+        ? ['disk', 'cdrom', ...(preset.floppy ? (['floppy'] as const) : [])]
+        : [
+            ...(preset.floppy ? (['floppy'] as const) : []),
+            ...(iso ? (['cdrom', 'disk'] as const) : (['disk', 'cdrom'] as const)),
+          ],
       network: { enabled: true, model: v86 ? 'ne2k_pci' : preset.nic, portForwards: [] },
       display: { vga: v86 ? 'std' : preset.vga },
       description: a.description ?? '',
       createdAt: now,
       modifiedAt: now,
     };
-    const all = new Set<CheckedSetting>(['cpus', 'memoryMiB', 'disk', 'engine', 'os']);
+    // The minimum disk size of the OS concerns its installer: an existing disk has the system already.
+    const all = new Set<CheckedSetting>(['cpus', 'memoryMiB', 'engine', 'os', ...(existing ? [] : ['disk' as const])]);
     warnings.push(...checkVmSettings(draft, this.hostLimits, all, diskGiB));
+    // An existing disk is checked through and through before anything is made, so a refused one leaves nothing.
+    let prepared: PreparedDisk | null = null;
+    if (a.existingDisk !== undefined) {
+      prepared = await prepareExistingDisk({
+        home: this.maruHome,
+        folder: this.stagingFolder(id),
+        finalFolder: vmFolder(this.maruHome, id),
+        config: draft,
+        bus: a.diskBus,
+        medium: a.existingDisk,
+        purpose: 'create',
+        otherVms: () => this.otherVms(),
+      });
+      draft = { ...draft, disks: [prepared.disk] };
+    }
     warnings.push(...checkStorage(draft));
     const config = validConfig(draft);
     await this.assertNameFree(a.name);
@@ -311,8 +345,10 @@ export class Library implements LibraryService {
     throwIfAborted(job, 'Creating the VM');
 
     const staging = await this.makeStaging(id);
+    let folder: string;
     try {
-      if (config.disks[0]) {
+      if (prepared) await prepared.commit();
+      else if (config.disks[0]) {
         await createQcow2(path.join(staging, config.disks[0].file), sizeBytes, {
           ...(job?.onProgress ? { onProgress: job.onProgress } : {}),
           ...(job?.signal ? { signal: job.signal } : {}),
@@ -321,16 +357,25 @@ export class Library implements LibraryService {
       job?.onProgress?.({ phase: 'config', fraction: 0 });
       throwIfAborted(job, 'Creating the VM');
       await writeVmConfig(staging, config);
-      const folder = await this.commit(staging, config);
-      job?.onProgress?.({ phase: 'config', fraction: 1 });
-      return {
-        vm: await this.details({ kind: 'ok', folderName: id, folder, config, migratedFrom: undefined }, 'off'),
-        warnings,
-      };
+      folder = await this.commit(staging, config);
     } catch (err) {
-      await this.removeStaging(staging, err);
+      // The user's disk goes back where it was before the half-made VM is removed, never with it.
+      const stuck = await (prepared?.rollback() ?? Promise.resolve()).then(
+        () => false,
+        (undo: unknown) => {
+          noteOn(err, undo);
+          noteOn(err, `the unfinished VM stays in ${staging}`);
+          return true;
+        },
+      );
+      if (!stuck) await this.removeStaging(staging, err);
       throw err;
     }
+    job?.onProgress?.({ phase: 'config', fraction: 1 });
+    return {
+      vm: await this.details({ kind: 'ok', folderName: id, folder, config, migratedFrom: undefined }, 'off'),
+      warnings: [...warnings, ...(prepared?.warnings ?? [])],
+    };
   }
 
   async modify(ref: string, patch: ModifyVmArgs): Promise<{ vm: VmDetails; warnings: readonly string[] }> {
@@ -591,10 +636,7 @@ export class Library implements LibraryService {
           bus: a.bus,
           medium: a.medium,
           createBytes: a.createBytes,
-          otherVms: async () =>
-            (await readAllVmRecords(this.maruHome))
-              .filter((r): r is OkRecord => r.kind === 'ok' && r.config.id !== c.id)
-              .map((r) => ({ config: r.config, folder: r.folder, state: powerStateSync(this.maruHome, r.folderName) })),
+          otherVms: () => this.otherVms(c.id),
         });
         next.disks.push(prepared.disk);
         id = prepared.disk.id;
@@ -638,7 +680,7 @@ export class Library implements LibraryService {
         await prepared?.commit();
         await this.writeConfig(rec, written);
       } catch (err) {
-        await prepared?.rollback();
+        await prepared?.rollback().catch((undo: unknown) => noteOn(err, undo));
         throw err;
       }
       const vm = await this.details({ ...rec, config: written, migratedFrom: undefined }, 'off');
@@ -731,6 +773,13 @@ export class Library implements LibraryService {
         medium: image,
       };
     });
+  }
+
+  /** Every VM but `exceptId`, with its folder and state: whose disks a disk given to a VM must not be. */
+  private async otherVms(exceptId?: string): Promise<{ config: VmConfig; folder: string; state: string }[]> {
+    return (await readAllVmRecords(this.maruHome))
+      .filter((r): r is OkRecord => r.kind === 'ok' && r.config.id !== exceptId)
+      .map((r) => ({ config: r.config, folder: r.folder, state: powerStateSync(this.maruHome, r.folderName) }));
   }
 
   /** Adding or removing hardware needs the VM off, without a saved state (which only fits the hardware it was saved on). */
@@ -958,13 +1007,17 @@ export class Library implements LibraryService {
    * `commit` moves it into place; also the backup service's, for imports.
    */
   async makeStaging(id: string): Promise<string> {
-    const vms = vmsFolder(this.maruHome);
-    await mkdir(vms, { recursive: true });
-    const staging = path.join(vms, `.creating-${id}`);
+    await mkdir(vmsFolder(this.maruHome), { recursive: true });
+    const staging = this.stagingFolder(id);
     await mkdir(staging);
     await mkdir(path.join(staging, 'disks'));
     await mkdir(path.join(staging, 'logs'));
     return staging;
+  }
+
+  /** Where `makeStaging` builds VM `id` (the folder need not exist). */
+  private stagingFolder(id: string): string {
+    return path.join(vmsFolder(this.maruHome), `.creating-${id}`);
   }
 
   /** Removes a staging folder after a failure, noting on `err` if even that fails. */

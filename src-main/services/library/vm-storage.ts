@@ -6,6 +6,7 @@ import { mkdir, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createQcow2, readQcow2Info, QCOW2_MAX_VIRTUAL_SIZE } from '../../../src-emulator/disk/qcow2-create';
 import { fsyncFolder } from '../../../src-node/atomic-file';
+import { statUserFile } from '../../../src-node/file-presence';
 import { freeSpaceAt, sparseDiskWarning } from '../disks/free-space';
 import type { StorageDrive, VmStorage } from '../../../src-shared/contracts/library';
 import { v86Problems } from '../../../src-shared/engine-choice';
@@ -139,20 +140,29 @@ export interface PreparedDisk {
   readonly warnings: readonly string[];
   /** Creates the new image, or moves an imported one into the VM's folder. */
   commit(): Promise<void>;
-  /** Undoes `commit` (the config could not be written). */
+  /** Undoes `commit` (the config could not be written); throws when a moved disk cannot be put back. */
   rollback(): Promise<void>;
 }
 
-export interface DiskAttachInput {
+/** An existing qcow2 image to give a VM (attached to one, or the first disk of a new one). */
+export interface ExistingDiskInput {
   readonly home: string;
-  /** The VM's folder. */
+  /** The VM's folder (a new VM's staging folder, which need not exist yet). */
   readonly folder: string;
+  /** Where the VM's folder will be once it exists, when `folder` is a staging folder (messages name it). */
+  readonly finalFolder?: string;
   readonly config: VmConfig;
   readonly bus: DiskConfig['bus'] | undefined;
-  readonly medium: string | null | undefined;
-  readonly createBytes: number | undefined;
+  readonly medium: string;
+  /** What the user does with the disk: says what to do with an imported copy when the image is not qcow2. */
+  readonly purpose: 'attach' | 'create';
   /** Every other VM's config, to refuse a disk another VM uses. */
   readonly otherVms: () => Promise<readonly { config: VmConfig; folder: string; state: string }[]>;
+}
+
+export interface DiskAttachInput extends Omit<ExistingDiskInput, 'medium' | 'purpose'> {
+  readonly medium: string | null | undefined;
+  readonly createBytes: number | undefined;
 }
 
 function inside(root: string, p: string): boolean {
@@ -164,14 +174,10 @@ const SECTOR = 512;
 
 /**
  * Works out a hard disk to attach: a new qcow2 in the VM's `disks/` folder, or an existing
- * qcow2 image — one imported into `$MARU_HOME/disks/` moves into the VM's folder (a VM only
- * uses its own disks there), one elsewhere on the host is attached where it is. Refuses what
- * is not qcow2 (import it first), an overlay, a disk this or another VM already uses, and a
- * disk in another VM's folder. Nothing is written until `commit`.
+ * qcow2 image (`prepareExistingDisk`). Nothing is written until `commit`.
  */
 export async function prepareDiskAttach(input: DiskAttachInput): Promise<PreparedDisk> {
-  const { config, folder, home } = input;
-  const label = JSON.stringify(config.name);
+  const { config, folder } = input;
   const id = nextDriveId(config, 'disk');
   const bus = input.bus ?? defaultDiskBus(config);
   if (input.createBytes !== undefined && input.medium) {
@@ -205,16 +211,38 @@ export async function prepareDiskAttach(input: DiskAttachInput): Promise<Prepare
       'A hard disk needs an image: an existing qcow2 disk (--medium PATH) or a new one (--create SIZE).',
     );
   }
-  const given = path.resolve(input.medium);
+  return prepareExistingDisk({ ...input, medium: input.medium, purpose: 'attach' });
+}
+
+/**
+ * Works out an existing qcow2 image a VM is to use — attached to a VM (`maru storage attach`)
+ * or the first disk of a new one (`maru create --disk FILE`): one imported into
+ * `$MARU_HOME/disks/` moves into the VM's folder (a VM only uses its own disks there), one
+ * elsewhere on the host is used where it is. Refuses a missing file, what is not qcow2 (import
+ * it first), an overlay, a disk this or another VM already uses, and a disk in another VM's
+ * folder. Nothing is written until `commit`; `rollback` puts a moved disk back.
+ */
+export async function prepareExistingDisk(input: ExistingDiskInput): Promise<PreparedDisk> {
+  const { config, folder, home } = input;
+  const label = JSON.stringify(config.name);
+  const id = nextDriveId(config, 'disk');
+  const bus = input.bus ?? defaultDiskBus(config);
+  const shownFolder = input.finalFolder ?? folder;
+  const { abs: given } = await statUserFile(input.medium, 'The disk image', ', so not a disk image');
   let info;
   try {
     info = await readQcow2Info(given);
   } catch (err) {
     if (err instanceof AppError && err.code === 'INVALID_ARGUMENT') {
+      const then =
+        input.purpose === 'create'
+          ? 'then create the VM around that copy ("maru create --disk COPY", or "--import-disk FILE" to do both; ' +
+            'the new-VM wizard imports it for you)'
+          : 'then attach that copy';
       throw new AppError(
         'INVALID_ARGUMENT',
         `${err.message} Maru's VMs use qcow2 disks: bring a VDI, VMDK, VHD, VHDX or raw disk in with ` +
-          `"maru disk import ${given}" (it writes a qcow2 copy to ${path.join(home, 'disks')}), then attach that copy.`,
+          `"maru disk import ${given}" (it writes a qcow2 copy to ${path.join(home, 'disks')}), ${then}.`,
       );
     }
     throw err;
@@ -222,8 +250,11 @@ export async function prepareDiskAttach(input: DiskAttachInput): Promise<Prepare
   if (info.backingFile !== null) {
     throw new AppError(
       'UNSUPPORTED',
-      `${given} is an overlay on ${info.backingFile}, which only makes sense with its base: attach a standalone ` +
-        `disk (make one with "maru disk convert ${given} --format qcow2 --output NEW.qcow2").`,
+      `${given} is an overlay on ${info.backingFile}, which only makes sense with its base: use a standalone ` +
+        `disk (make one with "maru disk convert ${given} --format qcow2 --output NEW.qcow2"` +
+        (input.purpose === 'create'
+          ? ', or let "maru create --import-disk FILE" or the new-VM wizard make a standalone copy).'
+          : ').'),
     );
   }
   const real = await realpath(given);
@@ -260,7 +291,7 @@ export async function prepareDiskAttach(input: DiskAttachInput): Promise<Prepare
     const target = path.join(folder, file);
     return {
       disk: { id, file, bus, sizeBytes },
-      warnings: [`${real} was moved into the VM's folder: ${target}.`],
+      warnings: [`${real} was moved into the VM's folder: ${path.join(shownFolder, file)}.`],
       commit: async () => {
         await mkdir(path.dirname(target), { recursive: true });
         try {
@@ -269,7 +300,7 @@ export async function prepareDiskAttach(input: DiskAttachInput): Promise<Prepare
           if ((err as NodeJS.ErrnoException).code === 'EXDEV') {
             throw new AppError(
               'UNSUPPORTED',
-              `${real} cannot be moved into ${folder}: they are on different file systems. Copy it there ` +
+              `${real} cannot be moved into ${shownFolder}: they are on different file systems. Copy it there ` +
                 `yourself and attach the copy.`,
             );
           }
@@ -279,7 +310,16 @@ export async function prepareDiskAttach(input: DiskAttachInput): Promise<Prepare
         await fsyncFolder(path.dirname(real));
       },
       rollback: async () => {
-        await rename(target, real).catch(() => undefined);
+        try {
+          await rename(target, real);
+        } catch (err) {
+          // Not there: commit never moved it.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw new AppError(
+            'IO',
+            `${target} could not be moved back to ${real} (${(err as Error).message}); move it back yourself.`,
+          );
+        }
       },
     };
   }

@@ -173,6 +173,7 @@ describe('the desktop shell (real main.ts + preload.ts on the Electron stand-in)
         'onEvent',
         'onMenuAction',
         'openConsole',
+        'pathOfFile',
         'session',
         'showInFolder',
       ].sort(),

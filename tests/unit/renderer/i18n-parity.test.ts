@@ -35,6 +35,7 @@ const SAME_IN_BOTH = new Set([
   'host.storage.ssd',
   // Only placeholders.
   'drop.failed',
+  'media.useState',
 ]);
 
 /** Korean uses the technical term as it is ("CPU"). */
@@ -133,8 +134,18 @@ describe('i18n', () => {
       ...['grow', 'compact'].flatMap((op) => [`disks.busy.${op}`, `disks.cancelled.${op}`]),
       ...['number', 'same', 'shrink', 'max'].map((c) => `disks.growDialog.errors.${c}`),
       ...['check', 'import'].map((p) => `disks.importDialog.phase.${p}`),
+      // The new-VM wizard's disk choice and job phases (keys built from the choice, the problem's code, the phase).
+      ...['new', 'existing'].map((c) => `wizard.existingDisk.${c}`),
+      ...['path', 'inspect', 'refused'].map((c) => `wizard.existingDisk.problem.${c}`),
+      ...['disk', 'config', 'check', 'import'].map((p) => `wizard.phase.${p}`),
       // Export… and Import… (keys built from the job's phase).
       ...['snapshot', 'export', 'check', 'import', 'register'].map((p) => `backup.phase.${p}`),
+      // The media manager (keys built from the medium's type, status, location, use and why it cannot be removed).
+      ...['hdd', 'dvd', 'fdd'].flatMap((type) => [`media.tab.${type}`, `media.none.${type}`]),
+      ...['missing', 'unreadable', 'inUse', 'orphan', 'unused'].map((s) => `media.status.${s}`),
+      ...['vm', 'imported', 'orphaned', 'isos', 'outside'].map((l) => `media.where.${l}`),
+      ...['now', 'snapshot', 'via', 'snapshotVia'].map((u) => `media.use.${u}`),
+      ...['missing', 'inUse', 'outside'].map((r) => `media.removeHint.${r}`),
     ];
     expect(need.filter((key) => !(key in e))).toEqual([]);
   });

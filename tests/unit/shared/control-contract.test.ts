@@ -200,6 +200,7 @@ describe('the caller policy applies to every marked argument', () => {
           'disks.import',
           'disks.convert',
           'disks.createFloppy',
+          'disks.create',
           'library.attachStorage',
           'vm.changeMedium',
           'backup.export',
