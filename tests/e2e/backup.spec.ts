@@ -56,7 +56,7 @@ test('export to the backups folder, import it back, restore over a broken VM', a
   await exportDialog.getByRole('button', { name: 'Export' }).click();
   // The job's progress bar and its Cancel button while the disk is written.
   await expect(exportDialog.getByRole('progressbar')).toBeVisible();
-  await expect(exportDialog.getByRole('button', { name: 'Cancel' })).toBeVisible();
+  await expect(exportDialog.getByRole('status').getByRole('button', { name: 'Cancel' })).toBeVisible();
   await expect(exportDialog.getByRole('status')).toContainText(`Exported to ${archive}`);
   await shot(page, 'backup-exported');
   expect(existsSync(archive)).toBe(true);
