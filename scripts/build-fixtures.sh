@@ -50,6 +50,9 @@ EARLY_MODULES="efivarfs button evdev"
 STORAGE_MODULES="ata_piix ata_generic ahci sr_mod sd_mod isofs virtio_pci virtio_blk virtio_scsi nvme floppy"
 # QEMU's usb-tablet (the absolute pointer Maru gives QEMU VMs): on xHCI (q35) or UHCI (pc), USB HID.
 POINTER_MODULES="xhci_pci uhci_hcd usbhid hid_generic psmouse"
+# Network adapters Maru offers (e1000e, e1000, rtl8139, ne2k_pci, virtio-net, pcnet) and 9p
+# shared folders over virtio.
+NET_MODULES="e1000 e1000e 8139cp 8139too ne2k_pci virtio_net pcnet32 9p 9pnet_virtio"
 
 T0=$(date +%s)
 log() { printf 'build-fixtures: %s\n' "$*"; }
@@ -209,7 +212,7 @@ done
 # Kernel: vmlinuz, config and the needed modules (dependencies resolved here).
 kernel_part() {
   local arch=$1 deb=${DEB[kernel-$1]} d=$PARTS/kernel-$1 key
-  key="${deb##*/} $EARLY_MODULES $STORAGE_MODULES $POINTER_MODULES"
+  key="${deb##*/} $EARLY_MODULES $STORAGE_MODULES $POINTER_MODULES $NET_MODULES"
   part_stale "$d" "$key" || return 0
   log "unpacking $(basename "$deb")"
   rm -rf "$d"; mkdir -p "$d/x" "$d/modules"
@@ -226,7 +229,7 @@ kernel_part() {
   tar -xf "$tarball" -C "$d/x" "./boot/vmlinuz-$kver" "./boot/config-$kver" "./lib/modules/$kver/modules.builtin"
   cp "$d/x/boot/vmlinuz-$kver" "$d/vmlinuz"; cp "$d/x/boot/config-$kver" "$d/config"
   # Breadth-first: extract the wanted modules, read their depends=, repeat for new ones.
-  local want="$EARLY_MODULES $STORAGE_MODULES $POINTER_MODULES" have=" " round=0 m p missing deps
+  local want="$EARLY_MODULES $STORAGE_MODULES $POINTER_MODULES $NET_MODULES" have=" " round=0 m p missing deps
   while [ -n "${want// /}" ] && [ $round -lt 8 ]; do
     round=$((round + 1)); missing=()
     for m in $want; do
@@ -271,6 +274,8 @@ kernel_part() {
   order $STORAGE_MODULES > "$d/storage.order"
   # shellcheck disable=SC2086
   order $POINTER_MODULES > "$d/pointer.order"
+  # shellcheck disable=SC2086
+  order $NET_MODULES > "$d/net.order"
   rm -rf "$d/x" "$d/members" "$d/modpaths" "$tarball"
   echo "$key" > "$d/.done"
 }
@@ -342,6 +347,17 @@ for e in /sys/class/input/event*; do
 done
 say "MARU-POWERBUTTON=$pb"
 
+# Network: "net?" lists the adapters (MARU-NET=eth0/52:54:00:..:..:../192.168.1.2,...),
+# "dhcp=eth0" asks for an address, "ip=eth0:10.9.0.1/24" sets one, "get=URL" fetches a page,
+# "serve=PORT:TEXT" answers TEXT on a TCP port (what it received: "got=PORT"), and
+# "send=ADDR:PORT:TEXT" sends TEXT and prints the answer (MARU-REPLY=...).
+addr() { ip -4 -o addr show dev "$1" 2>/dev/null | awk '{print $4}' | head -n1; }
+nics() {
+  for n in /sys/class/net/*; do
+    n=${n##*/}; [ "$n" = lo ] && continue
+    printf '%s/%s/%s,' "$n" "$(cat /sys/class/net/$n/address)" "$(addr "$n")"
+  done
+}
 # Serial echo (lines typed into ttyS0) and keyboard lines from the screen's VT.
 cr=$(printf '\r')
 # "mark=X" keeps X in RAM (/tmp is the initramfs) and "mark?" prints it: snapshot tests see
@@ -360,6 +376,19 @@ cr=$(printf '\r')
       dd bs=4096 count=1 <&3 > /dev/null 2>&1; exec 3>&-; ser "MARU-ECHO:$l" ;;
     "pcr16?") ser "MARU-PCR16=$(cat /sys/class/tpm/tpm0/pcr-sha256/16 2>/dev/null)" ;;
     fill=*) yes maru-fills-its-ram | head -c $(( ${l#fill=} * 1048576 )) > /tmp/fill; ser "MARU-FILLED=$(($(wc -c < /tmp/fill) >> 20))" ;;
+    "net?") ser "MARU-NET=$(nics)" ;;
+    dhcp=*) i=${l#dhcp=}; ip link set "$i" up 2>/dev/null
+      if udhcpc -i "$i" -n -q -t 8 -T 1 -s /bin/maru-dhcp >/dev/null 2>&1; then ser "MARU-DHCP=$i:$(addr "$i")"; else ser "MARU-DHCP=$i:fail"; fi ;;
+    ip=*) i=${l#ip=}; a=${i#*:}; i=${i%%:*}; ip link set "$i" up && ip addr add "$a" dev "$i" && ser "MARU-IP=$i:$a" ;;
+    # (busybox 1.35's static wget crashes with -T: timeout bounds it instead)
+    get=*) r=$(timeout 15 wget -q -O - "${l#get=}" 2>/tmp/wget.err | head -c 200 | tr -d '\r\n')
+      ser "MARU-GET=${r:-fail $(tr -d '\r\n' < /tmp/wget.err | tail -c 120)}" ;;
+    serve=*) p=${l#serve=}; t=${p#*:}; p=${p%%:*}
+      ( while :; do echo "$t" | nc -l -p "$p" > "/tmp/got-$p" 2>/dev/null; done ) 2>/dev/null &
+      ser "MARU-SERVING=$p" ;;
+    "got="*) ser "MARU-GOT=$(cat "/tmp/got-${l#got=}" 2>/dev/null | tr -d '\r\n')" ;;
+    send=*) a=${l#send=}; t=${a#*:*:}; a=${a%:"$t"}
+      r=$(echo "$t" | nc -w 5 "${a%%:*}" "${a#*:}" 2>/dev/null | head -c 200 | tr -d '\r\n'); ser "MARU-REPLY=${r:-fail}" ;;
     *) ser "MARU-ECHO:$l" ;;
   esac; done < /dev/ttyS0 ) 2>/dev/null &
 ( while IFS= read -r l; do ser "MARU-KEY:$l"; done < /dev/tty1 ) 2>/dev/null &
@@ -464,6 +493,11 @@ else
   say MARU-POINTER=none
 fi
 
+# Network adapters (after the markers above: they take no time off the boot), then lo.
+loadmods net
+ip link set lo up 2>/dev/null
+say "MARU-NICS=$(nics)"
+
 while :; do sleep 3600; done
 INIT
 }
@@ -476,9 +510,22 @@ build_initramfs() {
   cp "$PARTS/busybox-$arch/bin/busybox" "$r/bin/busybox"
   ln -s busybox "$r/bin/sh"
   write_init "$r/init"; chmod 755 "$r/init" "$r/bin/busybox"
+  # udhcpc's hook: put the lease on the interface (address, default route, DNS).
+  cat > "$r/bin/maru-dhcp" <<'DHCP'
+#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+    : > /etc/resolv.conf; for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done ;;
+esac
+exit 0
+DHCP
+  chmod 755 "$r/bin/maru-dhcp"
   echo "$arch" > "$r/etc/maru-arch"
-  cat "$k/early.order" "$k/storage.order" "$k/pointer.order" | while read -r m; do cp "$k/modules/$m.ko" "$r/lib/modules/"; done
-  cp "$k/early.order" "$k/storage.order" "$k/pointer.order" "$r/lib/modules/"
+  cat "$k/early.order" "$k/storage.order" "$k/pointer.order" "$k/net.order" | while read -r m; do cp "$k/modules/$m.ko" "$r/lib/modules/"; done
+  cp "$k/early.order" "$k/storage.order" "$k/pointer.order" "$k/net.order" "$r/lib/modules/"
   find "$r" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
   (cd "$r" && find . -mindepth 1 | sort | cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n > "$TMP/initramfs.gz"
   mv "$TMP/initramfs.gz" "$target"
