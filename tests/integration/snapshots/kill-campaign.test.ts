@@ -72,10 +72,17 @@ async function markIs(expected: string): Promise<void> {
 async function setMark(value: string): Promise<void> {
   const log = (await host.services.vm.status(id))!.serialLog!;
   const from = existsSync(log) ? readFileSync(log, 'latin1').length : 0;
-  await host.services.vm.sendSerial(id, `mark=${value}`);
-  await until('echo', () =>
-    readFileSync(log, 'latin1').slice(from).includes(`MARU-ECHO:mark=${value}`) ? true : null,
-  );
+  // A guest that cold-booted after a kill reads its serial port only once booted: a line sent
+  // before then is lost, so it is sent again (mark=X is idempotent) until the echo comes.
+  let sentAt = 0;
+  await until('echo', async () => {
+    if (readFileSync(log, 'latin1').slice(from).includes(`MARU-ECHO:mark=${value}`)) return true;
+    if (Date.now() - sentAt > 5_000) {
+      sentAt = Date.now();
+      await host.services.vm.sendSerial(id, `mark=${value}`);
+    }
+    return null;
+  });
 }
 
 beforeAll(async () => {
