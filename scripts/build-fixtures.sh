@@ -384,11 +384,17 @@ cr=$(printf '\r')
     get=*) r=$(timeout 15 wget -q -O - "${l#get=}" 2>/tmp/wget.err | head -c 200 | tr -d '\r\n')
       ser "MARU-GET=${r:-fail $(tr -d '\r\n' < /tmp/wget.err | tail -c 120)}" ;;
     serve=*) p=${l#serve=}; t=${p#*:}; p=${p%%:*}
-      ( while :; do echo "$t" | nc -l -p "$p" > "/tmp/got-$p" 2>/dev/null; done ) 2>/dev/null &
+      ( while :; do echo "$t" | nc -l -p "$p" > "/tmp/got-$p.new" 2>/dev/null; mv "/tmp/got-$p.new" "/tmp/got-$p"; done ) 2>/dev/null &
       ser "MARU-SERVING=$p" ;;
     "got="*) ser "MARU-GOT=$(cat "/tmp/got-${l#got=}" 2>/dev/null | tr -d '\r\n')" ;;
     send=*) a=${l#send=}; t=${a#*:*:}; a=${a%:"$t"}
       r=$(echo "$t" | nc -w 5 "${a%%:*}" "${a#*:}" 2>/dev/null | head -c 200 | tr -d '\r\n'); ser "MARU-REPLY=${r:-fail}" ;;
+    # Throughput: "sink=PORT" swallows what is sent to PORT; "blast=ADDR:PORT:MIB" sends MIB MiB
+    # of zeros there and prints when it started and ended (seconds since boot).
+    sink=*) ( while :; do nc -l -p "${l#sink=}" > /dev/null 2>&1; done ) 2>/dev/null & ser "MARU-SINKING=${l#sink=}" ;;
+    blast=*) a=${l#blast=}; n=${a##*:}; a=${a%:*}; s0=$(cut -d' ' -f1 /proc/uptime)
+      dd if=/dev/zero bs=65536 count=$((n * 16)) 2>/dev/null | nc "${a%%:*}" "${a#*:}" > /dev/null 2>&1
+      ser "MARU-BLAST=$n:$s0:$(cut -d' ' -f1 /proc/uptime)" ;;
     *) ser "MARU-ECHO:$l" ;;
   esac; done < /dev/ttyS0 ) 2>/dev/null &
 ( while IFS= read -r l; do ser "MARU-KEY:$l"; done < /dev/tty1 ) 2>/dev/null &

@@ -141,10 +141,59 @@ export function chooseSocketFolder(input: SocketFolderInput): SocketFolderChoice
   return { folder, short: true };
 }
 
+/**
+ * In the socket folder: the VM side of internal network adapter `index` (QEMU's `-netdev stream`
+ * connects to it; the engine host's network port listens). Never longer than LONGEST_SOCKET_NAME.
+ */
+export function nicSocketFile(socketFolder: string, index: number): string {
+  return path.join(socketFolder, `nic${index}.sock`);
+}
+
 /** The control endpoint in a socket folder: a unix socket, or a named pipe on Windows. */
 export function controlEndpointFor(socketFolder: string, vmId: string, platform: NodeJS.Platform): string {
   if (platform === 'win32') return `\\\\.\\pipe\\maru-${vmId}-control`;
   return socketFile(socketFolder, 'control');
+}
+
+// ---- internal networks ----
+
+/** In `run/`: one folder per internal network (`run/net/<name>/`) with its ports' peer sockets. */
+export const NETWORKS_FOLDER = 'net';
+
+/** The peer socket of adapter `index` of VM `vmId` in a network folder: `<uuid>-<index>.sock`. */
+export function networkPortSocketName(vmId: string, index: number): string {
+  return `${vmId}-${index}.sock`;
+}
+
+const LONGEST_PORT_SOCKET_NAME = networkPortSocketName('00000000-0000-0000-0000-000000000000', 9);
+
+export interface NetworkFolderInput {
+  readonly maruHome: string;
+  /** The network's name (NETWORK_NAME_PATTERN: never starts with `_`). */
+  readonly network: string;
+  readonly platform: NodeJS.Platform;
+  /** Numeric user id (process.getuid), for the /tmp fallback. */
+  readonly uid: number | null;
+}
+
+/**
+ * The folder of internal network `network`'s peer sockets. Every engine host of one data folder
+ * must reach the same answer, so it depends on nothing else (not the environment: a desktop app
+ * and a CLI may see different XDG_RUNTIME_DIRs): `run/net/<name>` when a peer socket path in it
+ * fits sun_path; `run/net/_<hash of the name>` when only the name is too long; else
+ * `/tmp/maru-<uid>/net-<hash of the data folder and the name>` (`short`: a private parent to check).
+ */
+export function chooseNetworkFolder(input: NetworkFolderInput): SocketFolderChoice {
+  const max = unixSocketPathMax(input.platform);
+  const fits = (folder: string): boolean => Buffer.byteLength(path.join(folder, LONGEST_PORT_SOCKET_NAME)) <= max;
+  const hash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const root = path.join(runsFolder(input.maruHome), NETWORKS_FOLDER);
+  for (const leaf of [input.network, `_${hash(input.network)}`]) {
+    const folder = path.join(root, leaf);
+    if (fits(folder)) return { folder, short: false };
+  }
+  const folder = path.join('/tmp', `maru-${input.uid ?? 'user'}`, `net-${hash(`${input.maruHome}\0${input.network}`)}`);
+  return { folder, short: true };
 }
 
 /**

@@ -5,7 +5,7 @@ import { PRESET_IDS } from './os-presets';
 import { AppError } from './errors';
 import { vmNameProblem } from './vm-name';
 
-export const CURRENT_SCHEMA_VERSION = 3;
+export const CURRENT_SCHEMA_VERSION = 4;
 
 export { MAX_NAME_LENGTH, vmNameProblem } from './vm-name';
 
@@ -15,6 +15,11 @@ export const vmNameSchema = z.string().superRefine((name, ctx) => {
 });
 
 export const portForwardSchema = z.object({
+  /** The rule's name (VBoxManage `--natpf1 "ssh,tcp,,2222,,22"`: "ssh"); unique per adapter. Absent in older files. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/)
+    .optional(),
   protocol: z.enum(['tcp', 'udp']),
   hostAddress: z.string().default('127.0.0.1'),
   hostPort: z.number().int().min(1).max(65535),
@@ -64,6 +69,53 @@ export const floppySchema = z.object({
 });
 export type FloppyConfig = z.infer<typeof floppySchema>;
 
+/** Network adapter models: Intel PRO/1000 (e1000e, e1000), Realtek 8139, NE2000 (old guests, v86), virtio, AMD PCnet. */
+export const NIC_MODELS = ['e1000e', 'e1000', 'rtl8139', 'ne2k_pci', 'virtio-net', 'pcnet'] as const;
+export type NicModel = (typeof NIC_MODELS)[number];
+/**
+ * What an adapter is attached to: NAT (user-mode networking: the guest reaches the host's
+ * networks, port forwards reach the guest), an internal network by name (the VMs on the same
+ * name see each other, nothing else), or nothing (the adapter is there, no cable).
+ */
+export const NIC_ATTACHMENTS = ['nat', 'internal', 'none'] as const;
+export type NicAttachment = (typeof NIC_ATTACHMENTS)[number];
+/** Adapters per VM (VirtualBox's settings dialog shows 4 too). */
+export const MAX_NICS = 4;
+/** An internal network's name: letters, digits, dot, dash, underscore (it names a folder of sockets). */
+export const NETWORK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A unicast MAC address, lower case, colon separated. */
+export const MAC_PATTERN = /^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/;
+
+export const nicSchema = z
+  .object({
+    attachment: z.enum(NIC_ATTACHMENTS),
+    /** internal: the network's name (required there, absent otherwise). */
+    network: z.string().regex(NETWORK_NAME_PATTERN).optional(),
+    model: z.enum(NIC_MODELS),
+    /** Absent: derived from the VM's uuid and the adapter's index (a clone gets its own). */
+    mac: z.string().regex(MAC_PATTERN).optional(),
+    /** Unplugged: the guest sees no link (switchable while the VM runs). */
+    cableConnected: z.boolean(),
+    /** NAT only. */
+    portForwards: z.array(portForwardSchema),
+  })
+  .superRefine((n, ctx) => {
+    if (n.attachment === 'internal' && !n.network) {
+      ctx.addIssue({ code: 'custom', path: ['network'], message: 'An internal network adapter needs a network name.' });
+    }
+    if (n.attachment !== 'internal' && n.network !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['network'],
+        message: 'Only an internal network adapter has a network name.',
+      });
+    }
+    if (n.attachment !== 'nat' && n.portForwards.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['portForwards'], message: 'Port forwards need a NAT adapter.' });
+    }
+  });
+export type NicConfig = z.infer<typeof nicSchema>;
+
 export const vmConfigSchema = z
   .object({
     schemaVersion: z.literal(CURRENT_SCHEMA_VERSION),
@@ -85,11 +137,8 @@ export const vmConfigSchema = z
     cdroms: z.array(cdromSchema),
     floppies: z.array(floppySchema).max(MAX_FLOPPY_DRIVES),
     bootOrder: z.array(z.enum(['cdrom', 'disk', 'floppy', 'network'])).min(1),
-    network: z.object({
-      enabled: z.boolean(),
-      model: z.enum(['e1000e', 'e1000', 'rtl8139', 'ne2k_pci', 'virtio-net']),
-      portForwards: z.array(portForwardSchema),
-    }),
+    /** Network adapters, in PCI order (the guest's eth0 is the first). */
+    nics: z.array(nicSchema).max(MAX_NICS),
     display: z.object({ vga: z.enum(['std', 'cirrus', 'virtio', 'vmware']) }),
     description: z.string().max(10_000),
     /**
@@ -199,8 +248,35 @@ function migrateV2(raw: unknown): unknown {
   };
 }
 
+/** What version 4 changed of version 3: one NAT adapter (`network`), on or off. */
+const vmConfigV3NetworkSchema = z.looseObject({
+  schemaVersion: z.literal(3),
+  network: z.object({
+    enabled: z.boolean(),
+    model: z.enum(['e1000e', 'e1000', 'rtl8139', 'ne2k_pci', 'virtio-net']),
+    portForwards: z.array(z.looseObject({})),
+  }),
+});
+
+/**
+ * Version 3 → 4: the one adapter becomes `nics[0]` — NAT with its port forwards when it was on;
+ * when it was off, no adapter (the machine had none). Its MAC stays the one derived from the
+ * uuid, so the guest sees the same adapter.
+ */
+function migrateV3(raw: unknown): unknown {
+  const v3 = vmConfigV3NetworkSchema.parse(raw);
+  const { network, ...rest } = v3;
+  return {
+    ...rest,
+    schemaVersion: 4,
+    nics: network.enabled
+      ? [{ attachment: 'nat', model: network.model, cableConnected: true, portForwards: network.portForwards }]
+      : [],
+  };
+}
+
 /** Each entry lifts version N to N+1. */
-const MIGRATIONS: Record<number, (raw: unknown) => unknown> = { 1: migrateV1, 2: migrateV2 };
+const MIGRATIONS: Record<number, (raw: unknown) => unknown> = { 1: migrateV1, 2: migrateV2, 3: migrateV3 };
 
 function versionOf(raw: unknown): number | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;

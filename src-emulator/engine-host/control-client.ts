@@ -12,6 +12,7 @@ import type {
   StopResult,
 } from '../../src-shared/contracts/engine';
 import { AppError, type ErrorCode } from '../../src-shared/errors';
+import type { PortForward } from '../../src-shared/vm-config';
 import type { Disposable } from '../base/lifecycle';
 import { LineDecoder, encodeLine } from '../base/line-channel';
 
@@ -147,6 +148,15 @@ export class EngineHostClient implements Disposable, EngineControlService {
   }
   changeMedium(drive: string, medium: string | null): Promise<EngineStatus> {
     return this.call('changeMedium', [drive, medium]);
+  }
+  setLinkState(nicIndex: number, connected: boolean): Promise<void> {
+    return this.call('setLinkState', [nicIndex, connected]);
+  }
+  addPortForward(nicIndex: number, rule: PortForward): Promise<void> {
+    return this.call('addPortForward', [nicIndex, rule]);
+  }
+  removePortForward(nicIndex: number, rule: PortForward): Promise<void> {
+    return this.call('removePortForward', [nicIndex, rule]);
   }
   screenshot(): Promise<ScreenshotWire> {
     return this.call('screenshot', []);

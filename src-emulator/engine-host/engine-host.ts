@@ -24,6 +24,7 @@ import type { HostInfo } from '../../src-shared/host-info';
 import { vmConfigSchema, type VmConfig } from '../../src-shared/vm-config';
 import { Emitter } from '../base/event';
 import type { Engine, EngineStateChange } from '../engines/engine';
+import type { InternalNetworkPort, JoinInternalNetwork } from '../network/internal-network-port';
 import { readJsonSync, writeJsonAtomic } from '../../src-node/atomic-file';
 import { rotateLogs } from '../../src-node/log-rotation';
 import {
@@ -60,6 +61,8 @@ export interface EngineCreateOptions {
   readonly afterAbnormalEnd: boolean;
   /** `runtimeInfo()` changed outside a state change (a child process started): the host records it. */
   readonly onDidChangeRuntimeInfo: () => void;
+  /** Joins an adapter to an internal network; absent where there are none (tests). */
+  readonly joinInternalNetwork?: JoinInternalNetwork;
 }
 
 type EngineFactory = (options: EngineCreateOptions) => Promise<Engine>;
@@ -75,11 +78,18 @@ const ENGINES = {
       log: o.log,
       repairImagesFirst: o.afterAbnormalEnd,
       onDidSpawn: o.onDidChangeRuntimeInfo,
+      ...(o.joinInternalNetwork ? { joinInternalNetwork: o.joinInternalNetwork } : {}),
     });
   },
   v86: async (o) => {
     const { V86Engine } = await import('../engines/v86/v86-engine');
-    return new V86Engine({ config: o.config, host: o.host, paths: o.paths, log: o.log });
+    return new V86Engine({
+      config: o.config,
+      host: o.host,
+      paths: o.paths,
+      log: o.log,
+      ...(o.joinInternalNetwork ? { joinInternalNetwork: o.joinInternalNetwork } : {}),
+    });
   },
 } satisfies Record<EngineKind, EngineFactory>;
 
@@ -153,6 +163,8 @@ export class EngineHost {
   private serving = false;
   /** A stop signal arrived while starting: stop as soon as the VM runs. */
   private stopWhenStarted: string | null = null;
+  /** The VM's internal network ports (one per internal adapter), closed when the run ends. */
+  private readonly networkPorts: InternalNetworkPort[] = [];
 
   constructor(
     launchFile: string,
@@ -223,6 +235,7 @@ export class EngineHost {
       log,
       afterAbnormalEnd: abnormalEnd,
       onDidChangeRuntimeInfo: () => void this.writeRunState(),
+      joinInternalNetwork: (index, network) => this.joinInternalNetwork(index, network),
     });
     this.engine = engine;
     engine.onDidChangeState((c) => this.onStateChange(c));
@@ -299,6 +312,23 @@ export class EngineHost {
       this.log(`emergency cleanup failed: ${String(cleanupErr)}`);
     }
     process.exit(70);
+  }
+
+  /**
+   * Joins adapter `index` to internal network `network` (its code loads only for VMs that have
+   * one); the port is this host's until the run ends.
+   */
+  private async joinInternalNetwork(index: number, network: string): Promise<InternalNetworkPort> {
+    const { InternalNetworkPort } = await import('../network/internal-network-port');
+    const port = await InternalNetworkPort.join({
+      maruHome: this.spec.paths.maruHome,
+      network,
+      vmId: this.spec.vmId,
+      index,
+      log: this.log,
+    });
+    this.networkPorts.push(port);
+    return port;
   }
 
   /** The running engine's RFB endpoint (unix socket), for desktop console ports. */
@@ -381,6 +411,9 @@ export class EngineHost {
         await engine.changeMedium(drive, medium);
         return this.status();
       },
+      setLinkState: (nicIndex, connected) => engine.setLinkState(nicIndex, connected),
+      addPortForward: (nicIndex, rule) => engine.addPortForward(nicIndex, rule),
+      removePortForward: (nicIndex, rule) => engine.removePortForward(nicIndex, rule),
       screenshot: async () => {
         const shot = await engine.screenshot();
         return { width: shot.width, height: shot.height, pngBase64: Buffer.from(shot.png).toString('base64') };
@@ -468,6 +501,7 @@ export class EngineHost {
   private async cleanup(): Promise<void> {
     const { paths } = this.spec;
     this.engine?.dispose();
+    await Promise.all(this.networkPorts.splice(0).map((p) => p.close()));
     this.serialLive.dispose();
     await this.stateWrites;
     const lockHeld = this.lock !== null;

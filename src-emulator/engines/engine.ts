@@ -14,7 +14,7 @@ import type {
 import type { Disposable } from '../base/lifecycle';
 import type { Event } from '../base/event';
 import { AppError } from '../../src-shared/errors';
-import type { VmConfig } from '../../src-shared/vm-config';
+import type { PortForward, VmConfig } from '../../src-shared/vm-config';
 
 /** A state change, with why it happened when that matters (the reason of an `aborted`). */
 export interface EngineStateChange {
@@ -116,6 +116,13 @@ export interface Engine extends Disposable {
    * a CD/DVD drive, a floppy-sized file for a floppy drive) and nothing changes when it fails.
    */
   changeMedium(drive: string, medium: string | null): Promise<void>;
+  // Network adapters (`index`: the config's order, from 0), for this run; the caller stores the change.
+  /** Plugs adapter `index`'s cable in or pulls it: the guest sees its link come or go. */
+  setLinkState(index: number, connected: boolean): Promise<void>;
+  /** Adds a port forward to NAT adapter `index` (the caller has checked that the host port is free). */
+  addPortForward(index: number, rule: PortForward): Promise<void>;
+  /** Removes the port forward on `rule`'s host address and port from NAT adapter `index`. */
+  removePortForward(index: number, rule: PortForward): Promise<void>;
   // The screen.
   display(): DisplayEndpoint | null;
   screenshot(): Promise<Screenshot>;

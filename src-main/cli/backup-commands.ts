@@ -1,5 +1,5 @@
 // `maru export VM FILE` and `maru import FILE [--name N] [--replace VM]`: one VM as one
-// archive file and back, VBoxManage-style verbs; FILE.ova is an appliance instead. Each is one
+// archive file and back, VBoxManage-style verbs; FILE.ova (import: or FILE.ovf) is an appliance instead. Each is one
 // call of the `backup` (or `appliances`) control service; progress on stderr, Ctrl+C cancels (the partial archive or VM is removed).
 import path from 'node:path';
 import type { BackupExportResult, BackupImportResult } from '../../src-shared/contracts/backup';
@@ -12,6 +12,8 @@ import type { ServicesFactory } from './service-command';
 
 /** Appliance files (VirtualBox's OVA): the `appliances` service, not a Maru archive. */
 const APPLIANCE = /\.ova$/i;
+/** What imports as an appliance: an OVA, or a loose OVF descriptor with its files beside it. */
+const APPLIANCE_IN = /\.(ova|ovf)$/i;
 
 function jobOptions(ctx: CliContext, values: OptionValues) {
   return { ...(values.json ? {} : { onProgress: progressReporter(ctx.stderr) }), signal: ctx.signal };
@@ -80,14 +82,17 @@ export function backupCommands(services: ServicesFactory): CliCommand[] {
     {
       name: 'import',
       usage: 'maru import FILE [--name NAME] [--replace VM] [--dry-run] [--json]',
-      summary: 'Bring a VM back from an archive (.maru) or an appliance (.ova), checked before anything is registered',
+      summary:
+        'Bring a VM back from an archive (.maru) or an appliance (.ova, .ovf), checked before anything is registered',
       details:
         "Every file is checked against the archive's SHA-256 list before the VM appears. A VM whose uuid is\n" +
         'taken here gets a new one; a taken name gets a number unless --name is given.\n' +
         '--replace VM restores the archive over an existing VM (not running; it may be inaccessible): the\n' +
         "archive is checked first, then the VM's folder is swapped for it.\n" +
         "FILE.ova imports an appliance (VirtualBox's or Maru's): its descriptor, manifest digests and disks are\n" +
-        'checked as VirtualBox checks them, then its disks become qcow2. --dry-run only checks and shows it.',
+        'checked as VirtualBox checks them, then its disks become qcow2. --dry-run only checks and shows it.\n' +
+        'FILE.ovf does the same for a descriptor with its disk files (and NAME.mf) beside it, as VMware and\n' +
+        'VirtualBox export a folder; they are only read. OVF 1.x and 2.0 descriptors are read.',
       async run(ctx, argv) {
         const { values, positionals } = parseCommandArgs(argv, {
           json: { type: 'boolean' },
@@ -96,7 +101,7 @@ export function backupCommands(services: ServicesFactory): CliCommand[] {
           'dry-run': { type: 'boolean' },
         });
         const [file] = requirePositionals(positionals, ['FILE']);
-        if (APPLIANCE.test(file!)) {
+        if (APPLIANCE_IN.test(file!)) {
           if (typeof values.replace === 'string')
             throw new UsageError('--replace restores a Maru archive (.maru), not an appliance.');
           const { appliances } = await services(ctx);
@@ -107,6 +112,7 @@ export function backupCommands(services: ServicesFactory): CliCommand[] {
               ctx.stdout.write(
                 `Appliance ${JSON.stringify(c.name)}: ${c.os}, ${c.cpus} CPU, ${c.memoryMiB} MiB, ${c.firmware.toUpperCase()}, ` +
                   `${c.disks.length} disk(s): ${c.disks.map((d) => `${d.file} (${formatBytes(d.capacityBytes)}, ${d.controller})`).join(', ')}\n` +
+                  (c.notCarried.length ? `Not carried over:\n${c.notCarried.map((n) => `- ${n}`).join('\n')}\n` : '') +
                   (c.problems.length
                     ? `Problems:\n${c.problems.map((p) => `- ${p}`).join('\n')}\n`
                     : 'No problems found.\n'),
@@ -128,7 +134,7 @@ export function backupCommands(services: ServicesFactory): CliCommand[] {
           }
           return;
         }
-        if (values['dry-run'] === true) throw new UsageError('--dry-run checks an appliance (FILE.ova).');
+        if (values['dry-run'] === true) throw new UsageError('--dry-run checks an appliance (FILE.ova or FILE.ovf).');
         const { backup } = await services(ctx);
         const r = await backup.import(
           path.resolve(file!),

@@ -13,6 +13,14 @@ import { textTable } from './text-table';
 import { progressReporter } from './progress-reporter';
 import { AppError } from '../../src-shared/errors';
 import { serviceCommand, shown, type ServicesFactory } from './service-command';
+import {
+  hasNicOptions,
+  NIC_MODIFY_DETAILS,
+  NIC_MODIFY_OPTIONS,
+  NIC_MODIFY_USAGE,
+  nicRows,
+  nicsFromOptions,
+} from './network-commands';
 
 function printWarnings(ctx: CliContext, warnings: readonly string[]): void {
   for (const w of warnings) ctx.stderr.write(`maru: warning: ${w}\n`);
@@ -34,18 +42,7 @@ export function formatVmDetails(vm: VmDetails): string {
     ['Secure Boot', c.secureBoot ? 'on' : 'off'],
     ['TPM 2.0', c.tpm ? 'on' : 'off'],
     ['Boot order', c.bootOrder.join(', ')],
-    [
-      'Network',
-      c.network.enabled
-        ? `NAT (${c.network.model})` +
-          (c.network.portForwards.length
-            ? ', forwards ' +
-              c.network.portForwards
-                .map((f) => `${f.protocol} ${f.hostAddress}:${f.hostPort}->${f.guestPort}`)
-                .join(' ')
-            : '')
-        : 'off',
-    ],
+    ...nicRows(vm),
     ['Display', c.display.vga],
     ['Folder', vm.folder],
   ];
@@ -202,9 +199,15 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
       usage:
         'maru modify VM [--name NEW] [--engine auto|qemu|v86] [--cpus N] [--memory MiB] [--firmware bios|uefi] ' +
         '[--secure-boot|--no-secure-boot] [--tpm|--no-tpm] [--iso PATH|--no-iso] [--boot-order cdrom,disk] ' +
-        '[--description TEXT] [--json]',
+        `[--description TEXT] ${NIC_MODIFY_USAGE} [--json]`,
       summary: 'Change a powered-off virtual machine',
-      options: { ...createOptions, 'no-iso': { type: 'boolean' }, 'boot-order': { type: 'string' } },
+      details: NIC_MODIFY_DETAILS,
+      options: {
+        ...createOptions,
+        'no-iso': { type: 'boolean' },
+        'boot-order': { type: 'string' },
+        ...NIC_MODIFY_OPTIONS,
+      },
       async run({ library }, ctx, { args: [ref], values }) {
         if (values.os !== undefined) throw new UsageError('--os cannot be changed after creation; create a new VM.');
         if (values.disk !== undefined || values['disk-bus'] !== undefined) {
@@ -214,6 +217,7 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
         }
         if (values.iso !== undefined && values['no-iso'])
           throw new UsageError('--iso and --no-iso contradict each other.');
+        const nicOptions = hasNicOptions(values);
         let bootOrder: ('cdrom' | 'disk' | 'floppy' | 'network')[] | undefined;
         if (typeof values['boot-order'] === 'string') {
           const parts = values['boot-order'].split(',').map((s) => s.trim());
@@ -235,6 +239,8 @@ export function libraryCommands(services: ServicesFactory): CliCommand[] {
           iso: values['no-iso'] ? null : typeof values.iso === 'string' ? values.iso : undefined,
           description: typeof values.description === 'string' ? values.description : undefined,
           bootOrder,
+          // The whole list of adapters, the options applied to the VM's current ones.
+          nics: nicOptions ? nicsFromOptions((await library.show(ref!)).config, values) : undefined,
         };
         if (Object.values(patch).every((v) => v === undefined)) throw new UsageError('nothing to change.');
         const result = await library.modify(ref!, patch);

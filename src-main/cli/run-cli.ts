@@ -12,6 +12,7 @@ import { storageCommands } from './storage-commands';
 import { mediaCommands } from './media-commands';
 import { backupCommands } from './backup-commands';
 import { vmCommands } from './vm-commands';
+import { networkCommands } from './network-commands';
 import {
   createControlClient,
   inProcessTransport,
@@ -81,6 +82,7 @@ export function allCommands(): CliCommand[] {
     ...snapshotCommands(cliServices),
     ...diskCommands(cliServices),
     ...storageCommands(cliServices),
+    ...networkCommands(cliServices),
     ...mediaCommands(cliServices),
     ...backupCommands(cliServices),
     serveCommand({ maruHome: (ctx) => maruHomeOf(ctx), control: serverControl, rendererDir }),

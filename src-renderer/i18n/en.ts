@@ -606,7 +606,7 @@ export const en = {
     import: {
       title: 'Import a VM',
       intro:
-        'Brings back a VM from an archive file (.maru) made by Export…, or makes one of an appliance (.ova, e.g. from VirtualBox). Every file is checked against its checksum before the VM appears.',
+        'Brings back a VM from an archive file (.maru) made by Export…, or makes one of an appliance (.ova, or a .ovf with its disk files beside it — e.g. from VirtualBox or VMware). Every file is checked against its checksum before the VM appears.',
       restoreTitle: 'Restore “{{name}}” from a backup',
       restoreIntro:
         'Replaces the files of “{{name}}” with the VM in an archive file (.maru). The archive is checked completely first; the VM keeps its place in the library.',

@@ -3,7 +3,7 @@
 // clone's banner (a trial's Keep / Discard), the screen slot, and tabs —
 // summary (settings, disks with real sizes and Grow / Compact, snapshots, engine and
 // accelerator), the snapshot manager, log viewer, performance graphs.
-import { lazy, Suspense, useState, type KeyboardEvent } from 'react';
+import { lazy, Suspense, useEffect, useState, type KeyboardEvent } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import type { EngineStatus } from '../../src-shared/contracts/engine';
@@ -127,13 +127,46 @@ function acceleratorText(t: TFunction, d: Details, host: HostInfo | null, status
   return t('details.wouldUse', { accelerator: name.toUpperCase(), reason: verdict?.reason ?? '' });
 }
 
+/**
+ * The engine's status of a running VM. Asked again every second until the engine host answers:
+ * the "running" event can come before the engine host's status is readable.
+ */
+function useEngineStatus(vmId: string | null): EngineStatus | null {
+  const services = useAppStore((s) => s.services);
+  const [status, setStatus] = useState<EngineStatus | null>(null);
+  useEffect(() => {
+    setStatus(null);
+    if (!vmId || !services) return;
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ask = (): void => {
+      services.vm.status(vmId).then(
+        (s) => {
+          if (!live) return;
+          if (s) setStatus(s);
+          else timer = setTimeout(ask, 1000);
+        },
+        () => {
+          if (live) timer = setTimeout(ask, 2000);
+        },
+      );
+    };
+    ask();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [services, vmId]);
+  return status;
+}
+
 function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Details | null }) {
   const { t } = useTranslation();
   const host = useAppStore((s) => s.hostInfo);
   const services = useAppStore((s) => s.services);
   const running = vm.state === 'running' || vm.state === 'paused';
   const overview = useAsyncValue(() => services?.vmStats.overview(vm.id), [services, vm.id]);
-  const status = useAsyncValue(() => (running ? services?.vm.status(vm.id) : undefined), [services, vm.id, running]);
+  const status = useEngineStatus(running ? vm.id : null);
 
   const c = details?.config;
   const engine = c ? explainEngine(draftFromConfig(c), host) : null;
@@ -171,7 +204,9 @@ function Summary({ vm, details }: { readonly vm: OkEntry; readonly details: Deta
         <dt>{t('details.network')}</dt>
         <dd>
           {c
-            ? `${c.network.model}${c.network.portForwards.length ? ` · ${t('details.forwards', { count: c.network.portForwards.length })}` : ''}`
+            ? c.nics[0]
+              ? `${c.nics[0].model}${c.nics[0].portForwards.length ? ` · ${t('details.forwards', { count: c.nics[0].portForwards.length })}` : ''}`
+              : '—'
             : '…'}
         </dd>
         <dt>{t('details.snapshots')}</dt>

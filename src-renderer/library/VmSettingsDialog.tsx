@@ -34,7 +34,7 @@ function draftOf(c: VmConfig): SettingsDraft {
     ...draftFromConfig(c),
     description: c.description,
     bootOrder: c.bootOrder,
-    portForwards: c.network.portForwards,
+    portForwards: c.nics[0]?.portForwards ?? [],
   };
 }
 
@@ -51,8 +51,15 @@ export function settingsPatch(c: VmConfig, d: SettingsDraft): ModifyVmArgs {
   if (d.iso !== (c.cdroms[0]?.iso ?? null)) patch.iso = d.iso;
   if (d.description !== c.description) patch.description = d.description;
   if (JSON.stringify(d.bootOrder) !== JSON.stringify(c.bootOrder)) patch.bootOrder = [...d.bootOrder];
-  if (JSON.stringify(d.portForwards) !== JSON.stringify(c.network.portForwards)) {
-    patch.portForwards = d.portForwards.map((f) => ({ ...f }));
+  // The forwards are adapter 1's (a VM without adapters gets a NAT one for them).
+  if (JSON.stringify(d.portForwards) !== JSON.stringify(c.nics[0]?.portForwards ?? [])) {
+    const first = c.nics[0] ?? {
+      attachment: 'nat' as const,
+      model: OS_PRESETS[c.os].nic,
+      cableConnected: true,
+      portForwards: [],
+    };
+    patch.nics = [{ ...first, portForwards: d.portForwards.map((f) => ({ ...f })) }, ...c.nics.slice(1)];
   }
   return patch as ModifyVmArgs;
 }

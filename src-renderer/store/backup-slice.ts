@@ -1,11 +1,12 @@
 // Backup slice: exporting a VM to one archive file and importing one (as a new VM, or restored
-// over an existing — possibly broken — VM); a `.ova` path is an appliance (`services.appliances`).
+// over an existing — possibly broken — VM); a `.ova` path (import: or `.ovf`) is an appliance (`services.appliances`).
 // Both are jobs of `services.backup`; the dialogs
 // hold their progress and Cancel, and the library is read again (and the VM selected) after.
 import type { StateCreator } from 'zustand';
 import type { BackupExportResult, BackupImportResult } from '../../src-shared/contracts/backup';
 import { VM_ARCHIVE_EXTENSION } from '../../src-shared/contracts/backup';
 import type { JobOptions } from '../../src-shared/contracts/jobs';
+import { AppError } from '../../src-shared/errors';
 import type { AppState } from './app-store';
 
 export interface VmImportRequest {
@@ -24,6 +25,11 @@ export type VmImportOutcome = Pick<BackupImportResult, 'vmId' | 'name' | 'replac
 /** An appliance file (VirtualBox's OVA) goes to the `appliances` service instead of `backup`. */
 export function isAppliancePath(p: string): boolean {
   return /\.ova$/i.test(p.trim());
+}
+
+/** What imports as an appliance: an OVA, or a loose OVF descriptor with its files beside it (VMware, VirtualBox). */
+export function isApplianceImportPath(p: string): boolean {
+  return /\.(ova|ovf)$/i.test(p.trim());
 }
 
 export interface BackupSlice {
@@ -54,6 +60,10 @@ export const createBackupSlice: StateCreator<AppState, [], [], BackupSlice> = (_
 
   return {
     async exportVm(vmId, path, job) {
+      if (/\.ovf$/i.test(path.trim())) {
+        // As `maru export` says: a loose .ovf would import as an appliance, not as this archive.
+        throw new AppError('INVALID_ARGUMENT', 'Maru writes appliances as one .ova file; name it NAME.ova.');
+      }
       if (isAppliancePath(path)) {
         const started = Date.now();
         const r = await servicesOrThrow().appliances.export(vmId, path.trim(), job);
@@ -66,7 +76,7 @@ export const createBackupSlice: StateCreator<AppState, [], [], BackupSlice> = (_
     },
     async importVm(request, job) {
       const name = request.name?.trim();
-      if (isAppliancePath(request.path) && !request.replaceId) {
+      if (isApplianceImportPath(request.path) && !request.replaceId) {
         const r = await servicesOrThrow().appliances.import(request.path.trim(), name ? { name } : {}, job);
         await get().refresh();
         await get().select(r.vmId);

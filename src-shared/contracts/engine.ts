@@ -3,7 +3,7 @@
 // The UI asks capabilities, never names.
 import * as z from 'zod';
 import type { HostInfo } from '../host-info';
-import type { VmConfig } from '../vm-config';
+import { MAX_NICS, portForwardSchema, type PortForward, type VmConfig } from '../vm-config';
 
 /** Power states of a running engine host, and the transitions allowed between them. */
 export type EngineState = 'starting' | 'running' | 'paused' | 'saving' | 'stopping' | 'off' | 'aborted';
@@ -130,6 +130,12 @@ export interface EngineControlService {
   snapshotDelete(options: { tag: string }): Promise<void>;
   /** Copies into each disk overlay what it reads from its base, then drops the base (a linked clone made independent). */
   flattenDisks(): Promise<void>;
+  /** Plugs network adapter `nicIndex`'s cable in or pulls it (adapters counted from 0). */
+  setLinkState(nicIndex: number, connected: boolean): Promise<void>;
+  /** Adds a port forward to NAT adapter `nicIndex` for this run (the caller has checked the host port). */
+  addPortForward(nicIndex: number, rule: PortForward): Promise<void>;
+  /** Removes the port forward on `rule`'s host address and port from NAT adapter `nicIndex` for this run. */
+  removePortForward(nicIndex: number, rule: PortForward): Promise<void>;
 }
 
 /**
@@ -142,6 +148,11 @@ export interface LiveSnapshotState extends Omit<SavedStateMarker, 'savedAt' | 'k
 }
 
 const MAX_TEXT = 64 * 1024;
+const nicIndex = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_NICS - 1);
 
 /** Runtime table: argument schemas per method, checked against the interface. */
 export const engineControlMethods = {
@@ -173,6 +184,9 @@ export const engineControlMethods = {
   snapshotRestore: z.tuple([z.object({ tag: z.string().min(1).max(128), stateFile: z.string().min(1).max(4096) })]),
   snapshotDelete: z.tuple([z.object({ tag: z.string().min(1).max(128) })]),
   flattenDisks: z.tuple([]),
+  setLinkState: z.tuple([nicIndex, z.boolean()]),
+  addPortForward: z.tuple([nicIndex, portForwardSchema]),
+  removePortForward: z.tuple([nicIndex, portForwardSchema]),
 } satisfies Record<keyof EngineControlService, z.ZodType>;
 
 export type EngineControlMethod = keyof EngineControlService;

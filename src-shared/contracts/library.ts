@@ -2,7 +2,7 @@
 // console) calls. One interface, one runtime method table with zod argument schemas.
 import * as z from 'zod';
 import { PRESET_IDS } from '../os-presets';
-import { DISK_BUSES, portForwardSchema, type VmConfig } from '../vm-config';
+import { DISK_BUSES, MAX_NICS, nicSchema, portForwardSchema, type VmConfig } from '../vm-config';
 import { bindAddressArg, hostPathArg } from './access';
 import type { JobOptions } from './jobs';
 import { job, method, type MethodSpec } from './method';
@@ -86,14 +86,26 @@ export const createVmArgsSchema = vmSettingsArgsSchema.extend({
 });
 export type CreateVmArgs = z.input<typeof createVmArgsSchema>;
 
-/** Changes to a powered-off VM: the shared settings, plus a new name, boot order and port forwards. */
+/** A port forward as a front end sends it: its host address passes the caller policy (web console: loopback). */
+export const portForwardArgSchema = portForwardSchema.extend({ hostAddress: bindAddressArg().default('127.0.0.1') });
+export type PortForwardArgs = z.input<typeof portForwardArgSchema>;
+
+/** A network adapter as a front end sends it (the library checks the set as a whole). */
+export const nicArgSchema = z.object({ ...nicSchema.shape, portForwards: z.array(portForwardArgSchema).max(256) });
+export type NicArgs = z.input<typeof nicArgSchema>;
+
+/** Changes to a powered-off VM: the shared settings, plus a new name, boot order and network adapters. */
 export const modifyVmArgsSchema = vmSettingsArgsSchema.extend({
   name: z.string().optional(),
   bootOrder: z
     .array(z.enum(['cdrom', 'disk', 'floppy', 'network']))
     .min(1)
     .optional(),
-  portForwards: z.array(portForwardSchema.extend({ hostAddress: bindAddressArg().default('127.0.0.1') })).optional(),
+  /** Every network adapter, in order (the whole list replaces the VM's; at most MAX_NICS, checked with a clear message). */
+  nics: z
+    .array(nicArgSchema)
+    .max(MAX_NICS * 4)
+    .optional(),
 });
 export type ModifyVmArgs = z.input<typeof modifyVmArgsSchema>;
 

@@ -5,6 +5,8 @@
 import * as z from 'zod';
 import type { AbortedMarker, EngineState, EngineStatus, ScreenshotWire, StopResult } from './engine';
 import { hostPathArg } from './access';
+import { portForwardArgSchema, type PortForwardArgs } from './library';
+import { MAX_NICS, type NicConfig } from '../vm-config';
 import type { JobOptions } from './jobs';
 import { job, method, type MethodSpec } from './method';
 
@@ -24,6 +26,18 @@ export interface VmMediaResult {
   /** The drive that changed (`cd0`, `fd0` …) and its kind. */
   readonly drive?: string;
   readonly kind?: 'cdrom' | 'floppy';
+}
+
+/** Where a network adapter change took effect: the running VM at once (and its config), or the config only. */
+export interface VmNicResult {
+  readonly vmId: string;
+  readonly name: string;
+  /** True when the running VM changed at once; the config holds the change either way. */
+  readonly live: boolean;
+  /** The adapter, counted from 0 (adapter 1 of the CLI and the settings dialog is 0). */
+  readonly nicIndex: number;
+  /** The adapter as the VM's config holds it now. */
+  readonly nic: NicConfig;
 }
 
 /** A VM's screen for the library row: PNG (base64), and whether it is the live screen. */
@@ -63,6 +77,19 @@ export interface VmService {
    * floppy's size; an ISO must be one.
    */
   changeMedium(vmRef: string, drive: string, medium: string | null): Promise<VmMediaResult>;
+  /**
+   * Plugs the cable of adapter `nicIndex` (from 0) in or pulls it: at once for a running VM
+   * (the guest sees its link come or go), and in the VM's config either way.
+   */
+  setLinkState(vmRef: string, nicIndex: number, connected: boolean): Promise<VmNicResult>;
+  /**
+   * Adds a port forward to NAT adapter `nicIndex`: at once for a running VM, and in its config
+   * either way. A running VM's host port is tried first: one another program holds is refused.
+   * A rule without a name is named `tcp-2222` (protocol and host port).
+   */
+  addPortForward(vmRef: string, nicIndex: number, rule: PortForwardArgs): Promise<VmNicResult>;
+  /** Removes port-forward rule `name` of NAT adapter `nicIndex`: at once for a running VM, and in its config. */
+  removePortForward(vmRef: string, nicIndex: number, name: string): Promise<VmNicResult>;
   /** The engine host's status, or null when the VM is not running. */
   status(vmRef: string): Promise<EngineStatus | null>;
   /** Why the VM is `aborted` (null when it is not). */
@@ -87,6 +114,11 @@ export interface VmService {
 const vmRef = z.string().min(1).max(256);
 const MAX_TEXT = 64 * 1024;
 const combo = z.array(z.string().min(1).max(32)).min(1).max(8);
+const nicIndex = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_NICS - 1);
 
 export const vmMethods = {
   start: job(z.tuple([vmRef])),
@@ -112,6 +144,9 @@ export const vmMethods = {
   attachIso: method(z.tuple([vmRef, hostPathArg('media')])),
   eject: method(z.tuple([vmRef])),
   changeMedium: method(z.tuple([vmRef, z.string().min(1).max(64), hostPathArg('media').nullable()])),
+  setLinkState: method(z.tuple([vmRef, nicIndex, z.boolean()])),
+  addPortForward: method(z.tuple([vmRef, nicIndex, portForwardArgSchema])),
+  removePortForward: method(z.tuple([vmRef, nicIndex, z.string().min(1).max(64)])),
   status: method(z.tuple([vmRef])),
   abortInfo: method(z.tuple([vmRef])),
   screenshot: method(z.tuple([vmRef])),

@@ -263,10 +263,10 @@ test('settings: change RAM; the log viewer; the host check page; deleting a VM',
   const vmId = await list.getByRole('option', { name: /Debian e2e/ }).getAttribute('data-vm-id');
   const config = JSON.parse(readFileSync(path.join(maru.home, 'vms', vmId!, 'vm.json'), 'utf8')) as {
     memoryMiB: number;
-    network: { portForwards: unknown[] };
+    nics: { portForwards: unknown[] }[];
   };
   expect(config.memoryMiB).toBe(1536);
-  expect(config.network.portForwards).toEqual([
+  expect(config.nics[0]!.portForwards).toEqual([
     { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestPort: 22 },
   ]);
 

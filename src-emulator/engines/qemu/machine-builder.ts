@@ -6,7 +6,8 @@ import { AppError } from '../../../src-shared/errors';
 import type { AcceleratorName, AcceleratorVerdict, HostInfo } from '../../../src-shared/host-info';
 import { OS_PRESETS } from '../../../src-shared/os-presets';
 import { planQemuStorage, type QemuSlot } from '../../../src-shared/storage-layout';
-import type { DiskConfig, VmConfig } from '../../../src-shared/vm-config';
+import { macAddressFor, nicMacAddress } from '../../../src-shared/network-adapters';
+import type { DiskConfig, NicConfig, NicModel, VmConfig } from '../../../src-shared/vm-config';
 import { SOCKET_FILES } from '../../../src-node/run-folder';
 
 /** Where the machine's files live. */
@@ -25,6 +26,11 @@ export interface MachineInput {
   readonly paths: MachinePaths;
   /** Start with the CPUs stopped (`-S`): the engine loads a saved state, then continues. */
   readonly startPaused?: boolean;
+  /**
+   * Internal-network adapters: adapter index → the unix socket QEMU connects to (its `-netdev
+   * stream` peer), which the engine host listens on before QEMU starts. Every internal adapter needs one.
+   */
+  readonly internalNetworkSockets?: Readonly<Record<number, string>>;
 }
 
 /** A file or folder the engine creates before starting QEMU (never overwriting). */
@@ -72,6 +78,25 @@ export interface MachinePlan {
   readonly snapshot: SnapshotPlan;
   /** The CD/DVD and floppy drives (QMP media commands take their qdev ids) and their media at start. */
   readonly removable: readonly RemovableDrive[];
+  /** The network adapters, in the config's order. */
+  readonly nics: readonly PlannedNic[];
+  /**
+   * QEMU starts with its CPUs stopped (`-S`) only so that unplugged cables are unplugged before
+   * the guest runs: the engine sets those links down, then continues (unless it loads a saved state first).
+   */
+  readonly heldForLinks: boolean;
+}
+
+/** A network adapter of the machine. */
+export interface PlannedNic {
+  readonly index: number;
+  /** The NIC's qdev id, also its net client name (QMP `set_link` takes it). */
+  readonly deviceId: string;
+  /** Its `-netdev` id (HMP `hostfwd_add` takes a NAT adapter's), null when not attached. */
+  readonly netdevId: string | null;
+  readonly attachment: NicConfig['attachment'];
+  readonly mac: string;
+  readonly cableConnected: boolean;
 }
 
 /** A CD/DVD or floppy drive of the machine. */
@@ -116,12 +141,8 @@ export function nvmeSerial(disk: DiskConfig): string {
   return `MARU-${disk.id}`.slice(0, 20);
 }
 
-/** A locally administered, stable MAC from the VM's uuid (52:54:00 is QEMU's prefix). */
-export function macAddressFor(vmId: string): string {
-  const hex = vmId.replace(/-/g, '');
-  const b = [hex.slice(0, 2), hex.slice(2, 4), hex.slice(4, 6)];
-  return ['52', '54', '00', ...b].join(':');
-}
+/** A stable MAC from the VM's uuid and the adapter's index (src-shared/network-adapters.ts). */
+export { macAddressFor };
 
 interface AccelChoice {
   readonly name: AcceleratorName;
@@ -162,12 +183,13 @@ function chooseAccelerator(config: VmConfig, host: HostInfo): AccelChoice {
 /** Hyper-V enlightenments for Windows guests under a hardware hypervisor (ENGINE-FACTS). */
 const HYPERV_FLAGS = 'hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_vpindex,hv_synic,hv_stimer,hv_time';
 
-const NIC_DEVICES: Record<VmConfig['network']['model'], string> = {
+const NIC_DEVICES: Record<NicModel, string> = {
   e1000e: 'e1000e',
   e1000: 'e1000',
   rtl8139: 'rtl8139',
   ne2k_pci: 'ne2k_pci',
   'virtio-net': 'virtio-net-pci',
+  pcnet: 'pcnet',
 };
 
 const VGA_DEVICES: Record<VmConfig['display']['vga'], string> = {
@@ -244,7 +266,9 @@ export function buildMachine(input: MachineInput): MachinePlan {
   add('-smp', `cpus=${config.cpus},sockets=1,cores=${config.cpus},threads=1`);
   add('-m', `${config.memoryMiB}M`);
   add('-rtc', preset.family === 'windows' || preset.family === 'dos' ? 'base=localtime' : 'base=utc');
-  if (input.startPaused) add('-S');
+  // An unplugged cable must be unplugged before the guest's driver first looks at the link.
+  const heldForLinks = !input.startPaused && config.nics.some((n) => !n.cableConnected);
+  if (input.startPaused || heldForLinks) add('-S');
 
   // ---- firmware
   const snapshotNodes: { node: string; image: string }[] = [];
@@ -407,25 +431,53 @@ export function buildMachine(input: MachineInput): MachinePlan {
     add('-device', uefi ? 'tpm-crb,tpmdev=tpm0' : 'tpm-tis,tpmdev=tpm0');
   }
 
-  // ---- network: user-mode NAT with port forwards
-  if (config.network.enabled) {
-    const fwd = config.network.portForwards.map(
-      (f) => `hostfwd=${f.protocol}:${optValue(f.hostAddress)}:${f.hostPort}-:${f.guestPort}`,
-    );
-    add('-netdev', opts(['user', 'id=net0', ...fwd]));
-    const netBoot = boot('network');
+  // ---- network adapters: NAT (user-mode, its own subnet each), an internal network (a stream
+  // socket the engine host serves), or none (a NIC without a peer: the guest sees no link)
+  const nics: PlannedNic[] = [];
+  config.nics.forEach((nic, i) => {
+    const netdevId = nic.attachment === 'none' ? null : `net${i}`;
+    if (nic.attachment === 'nat') {
+      const fwd = nic.portForwards.map(
+        (f) => `hostfwd=${f.protocol}:${optValue(f.hostAddress)}:${f.hostPort}-:${f.guestPort}`,
+      );
+      add('-netdev', opts(['user', `id=${netdevId}`, i > 0 ? `net=10.0.${2 + i}.0/24` : null, ...fwd]));
+    } else if (nic.attachment === 'internal') {
+      const socket = input.internalNetworkSockets?.[i];
+      if (!socket) {
+        throw new AppError(
+          'INTERNAL',
+          `Adapter ${i + 1} of VM ${JSON.stringify(config.name)} is on internal network ${JSON.stringify(nic.network)}, ` +
+            'but the engine host has no socket for it.',
+        );
+      }
+      add(
+        '-netdev',
+        opts(['stream', `id=${netdevId}`, 'server=off', 'addr.type=unix', `addr.path=${optValue(socket)}`]),
+      );
+    }
+    // Network boot is the first adapter's (as on a PC with one boot ROM enabled).
+    const netBoot = i === 0 ? boot('network') : undefined;
+    const mac = nicMacAddress(config, i);
     add(
       '-device',
       opts([
-        NIC_DEVICES[config.network.model],
-        'netdev=net0',
-        'id=nic0',
-        `mac=${macAddressFor(config.id)}`,
+        NIC_DEVICES[nic.model],
+        netdevId ? `netdev=${netdevId}` : null,
+        `id=nic${i}`,
+        `mac=${mac}`,
         // No network boot asked for: skip the PXE option ROM (faster firmware start).
         netBoot ?? 'romfile=',
       ]),
     );
-  }
+    nics.push({
+      index: i,
+      deviceId: `nic${i}`,
+      netdevId,
+      attachment: nic.attachment,
+      mac,
+      cableConnected: nic.cableConnected,
+    });
+  });
 
   // ---- display, pointer
   add('-device', opts([VGA_DEVICES[config.display.vga], 'id=video0']));
@@ -473,5 +525,7 @@ export function buildMachine(input: MachineInput): MachinePlan {
       images: snapshotNodes.map((n) => n.image),
     },
     removable,
+    nics,
+    heldForLinks,
   };
 }

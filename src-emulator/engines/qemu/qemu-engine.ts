@@ -8,8 +8,9 @@ import path from 'node:path';
 import type { EngineCapabilities, LiveSnapshotState, StopMode } from '../../../src-shared/contracts/engine';
 import { AppError } from '../../../src-shared/errors';
 import type { HostInfo } from '../../../src-shared/host-info';
-import type { VmConfig } from '../../../src-shared/vm-config';
+import type { PortForward, VmConfig } from '../../../src-shared/vm-config';
 import { pathExists } from '../../../src-node/file-presence';
+import { nicSocketFile } from '../../../src-node/run-folder';
 import { DisposableStore } from '../../base/lifecycle';
 import { ManagedProcess, describeExit, type ProcessExit } from '../../base/managed-process';
 import { encodePng } from '../../display/png-encoder';
@@ -31,6 +32,7 @@ import { buildMachine, NVRAM_NODE, type MachinePaths, type MachinePlan } from '.
 import { createNvramFromTemplate, repairLeaks, type ImageCheck } from './qemu-img';
 import { QmpClient, QmpError, connectUnixSocket, openQmpWhenReady } from './qmp-client';
 import type { QemuRecoveryRecord } from './qemu-recovery';
+import type { JoinInternalNetwork } from '../../network/internal-network-port';
 
 /** Internal snapshot tag of a saved state. */
 export const SAVED_STATE_TAG = 'maru-saved-state';
@@ -47,6 +49,8 @@ export interface QemuEngineOptions {
   readonly repairImagesFirst?: boolean;
   /** Called when a child process (swtpm, qemu) was started, so its pid can be recorded. */
   readonly onDidSpawn?: () => void;
+  /** Joins an adapter to an internal network (the engine host owns and closes the port). */
+  readonly joinInternalNetwork?: JoinInternalNetwork;
 }
 
 /** Why QEMU is expected to end now (so its exit is `off`, not a crash). */
@@ -131,6 +135,7 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
       host: this.options.host,
       paths,
       startPaused: resumeFrom !== null,
+      internalNetworkSockets: await this.joinInternalNetworks(),
     });
     this.plan = plan;
     if (resumeFrom && !plan.snapshot.vmstateNode) {
@@ -146,6 +151,10 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
       if (plan.swtpm) await this.startSwtpm(plan);
       await this.startQemu(plan);
       if (resumeFrom) await this.loadSavedState(resumeFrom);
+      // Cables before the guest runs: unplugged ones down (a saved state brings its own link
+      // state, so every adapter is set after loading one), then the CPUs go.
+      await this.applyCables(plan, resumeFrom !== null);
+      if (resumeFrom || plan.heldForLinks) await this.qmp!.execute('cont');
       const qemu = this.qemu;
       if (!qemu?.running) {
         throw new AppError(
@@ -158,6 +167,29 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
       await this.abandonStart();
       throw err;
     }
+  }
+
+  /**
+   * Joins each internal adapter's network before QEMU starts: adapter index → the socket the
+   * port serves for QEMU's `-netdev stream` (QEMU 7.2 connects once, at start, and does not retry).
+   */
+  private async joinInternalNetworks(): Promise<Record<number, string>> {
+    const { config, paths } = this.options;
+    const sockets: Record<number, string> = {};
+    for (const [i, nic] of config.nics.entries()) {
+      if (nic.attachment !== 'internal' || !nic.network) continue;
+      const join = this.options.joinInternalNetwork;
+      if (!join) {
+        throw new AppError(
+          'UNSUPPORTED',
+          `Adapter ${i + 1} of VM ${this.label} is on internal network ${JSON.stringify(nic.network)}, which this ` +
+            'engine runs only inside an engine host. Start the VM with Maru (maru start).',
+        );
+      }
+      const port = await join(i, nic.network);
+      sockets[i] = await port.serveVm(nicSocketFile(paths.socketFolder, i));
+    }
+    return sockets;
   }
 
   private async prepare(plan: MachinePlan): Promise<void> {
@@ -345,7 +377,16 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
     if (!saved.keep) await qmp.runJob('snapshot-delete', { tag: saved.tag, devices: [...saved.devices] });
     log(`resumed from saved state ${saved.tag} (saved ${saved.savedAt})`);
     this.resumed = true;
-    await qmp.execute('cont');
+  }
+
+  /** Sets each adapter's link as its cable is: the unplugged ones, or every one (`all`). */
+  private async applyCables(plan: MachinePlan, all: boolean): Promise<void> {
+    for (const nic of plan.nics) {
+      if (all || !nic.cableConnected) {
+        await this.qmp!.execute('set_link', { name: nic.deviceId, up: nic.cableConnected });
+        if (!nic.cableConnected) this.options.log(`adapter ${nic.index + 1}: cable unplugged`);
+      }
+    }
   }
 
   /** After a failed start: nothing may keep running. */
@@ -632,6 +673,77 @@ export class QemuEngine extends EngineBase<QmpClient> implements Engine {
       });
       this.media.set(drive.id, image);
     });
+  }
+
+  setLinkState(index: number, connected: boolean): Promise<void> {
+    return this.serialize(async () => {
+      const what = connected ? 'plug in a network cable' : 'unplug a network cable';
+      const qmp = this.requireState(what, 'running', 'paused');
+      const nic = this.plannedNic(index);
+      await qmp.execute('set_link', { name: nic.deviceId, up: connected });
+      this.options.log(`adapter ${index + 1}: cable ${connected ? 'plugged in' : 'unplugged'}`);
+    });
+  }
+
+  addPortForward(index: number, rule: PortForward): Promise<void> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('add a port forward', 'running', 'paused');
+      const netdev = this.natNetdev(index);
+      const spec = `${rule.protocol}:${rule.hostAddress}:${rule.hostPort}-:${rule.guestPort}`;
+      // HMP answers nothing when it worked, and a sentence when it did not.
+      const out = (
+        await qmp.execute('human-monitor-command', { 'command-line': `hostfwd_add ${netdev} ${spec}` })
+      ).trim();
+      if (out) {
+        throw new AppError(
+          'IO',
+          `QEMU could not forward host port ${rule.hostPort} on ${rule.hostAddress} (${rule.protocol}) to guest port ` +
+            `${rule.guestPort}: ${out}. Another program may have taken the port; choose another one.`,
+        );
+      }
+      this.options.log(`adapter ${index + 1}: forwarding ${spec}`);
+    });
+  }
+
+  removePortForward(index: number, rule: PortForward): Promise<void> {
+    return this.serialize(async () => {
+      const qmp = this.requireState('remove a port forward', 'running', 'paused');
+      const netdev = this.natNetdev(index);
+      const spec = `${rule.protocol}:${rule.hostAddress}:${rule.hostPort}`;
+      const out = (
+        await qmp.execute('human-monitor-command', { 'command-line': `hostfwd_remove ${netdev} ${spec}` })
+      ).trim();
+      // "host forwarding rule for … removed", or "… not found" (already gone: nothing to do).
+      if (!/removed|not found/i.test(out)) {
+        throw new AppError('IO', `QEMU could not remove the port forward on ${spec}: ${out || 'no answer'}.`);
+      }
+      this.options.log(`adapter ${index + 1}: no longer forwarding ${spec} (${out})`);
+    });
+  }
+
+  /** Adapter `index` of the running machine, or NOT_FOUND. */
+  private plannedNic(index: number): MachinePlan['nics'][number] {
+    const nic = this.plan?.nics[index];
+    if (!nic) {
+      const n = this.plan?.nics.length ?? 0;
+      throw new AppError(
+        'NOT_FOUND',
+        `VM ${this.label} has no network adapter ${index + 1} (it has ${n === 0 ? 'none' : n === 1 ? 'one' : n}).`,
+      );
+    }
+    return nic;
+  }
+
+  /** The netdev of NAT adapter `index`, or what is wrong. */
+  private natNetdev(index: number): string {
+    const nic = this.plannedNic(index);
+    if (nic.attachment !== 'nat' || !nic.netdevId) {
+      throw new AppError(
+        'UNSUPPORTED',
+        `Adapter ${index + 1} of VM ${this.label} is not attached to NAT in this run: only a NAT adapter forwards ports.`,
+      );
+    }
+    return nic.netdevId;
   }
 
   async screenshot(): Promise<Screenshot> {

@@ -114,6 +114,10 @@ export interface QmpCommandMap {
   'snapshot-delete': { args: Omit<QmpSnapshotJobArgs, 'vmstate'>; ret: Empty };
   'block-stream': { args: { 'job-id': string; device: string; 'auto-dismiss'?: boolean }; ret: Empty };
   'query-named-block-nodes': { args: { flat?: boolean }; ret: QmpBlockNodeInfo[] };
+  /** A network client's link (a NIC's qdev id: the NIC and its peer) up or down: the cable. */
+  set_link: { args: { name: string; up: boolean }; ret: Empty };
+  /** An HMP command (hostfwd_add, hostfwd_remove have no QMP form); returns HMP's output text. */
+  'human-monitor-command': { args: { 'command-line': string; 'cpu-index'?: number }; ret: string };
 }
 
 /** What Maru reads of `query-named-block-nodes`: a node's internal snapshots and their state sizes. */

@@ -10,6 +10,7 @@ import { V86_MAX_CPUS, V86_MAX_MEMORY_MIB, chooseEngine, v86Problems } from '../
 import { AppError } from '../../../src-shared/errors';
 import type { HostInfo } from '../../../src-shared/host-info';
 import type { VmConfig } from '../../../src-shared/vm-config';
+import { nicMacAddress } from '../../../src-shared/network-adapters';
 import { writeFileAtomic } from '../../../src-node/atomic-file';
 import { socketFile } from '../../../src-node/run-folder';
 import { openV86BlockDevice, type V86BlockDevice } from '../../disk/block-device';
@@ -29,6 +30,7 @@ import {
   type Screenshot,
 } from '../engine';
 import { EngineBase } from '../engine-base';
+import type { JoinInternalNetwork, VmAttachment } from '../../network/internal-network-port';
 import { strokeToSet1, V86Input } from './ps2-input';
 import { V86Display } from './v86-display';
 import { V86DriveAdapter } from './v86-disk';
@@ -54,6 +56,8 @@ export interface V86EngineOptions {
   readonly wasmPath?: string;
   /** Screen refresh period (ms), default 16. */
   readonly displayRefreshMs?: number;
+  /** Joins the adapter to an internal network (the engine host owns and closes the port). */
+  readonly joinInternalNetwork?: JoinInternalNetwork;
 }
 
 interface Drive {
@@ -93,6 +97,8 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
   private readonly notes: string[] = [];
   private resumed = false;
   private tornDown = false;
+  /** The NE2000's cable to an internal network's port, when adapter 1 is on one. */
+  private network: { attachment: VmAttachment; card: { dispose(): void } } | null = null;
 
   constructor(private readonly options: V86EngineOptions) {
     super(options.config.name, options.log);
@@ -156,8 +162,10 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
         bootOrder: v86BootOrder(config.bootOrder),
         display,
         ...(this.options.wasmPath ? { wasmPath: this.options.wasmPath } : {}),
+        ...(config.nics.length > 0 ? { nicMac: nicMacAddress(config, 0) } : {}),
       });
       this.machine = machine;
+      await this.connectNetwork(machine);
       machine.onSerialOutput((bytes) => {
         this.serialLog?.write(bytes);
         this.serialOut.fire(bytes);
@@ -187,6 +195,31 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
       if (!this.sm.isFinal) this.sm.set('off', 'start failed');
       throw err;
     }
+  }
+
+  /**
+   * v86 has one adapter, an NE2000: when the VM's first adapter is on an internal network (cable
+   * in), its frames go to that network's port and the port's come back to it.
+   */
+  private async connectNetwork(machine: V86Machine): Promise<void> {
+    const nic = this.options.config.nics[0];
+    if (nic?.attachment !== 'internal' || !nic.network || !nic.cableConnected) return;
+    const join = this.options.joinInternalNetwork;
+    if (!join) {
+      throw new AppError(
+        'UNSUPPORTED',
+        `Adapter 1 of VM ${this.label} is on internal network ${JSON.stringify(nic.network)}, which this engine ` +
+          'runs only inside an engine host. Start the VM with Maru (maru start).',
+      );
+    }
+    const port = await join(0, nic.network);
+    let attachment: VmAttachment | null = null;
+    const card = machine.attachNetwork((frame) => attachment?.send(frame));
+    attachment = port.attachVm((frame) => card.receive(frame));
+    this.network = { attachment, card };
+    this.options.log(
+      `adapter 1 (NE2000 ${nicMacAddress(this.options.config, 0)}) is on internal network ${JSON.stringify(nic.network)}`,
+    );
   }
 
   /** Refuses what v86 cannot run, saying why and what to change. */
@@ -535,6 +568,34 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
     });
   }
 
+  // Network: v86's one adapter has no NAT yet, and its cable does not switch while it runs.
+  setLinkState(): Promise<void> {
+    return Promise.reject(
+      new AppError(
+        'UNSUPPORTED',
+        `The v86 engine cannot plug or unplug a network cable while VM ${this.label} runs; change it while the VM is off.`,
+      ),
+    );
+  }
+
+  addPortForward(): Promise<void> {
+    return this.noNat();
+  }
+
+  removePortForward(): Promise<void> {
+    return this.noNat();
+  }
+
+  private noNat(): Promise<never> {
+    return Promise.reject(
+      new AppError(
+        'UNSUPPORTED',
+        `VM ${this.label} runs on the v86 engine, which has no NAT yet: power it off to change its port forwards ` +
+          '(they apply when it runs on QEMU).',
+      ),
+    );
+  }
+
   async screenshot(): Promise<Screenshot> {
     this.requireState('take a screenshot', 'running', 'paused');
     const display = this.screen!;
@@ -584,6 +645,9 @@ export class V86Engine extends EngineBase<V86Machine> implements Engine {
     if (this.tornDown) return;
     this.tornDown = true;
     const { log } = this.options;
+    this.network?.card.dispose();
+    this.network?.attachment.dispose();
+    this.network = null;
     this.rfb?.dispose();
     this.screen?.dispose();
     await this.machine?.destroy().catch((err: unknown) => log(`stopping v86 failed: ${String(err)}`));

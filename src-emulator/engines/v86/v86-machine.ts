@@ -26,9 +26,19 @@ interface V86PortIo {
   port_write32(port: number, value: number): void;
 }
 
+/**
+ * v86's NE2000 (src/ne2k.js; always present unless another NIC is asked for). Its MAC is random
+ * at each start; the guest's driver reads it from the station address PROM (the first 12 bytes
+ * of its memory, each byte twice), and the card takes unicast frames for `mac` only.
+ */
+interface V86Ne2k {
+  mac: Uint8Array;
+  memory: Uint8Array;
+}
+
 /** The parts of v86's CPU object we use. */
 interface V86Cpu {
-  devices: { vga?: V86VgaDevice; cdrom?: { set_cdrom(drive: V86Drive): void } };
+  devices: { vga?: V86VgaDevice; cdrom?: { set_cdrom(drive: V86Drive): void }; net?: V86Ne2k };
   io: V86PortIo;
   /** One emulation slice (WebAssembly export); v86's loop calls it, then yields to the event loop. */
   main_loop(): number;
@@ -105,6 +115,8 @@ export interface V86MachineOptions {
   readonly loadTimeoutMs?: number;
   /** Longest emulation slice before the event loop gets a turn (see boundSlices). Default 8 ms. */
   readonly sliceBudgetMs?: number;
+  /** The NE2000's MAC (`aa:bb:cc:dd:ee:ff`); default v86's random one. */
+  readonly nicMac?: string;
 }
 
 /** Emulation slice budget: the event loop (display, sockets, timers) runs at least this often while the guest does I/O. */
@@ -152,6 +164,22 @@ function boundSlices(cpu: V86Cpu, budgetMs: number): void {
   io.port_write8 = (p, v) => (check(), w8(p, v));
   io.port_write16 = (p, v) => (check(), w16(p, v));
   io.port_write32 = (p, v) => (check(), w32(p, v));
+}
+
+/** Gives the NE2000 the MAC `mac` before the guest's driver reads it. */
+function setNe2kMac(cpu: V86Cpu, mac: string): void {
+  const ne2k = cpu.devices.net;
+  if (!ne2k) throw new AppError('INTERNAL', 'The v86 PC has no NE2000 network card.');
+  const bytes = mac.split(':').map((h) => parseInt(h, 16));
+  if (bytes.length !== 6 || bytes.some((b) => !(b >= 0 && b <= 255))) {
+    throw new AppError('INVALID_ARGUMENT', `${JSON.stringify(mac)} is not a MAC address (aa:bb:cc:dd:ee:ff).`);
+  }
+  ne2k.mac.set(bytes);
+  // The station address PROM: each byte twice (word-wide reads), as the card builds it.
+  bytes.forEach((b, i) => {
+    ne2k.memory[i << 1] = b;
+    ne2k.memory[(i << 1) | 1] = b;
+  });
 }
 
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
@@ -243,6 +271,7 @@ export class V86Machine implements Disposable {
     const vga = emu.v86.cpu.devices.vga;
     if (!vga) throw new AppError('INTERNAL', 'The v86 emulator has no VGA device.');
     opts.display.attach(vga);
+    if (opts.nicMac) setNe2kMac(emu.v86.cpu, opts.nicMac);
     boundSlices(emu.v86.cpu, opts.sliceBudgetMs ?? DEFAULT_SLICE_BUDGET_MS);
     return new V86Machine(emu);
   }
@@ -310,6 +339,22 @@ export class V86Machine implements Disposable {
 
   sendSerial(data: Uint8Array): void {
     this.emu.serial_send_bytes(0, data);
+  }
+
+  /**
+   * Cables the NE2000 (v86's `net0`) to a network: `onSend` gets each Ethernet frame the guest
+   * sends (a view of the card's memory, valid during the call); the function returned hands the
+   * card a frame (it copies it into its ring at once, or drops it when the ring is full).
+   */
+  attachNetwork(onSend: (frame: Uint8Array) => void): { receive(frame: Uint8Array): void; dispose(): void } {
+    const listener = onSend as (v: never) => void;
+    this.emu.add_listener('net0-send', listener);
+    return {
+      receive: (frame) => {
+        if (!this.destroyed) this.emu.bus.send('net0-receive', frame);
+      },
+      dispose: () => this.emu.remove_listener('net0-send', listener),
+    };
   }
 
   /**

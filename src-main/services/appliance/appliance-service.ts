@@ -1,5 +1,6 @@
 // The `appliances` service: OVA export of a powered-off VM, the check VirtualBox's importer
-// makes, and import of a package as a new VM. Package format and checks: ova.ts / ovf.ts.
+// makes, and import of an appliance (an .ova, or a .ovf with its files beside it) as a new VM.
+// Formats and checks: ova.ts, ovf-folder.ts, appliance-reader.ts, ovf.ts.
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
@@ -10,9 +11,17 @@ import type {
 } from '../../../src-shared/contracts/appliances';
 import type { JobOptions } from '../../../src-shared/contracts/jobs';
 import { AppError } from '../../../src-shared/errors';
+import { MAX_NICS } from '../../../src-shared/vm-config';
 import type { Library } from '../library/library-service';
-import { checkOva, convertOvaDisks, writeOva } from './ova';
+import { checkAppliance, convertApplianceDisks, type ApplianceSource } from './appliance-reader';
+import { openOva, writeOva } from './ova';
+import { openOvfFolder } from './ovf-folder';
 import { presetForSystem } from './ovf';
+
+/** `.ovf`: a descriptor with its files beside it; anything else is read as an OVA package. */
+function openAppliance(file: string): Promise<ApplianceSource> {
+  return /\.ovf$/i.test(file) ? openOvfFolder(file) : openOva(file);
+}
 
 export interface AppliancesOptions {
   readonly library: Library;
@@ -35,10 +44,10 @@ export class Appliances implements ApplianceService {
   }
 
   async check(file: string): Promise<ApplianceCheck> {
-    const c = await checkOva(path.resolve(file));
+    const c = await checkAppliance(await openAppliance(path.resolve(file)));
     const { system, disks, files } = c.ovf;
     return {
-      path: path.resolve(file),
+      path: c.source.path,
       name: system.name,
       os: presetForSystem(system),
       cpus: system.cpus,
@@ -53,6 +62,7 @@ export class Appliances implements ApplianceService {
         };
       }),
       problems: c.problems,
+      notCarried: c.ovf.notCarried,
     };
   }
 
@@ -82,6 +92,7 @@ export class Appliances implements ApplianceService {
         cpus: vm.config.cpus,
         memoryMiB: vm.config.memoryMiB,
         disks: vm.disks.map((d) => ({ file: d.path, format: 'qcow2', virtualBytes: d.virtualSizeBytes })),
+        nics: vm.config.nics,
       },
       target,
       job,
@@ -97,12 +108,12 @@ export class Appliances implements ApplianceService {
     const qemuImg = await this.qemuImg('Importing an appliance');
     const work = await mkdtemp(path.join(this.o.maruHome, '.appliance-import-'));
     try {
-      const r = await convertOvaDisks(qemuImg, path.resolve(file), work, {
+      const r = await convertApplianceDisks(qemuImg, await openAppliance(path.resolve(file)), work, {
         ...(job.signal ? { signal: job.signal } : {}),
         onProgress: (p) => job.onProgress?.({ phase: p.phase, fraction: 0.95 * p.fraction }),
       });
-      const { system } = r.check.ovf;
-      const warnings: string[] = [];
+      const { system, notCarried } = r.check.ovf;
+      const warnings: string[] = notCarried.map((n) => `Not carried over: ${n}`);
       if (r.disks.some((d) => d.controller === 'scsi' || d.controller === 'other')) {
         warnings.push('A disk was on a SCSI or unknown controller in the appliance; it is on SATA here.');
       }
@@ -116,6 +127,8 @@ export class Appliances implements ApplianceService {
         },
         r.disks.map((d) => ({ file: d.file, bus: d.controller === 'ide' ? 'ide' : 'ahci' })),
         { ...(job.signal ? { signal: job.signal } : {}) },
+        // A NAT adapter per ethernet item (the ones beyond four are listed as not carried over).
+        { nicCount: Math.min(system.nics, MAX_NICS) },
       );
       job.onProgress?.({ phase: 'register', fraction: 1 });
       return { vmId: made.vm.config.id, name: made.vm.config.name, warnings: [...warnings, ...made.warnings] };

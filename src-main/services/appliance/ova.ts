@@ -1,8 +1,7 @@
 // OVA packages (a tar of NAME.ovf, its disks as streamOptimized VMDKs, and NAME.mf with their
 // SHA digests, in that order — as VirtualBox writes them): writing Maru's export of a VM, and
-// checking a package as VirtualBox's importer does before it trusts one (the descriptor's
-// structure, every referenced file present with its size, the manifest's digests, each disk's
-// capacity against its VMDK). Reading walks the tar's headers and reads bodies in place.
+// reading a package as an appliance source (the check and the import are appliance-reader.ts's).
+// Reading walks the tar's headers and reads bodies in place.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
@@ -11,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { JobOptions } from '../../../src-shared/contracts/jobs';
 import { AppError, CancelledError } from '../../../src-shared/errors';
 import type { PresetId } from '../../../src-shared/os-presets';
+import type { NicConfig } from '../../../src-shared/vm-config';
 import { convertImage } from '../../../src-emulator/engines/qemu/qemu-img';
 import {
   parsePaxRecords,
@@ -21,7 +21,8 @@ import {
   tarPadding,
   TarFormatError,
 } from '../backup/tar';
-import { buildOvf, parseOvf, type OvfEnvelope } from './ovf';
+import { checkAppliance, type ApplianceFile, type ApplianceReading, type ApplianceSource } from './appliance-reader';
+import { buildOvf } from './ovf';
 
 export interface OvaEntry {
   readonly path: string;
@@ -78,109 +79,66 @@ async function readExactly(fh: FileHandle, buf: Buffer, position: number): Promi
   if (bytesRead !== buf.length) throw new AppError('IO', 'The file ended before the bytes it announces.');
 }
 
-async function readEntry(file: string, e: OvaEntry, max = 4 * 1024 * 1024): Promise<Buffer> {
-  if (e.size > max) throw notAnOva(file, `${e.path} is larger than ${max} bytes`);
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(e.size);
-    await readExactly(fh, buf, e.offset);
-    return buf;
-  } finally {
-    await fh.close();
+/** An OVA as an appliance source: the descriptor is its first entry, bodies are read in place. */
+export async function openOva(file: string): Promise<ApplianceSource & { readonly entries: readonly OvaEntry[] }> {
+  const pkg = path.resolve(file);
+  const entries = await listOva(pkg);
+  const descriptor = entries[0];
+  if (!descriptor || !descriptor.path.toLowerCase().endsWith('.ovf')) {
+    throw notAnOva(pkg, 'its first file is not an .ovf descriptor');
   }
-}
-
-async function digestOf(file: string, e: OvaEntry, algorithm: 'sha1' | 'sha256'): Promise<string> {
-  const hash = createHash(algorithm);
-  if (e.size > 0) {
-    await pipeline(createReadStream(file, { start: e.offset, end: e.offset + e.size - 1 }), hash);
-  }
-  return hash.digest('hex');
-}
-
-/** `SHA256(name)= hex` / `SHA1(name)= hex` lines of a manifest. */
-function parseManifest(text: string): Map<string, { algorithm: 'sha1' | 'sha256'; digest: string }> {
-  const out = new Map<string, { algorithm: 'sha1' | 'sha256'; digest: string }>();
-  for (const line of text.split(/\r?\n/)) {
-    if (line.trim() === '') continue;
-    const m = /^(SHA1|SHA256)\((.+)\)\s*=\s*([0-9a-fA-F]+)\s*$/.exec(line);
-    if (!m) throw new AppError('INVALID_ARGUMENT', `The appliance's manifest has a line it cannot read: "${line}".`);
-    out.set(m[2]!, { algorithm: m[1] === 'SHA1' ? 'sha1' : 'sha256', digest: m[3]!.toLowerCase() });
-  }
-  return out;
-}
-
-/** A streamOptimized / monolithicSparse VMDK's capacity in bytes (its sparse extent header), or null. */
-async function vmdkCapacity(file: string, e: OvaEntry): Promise<number | null> {
-  if (e.size < 512) return null;
-  const fh = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(512);
-    await readExactly(fh, head, e.offset);
-    if (head.readUInt32LE(0) !== 0x564d444b) return null; // "KDMV"
-    return Number(head.readBigUInt64LE(12)) * 512;
-  } finally {
-    await fh.close();
-  }
-}
-
-export interface OvaCheck {
-  readonly entries: readonly OvaEntry[];
-  readonly ovf: OvfEnvelope;
-  readonly ovfEntry: OvaEntry;
-  /** What VirtualBox would refuse (empty: the package is sound). */
-  readonly problems: readonly string[];
+  const asFile = (e: OvaEntry): ApplianceFile & OvaEntry => ({ ...e, name: e.path });
+  const files = entries.map(asFile);
+  const entryOf = (f: ApplianceFile): OvaEntry => {
+    const e = entries.find((x) => x.path === f.name);
+    if (!e) throw new AppError('INTERNAL', `${f.name} is not an entry of ${pkg}.`);
+    return e;
+  };
+  return {
+    path: pkg,
+    place: 'in the package',
+    entries,
+    descriptor: files[0]!,
+    manifest: files.find((e) => e.name.toLowerCase().endsWith('.mf')) ?? null,
+    manifestRequired: true,
+    allFiles: files,
+    find: async (name) => files.find((e) => e.name === name) ?? null,
+    async read(f, position, length) {
+      const e = entryOf(f);
+      if (position < 0 || position + length > e.size) throw notAnOva(pkg, `${e.path} is shorter than it should be`);
+      const fh = await open(pkg, 'r');
+      try {
+        const buf = Buffer.alloc(length);
+        await readExactly(fh, buf, e.offset + position);
+        return buf;
+      } finally {
+        await fh.close();
+      }
+    },
+    async digest(f, algorithm) {
+      const e = entryOf(f);
+      const hash = createHash(algorithm);
+      if (e.size > 0) await pipeline(createReadStream(pkg, { start: e.offset, end: e.offset + e.size - 1 }), hash);
+      return hash.digest('hex');
+    },
+    qemuSource(f) {
+      const e = entryOf(f);
+      // The VMDK inside the tar, read in place: a raw window onto the package.
+      return `json:${JSON.stringify({
+        driver: 'vmdk',
+        file: { driver: 'raw', offset: e.offset, size: e.size, file: { driver: 'file', filename: pkg } },
+      })}`;
+    },
+  };
 }
 
 /**
- * Checks a package as VirtualBox's importer does: the descriptor comes first and reads as OVF
- * with no structural problem; every file it references is in the package with its declared
- * size; the manifest lists every file with a digest that matches; no disk is smaller than its
- * VMDK. Digests are computed over the bodies (the whole package is read once).
+ * Checks a package as VirtualBox's importer does (appliance-reader.ts): the descriptor comes
+ * first, then every referenced file, the manifest's digests (the whole package is read once)
+ * and each disk's VMDK header.
  */
-export async function checkOva(file: string): Promise<OvaCheck> {
-  const entries = await listOva(file);
-  const ovfEntry = entries[0];
-  if (!ovfEntry || !ovfEntry.path.toLowerCase().endsWith('.ovf')) {
-    throw notAnOva(file, 'its first file is not an .ovf descriptor');
-  }
-  const ovf = parseOvf((await readEntry(file, ovfEntry)).toString('utf8'));
-  const problems = [...ovf.problems];
-  const byName = new Map(entries.map((e) => [e.path, e]));
-  for (const f of ovf.files) {
-    const e = byName.get(f.href);
-    if (!e) problems.push(`File ${f.href}, referenced by the descriptor, is not in the package.`);
-    else if (f.size !== null && f.size !== e.size)
-      problems.push(`File ${f.href} has ${e.size} bytes; the descriptor says ${f.size}.`);
-  }
-  for (const d of ovf.disks) {
-    const href = ovf.files.find((f) => f.id === d.fileRef)?.href;
-    const e = href ? byName.get(href) : undefined;
-    if (!e) continue;
-    const capacity = await vmdkCapacity(file, e);
-    if (capacity !== null && d.capacityBytes < capacity) {
-      problems.push(`Disk ${d.diskId} says ${d.capacityBytes} bytes, but ${e.path} holds ${capacity}.`);
-    }
-  }
-  const mfEntry = entries.find((e) => e.path.toLowerCase().endsWith('.mf'));
-  if (!mfEntry) problems.push('The package has no manifest (.mf): its files cannot be verified.');
-  else {
-    const manifest = parseManifest((await readEntry(file, mfEntry)).toString('utf8'));
-    for (const e of entries) {
-      if (e === mfEntry || e.path.toLowerCase().endsWith('.cert')) continue;
-      const listed = manifest.get(e.path);
-      if (!listed) problems.push(`The manifest does not list ${e.path}.`);
-      else if ((await digestOf(file, e, listed.algorithm)) !== listed.digest) {
-        problems.push(
-          `${e.path} does not match its ${listed.algorithm.toUpperCase()} digest in the manifest: it was changed or damaged.`,
-        );
-      }
-    }
-    for (const name of manifest.keys()) {
-      if (!byName.has(name)) problems.push(`The manifest lists ${name}, which is not in the package.`);
-    }
-  }
-  return { entries, ovf, ovfEntry, problems };
+export async function checkOva(file: string): Promise<ApplianceReading> {
+  return checkAppliance(await openOva(file));
 }
 
 export interface OvaExportInput {
@@ -190,6 +148,8 @@ export interface OvaExportInput {
   readonly memoryMiB: number;
   /** The VM's disk images (qcow2), in order, with their virtual sizes. */
   readonly disks: readonly { readonly file: string; readonly format: string; readonly virtualBytes: number }[];
+  /** Its network adapters (an ethernet item each); absent: one NAT adapter. */
+  readonly nics?: readonly NicConfig[];
 }
 
 /** A name for files inside the package: the VM's name with only portable characters. */
@@ -301,69 +261,4 @@ export async function writeOva(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-export interface OvaDisks {
-  readonly check: OvaCheck;
-  /** qcow2 images made from the package's disks, in the order the hardware lists them. */
-  readonly disks: readonly { readonly file: string; readonly capacityBytes: number; readonly controller: string }[];
-}
-
-/**
- * Reads a package for import: refuses it when the check finds problems (each one said), then
- * converts every disk the virtual system uses into a qcow2 under `folder` (qemu-img reads the
- * VMDK straight out of the package through a raw offset/size view: no extracted copy), with
- * progress by bytes and cancel. On failure or cancel the images made so far are removed.
- */
-export async function convertOvaDisks(
-  qemuImg: string,
-  file: string,
-  folder: string,
-  job: JobOptions = {},
-): Promise<OvaDisks> {
-  job.onProgress?.({ phase: 'check', fraction: 0 });
-  const check = await checkOva(file);
-  if (check.problems.length > 0) {
-    throw new AppError(
-      'INVALID_ARGUMENT',
-      `${file} fails the checks an appliance must pass, so nothing was imported:\n- ${check.problems.join('\n- ')}`,
-    );
-  }
-  const { ovf, entries } = check;
-  const used = ovf.system.disks.map((d) => {
-    const disk = ovf.disks.find((x) => x.diskId === d.diskId)!;
-    const href = ovf.files.find((f) => f.id === disk.fileRef)!.href;
-    return { disk, entry: entries.find((e) => e.path === href)!, controller: d.controller };
-  });
-  const total = used.reduce((n, u) => n + u.entry.size, 0) || 1;
-  let before = 0;
-  const made: { file: string; capacityBytes: number; controller: string }[] = [];
-  try {
-    for (const [i, u] of used.entries()) {
-      const out = path.join(folder, `disk${i}.qcow2`);
-      await convertImage(qemuImg, {
-        // The VMDK inside the tar, read in place: a raw window onto the package.
-        source: `json:${JSON.stringify({
-          driver: 'vmdk',
-          file: {
-            driver: 'raw',
-            offset: u.entry.offset,
-            size: u.entry.size,
-            file: { driver: 'file', filename: path.resolve(file) },
-          },
-        })}`,
-        sourceFormat: 'vmdk',
-        target: out,
-        targetFormat: 'qcow2',
-        onProgress: (f) => job.onProgress?.({ phase: 'convert', fraction: (before + f * u.entry.size) / total }),
-        ...(job.signal ? { signal: job.signal } : {}),
-      });
-      made.push({ file: out, capacityBytes: u.disk.capacityBytes, controller: u.controller });
-      before += u.entry.size;
-    }
-  } catch (err) {
-    for (const m of made) await rm(m.file, { force: true });
-    throw err;
-  }
-  return { check, disks: made };
 }

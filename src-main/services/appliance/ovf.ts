@@ -1,13 +1,15 @@
-// OVF descriptors (the `.ovf` inside an OVA): reading what a VirtualBox (or other) export says
-// about its one virtual system — name, guest OS, CPUs, memory, firmware, disks and the
-// controllers they hang on — checking its structure as VirtualBox's importer does (files,
-// disks, capacities, item types and references), and writing Maru's own OVF 1.0 descriptor.
+// OVF descriptors (the `.ovf` inside an OVA, or beside its disk files): reading what a
+// VirtualBox, VMware (or other) export says about its one virtual system in OVF 1.x or 2.0 — name,
+// guest OS, CPUs, memory, firmware, disks and their controllers, and what Maru does not carry
+// over — checking its structure as VirtualBox's importer does, and writing Maru's own OVF 1.0.
 import { AppError } from '../../../src-shared/errors';
 import type { PresetId } from '../../../src-shared/os-presets';
+import { MAX_NICS, type NicConfig, type NicModel } from '../../../src-shared/vm-config';
 import {
   attr,
   childNamed,
   childrenNamed,
+  local,
   parseXml,
   XmlError,
   xmlEscape,
@@ -15,6 +17,8 @@ import {
 } from '../../../src-shared/xml-lite';
 
 export const OVF_NS = 'http://schemas.dmtf.org/ovf/envelope/1';
+/** OVF 2.0 (DSP0243 2.x): the same sections, plus StorageItem (sasd) and EthernetPortItem (epasd) items. */
+export const OVF2_NS = 'http://schemas.dmtf.org/ovf/envelope/2';
 export const STREAM_OPTIMIZED = 'http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized';
 
 /** CIM ResourceType values an OVF hardware item may carry (DSP0243 / CIM_ResourceAllocationSettingData). */
@@ -89,12 +93,15 @@ export interface OvfSystem {
 }
 
 export interface OvfEnvelope {
+  /** `ovf:version`, else what the namespace says ("1.0" or "2.0"). */
   readonly version: string;
   readonly files: readonly OvfFile[];
   readonly disks: readonly OvfDisk[];
   readonly system: OvfSystem;
   /** Structural problems VirtualBox's importer would refuse (empty: none). */
   readonly problems: readonly string[];
+  /** What the descriptor describes that an imported VM does not get (extra NICs, CD images, USB, sound…). */
+  readonly notCarried: readonly string[];
 }
 
 const UNITS: Readonly<Record<string, number>> = {
@@ -131,6 +138,44 @@ function bad(message: string): AppError {
   return new AppError('INVALID_ARGUMENT', `The appliance's OVF descriptor ${message}`);
 }
 
+/**
+ * Why an href cannot name a file beside the descriptor, or null: an absolute path or URL, a
+ * `..` step, or anything but a plain file name (a folder, a hidden name).
+ */
+export function hrefProblem(href: string): string | null {
+  if (/^([a-zA-Z][a-zA-Z0-9+.-]*:|[\\/])/.test(href)) {
+    return `File ${href} is an absolute path or URL; an appliance's files must lie beside its descriptor.`;
+  }
+  if (href.split(/[\\/]/).includes('..')) return `File ${href} climbs out of the appliance's folder ("..").`;
+  if (href.includes('/') || href.includes('\\') || href.startsWith('.') || href.includes('\0')) {
+    return `File ${href} is not a plain file name beside the descriptor.`;
+  }
+  return null;
+}
+
+/** The OVF version an Envelope's namespace declares; refuses a document of another namespace. */
+function envelopeVersion(root: XmlElement): '1.0' | '2.0' {
+  const prefix = root.name.includes(':') ? root.name.slice(0, root.name.indexOf(':')) : '';
+  const ns = root.attributes[prefix ? `xmlns:${prefix}` : 'xmlns'];
+  if (ns === OVF_NS) return '1.0';
+  if (ns === OVF2_NS) return '2.0';
+  throw bad(
+    ns === undefined
+      ? `declares no OVF namespace (xmlns="${OVF_NS}" or "${OVF2_NS}"): it is not an OVF 1.x or 2.0 document.`
+      : `is in namespace ${ns}, not OVF 1.x (${OVF_NS}) or 2.0 (${OVF2_NS}); older OVF 0.9 descriptors are not read.`,
+  );
+}
+
+/** What kinds of hardware Maru does not make for an imported VM, by CIM ResourceType. */
+const NOT_MADE: Readonly<Record<number, string>> = {
+  1: 'Device',
+  21: 'Serial port',
+  22: 'Parallel port',
+  23: 'USB controller',
+  24: 'Graphics controller',
+  35: 'Sound card',
+};
+
 /** Reads a descriptor; a document that is not OVF, or has no virtual system, is refused. */
 export function parseOvf(xml: string): OvfEnvelope {
   let root: XmlElement;
@@ -142,18 +187,27 @@ export function parseOvf(xml: string): OvfEnvelope {
   }
   if (root.name.replace(/^.*:/, '') !== 'Envelope') throw bad(`has <${root.name}> where <Envelope> belongs.`);
   const problems: string[] = [];
-  const version = attr(root, 'version') ?? '1.0';
+  const notCarried: string[] = [];
+  const nsVersion = envelopeVersion(root);
+  const version = attr(root, 'version') ?? nsVersion;
 
   const references = childNamed(root, 'References');
-  const files: OvfFile[] = (references ? childrenNamed(references, 'File') : []).map((f) => ({
+  const fileElements = references ? childrenNamed(references, 'File') : [];
+  const files: OvfFile[] = fileElements.map((f) => ({
     id: attr(f, 'id') ?? '',
     href: attr(f, 'href') ?? '',
     size: int(attr(f, 'size')),
   }));
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
     if (!f.id || !f.href) problems.push('A File in References has no ovf:id or no ovf:href.');
-    else if (f.href.includes('/') || f.href.includes('\\') || f.href.startsWith('.')) {
-      problems.push(`File ${f.href} is not a plain file name inside the package.`);
+    else {
+      const why = hrefProblem(f.href);
+      if (why) problems.push(why);
+      if (attr(fileElements[i]!, 'compression') !== undefined || attr(fileElements[i]!, 'chunkSize') !== undefined) {
+        problems.push(
+          `File ${f.href} is stored compressed or in chunks (ovf:compression, ovf:chunkSize), which Maru does not read.`,
+        );
+      }
     }
   }
 
@@ -188,7 +242,12 @@ export function parseOvf(xml: string): OvfEnvelope {
   const ids = new Map<string, { type: number; subtype: string }>();
   for (const item of items) {
     const id = itemField(item, 'InstanceID') ?? '';
-    const type = int(itemField(item, 'ResourceType'));
+    // An OVF 2.0 EthernetPortItem is a NIC even where a writer leaves its ResourceType out.
+    const type =
+      int(itemField(item, 'ResourceType')) ??
+      (local(item.name) === 'EthernetPortItem' && itemField(item, 'ResourceType') === undefined
+        ? RESOURCE.ethernet
+        : null);
     if (!id) problems.push('A hardware Item has no InstanceID.');
     else if (ids.has(id)) problems.push(`Two hardware Items share InstanceID ${id}.`);
     if (type === null || !KNOWN_RESOURCE_TYPES.has(type))
@@ -201,6 +260,11 @@ export function parseOvf(xml: string): OvfEnvelope {
   let cdroms = 0;
   let floppies = 0;
   let nics = 0;
+  const hrefOf = (host: string): string | undefined => {
+    const m = /^(?:ovf:)?\/file\/(.+)$/.exec(host.trim());
+    return m ? files.find((f) => f.id === m[1])?.href : undefined;
+  };
+  const usedFiles = new Set<string>();
   for (const item of items) {
     const id = itemField(item, 'InstanceID') ?? '';
     const type = ids.get(id)?.type ?? 0;
@@ -229,9 +293,43 @@ export function parseOvf(xml: string): OvfEnvelope {
               ? 'sata'
               : 'other';
       systemDisks.push({ diskId: m[1]!, controller });
-    } else if (type === RESOURCE.cdrom || type === RESOURCE.dvd) cdroms++;
-    else if (type === RESOURCE.floppy) floppies++;
-    else if (type === RESOURCE.ethernet) nics++;
+    } else if (type === RESOURCE.cdrom || type === RESOURCE.dvd) {
+      cdroms++;
+      const image = hrefOf(itemField(item, 'HostResource') ?? '');
+      if (image !== undefined) {
+        usedFiles.add(image);
+        notCarried.push(`The image ${image} in CD/DVD drive ${id}: the imported VM's drive is empty.`);
+      }
+    } else if (type === RESOURCE.floppy) {
+      floppies++;
+      notCarried.push(`Floppy drive ${id}: the imported VM gets the floppy drives its guest OS preset has.`);
+    } else if (type === RESOURCE.ethernet) {
+      nics++;
+      const what = [itemField(item, 'ResourceSubType'), itemField(item, 'Connection')].filter(Boolean);
+      const label = what.length ? ` (${what.join(' on ')})` : '';
+      // Each adapter becomes a NAT adapter of the imported VM, up to Maru's four.
+      if (nics > MAX_NICS) {
+        notCarried.push(`Network adapter ${nics}${label}: the imported VM has at most ${MAX_NICS} adapters.`);
+      } else if (!/^(nat)?$/i.test(itemField(item, 'Connection') ?? '')) {
+        notCarried.push(`Network adapter ${nics}${label} is attached to NAT in the imported VM.`);
+      }
+    } else if (NOT_MADE[type] !== undefined) {
+      const caption =
+        itemField(item, 'ElementName') || itemField(item, 'Caption') || itemField(item, 'ResourceSubType');
+      notCarried.push(`${NOT_MADE[type]} ${id}${caption ? ` (${caption})` : ''}.`);
+    }
+  }
+  for (const d of disks) {
+    if (systemDisks.some((x) => x.diskId === d.diskId)) {
+      const href = files.find((f) => f.id === d.fileRef)?.href;
+      if (href !== undefined) usedFiles.add(href);
+    } else if (d.diskId)
+      notCarried.push(`Disk ${d.diskId}: no drive of the virtual system holds it, so it is not imported.`);
+  }
+  for (const f of files) {
+    if (f.href && !usedFiles.has(f.href) && !disks.some((d) => d.fileRef === f.id)) {
+      notCarried.push(`File ${f.href}: it is neither a disk nor a CD image of the virtual system.`);
+    }
   }
   if (cpus === null || cpus < 1) problems.push('The virtual system has no CPU item (ResourceType 3) with a count.');
   if (memoryMiB === null || memoryMiB < 1)
@@ -256,6 +354,7 @@ export function parseOvf(xml: string): OvfEnvelope {
       nics,
     },
     problems,
+    notCarried,
   };
 }
 
@@ -319,15 +418,40 @@ export interface OvfExportDisk {
   readonly capacityBytes: number;
 }
 
+/** VirtualBox's names for the adapter models it has (the others are written as its E1000). */
+const OVF_NIC_SUBTYPES: Readonly<Record<NicModel, string>> = {
+  e1000e: 'E1000',
+  e1000: 'E1000',
+  rtl8139: 'E1000',
+  ne2k_pci: 'E1000',
+  'virtio-net': 'virtio',
+  pcnet: 'PCNet32',
+};
+
+/** The network an adapter is on, as OVF's Connection and NetworkSection name it (null: not attached). */
+function ovfNetwork(nic: Pick<NicConfig, 'attachment' | 'network'>): string | null {
+  return nic.attachment === 'nat' ? 'NAT' : nic.attachment === 'internal' ? (nic.network ?? null) : null;
+}
+
 /**
  * Maru's OVF 1.0 descriptor for one VM: References, DiskSection (streamOptimized VMDKs),
  * NetworkSection, and a VirtualSystem with its OS, CPU, memory, one SATA controller with the
- * disks, an IDE controller with an empty CD drive, and one NAT ethernet adapter.
+ * disks, an IDE controller with an empty CD drive, and an ethernet adapter per network adapter
+ * (`nics`; without it, one NAT adapter).
  */
 export function buildOvf(
-  vm: { name: string; os: PresetId; cpus: number; memoryMiB: number },
+  vm: {
+    name: string;
+    os: PresetId;
+    cpus: number;
+    memoryMiB: number;
+    nics?: readonly Pick<NicConfig, 'attachment' | 'network' | 'model'>[];
+  },
   disks: readonly OvfExportDisk[],
 ): string {
+  const nics = vm.nics ?? [{ attachment: 'nat', model: 'e1000' }];
+  const networks = [...new Set(nics.map(ovfNetwork).filter((n): n is string => n !== null))];
+  if (networks.length === 0) networks.push('NAT');
   const e = xmlEscape;
   const os = EXPORT_OS[vm.os];
   const item = (fields: Record<string, string | number>) =>
@@ -370,14 +494,19 @@ export function buildOvf(
       ResourceSubType: 'AHCI',
       ResourceType: RESOURCE.storageOther,
     }),
-    item({
-      AutomaticAllocation: 'true',
-      Caption: "Ethernet adapter on 'NAT'",
-      Connection: 'NAT',
-      ElementName: "Ethernet adapter on 'NAT'",
-      InstanceID: 5,
-      ResourceSubType: 'E1000',
-      ResourceType: RESOURCE.ethernet,
+    // InstanceIDs 5..8: one per adapter (9 is the CD drive, 10… the disks).
+    ...nics.map((nic, i) => {
+      const net = ovfNetwork(nic);
+      const caption = net === null ? 'Ethernet adapter (not attached)' : `Ethernet adapter on '${net}'`;
+      return item({
+        AutomaticAllocation: net === null ? 'false' : 'true',
+        Caption: caption,
+        ...(net === null ? {} : { Connection: net }),
+        ElementName: caption,
+        InstanceID: 5 + i,
+        ResourceSubType: OVF_NIC_SUBTYPES[nic.model],
+        ResourceType: RESOURCE.ethernet,
+      });
     }),
     ...disks.map((d, i) =>
       item({
@@ -413,9 +542,7 @@ ${disks.map((d, i) => `    <Disk ovf:capacity="${d.capacityBytes}" ovf:diskId="v
   </DiskSection>
   <NetworkSection>
     <Info>Logical networks used in the package</Info>
-    <Network ovf:name="NAT">
-      <Description>Logical network used by this appliance.</Description>
-    </Network>
+${networks.map((n) => `    <Network ovf:name="${e(n)}">\n      <Description>Logical network used by this appliance.</Description>\n    </Network>`).join('\n')}
   </NetworkSection>
   <VirtualSystem ovf:id="${e(vm.name)}">
     <Info>A virtual machine</Info>

@@ -15,9 +15,10 @@ import {
   vmConfigSchema,
   vmNameProblem,
   type DiskConfig,
-  type PortForward,
+  type NicConfig,
   type VmConfig,
 } from '../../../src-shared/vm-config';
+import { natAdapter, nicMacAddress, nicProblems } from '../../../src-shared/network-adapters';
 import {
   attachStorageArgsSchema,
   createVmArgsSchema,
@@ -158,18 +159,43 @@ function noDrive(c: VmConfig, kind: 'cdrom' | 'floppy'): AppError {
   );
 }
 
+/** NOT_FOUND for a network adapter the VM does not have (adapters counted from 1 in the message). */
+export function noNic(c: VmConfig, index: number): AppError {
+  const n = c.nics.length;
+  return new AppError(
+    'NOT_FOUND',
+    `VM ${JSON.stringify(c.name)} has no network adapter ${index + 1} (it has ${n === 0 ? 'none' : n}). ` +
+      `Add one while it is off: "maru modify ${c.name} --nic${Math.min(n + 1, 4)} nat".`,
+  );
+}
+
 /** Adds what went wrong while undoing a failed change to the error the user sees. */
 function noteOn(err: unknown, undo: unknown): void {
   if (err instanceof Error) err.message += ` (${undo instanceof Error ? undo.message : String(undo)})`;
 }
 
-function checkPortForwards(forwards: readonly PortForward[]): void {
-  const seen = new Set<string>();
-  for (const f of forwards) {
-    const key = `${f.protocol}/${f.hostAddress}:${f.hostPort}`;
-    if (seen.has(key)) throw new AppError('INVALID_ARGUMENT', `Host port ${key} is forwarded twice.`);
-    seen.add(key);
+/** Refuses a set of network adapters the VM cannot have, saying every reason. */
+function checkNics(c: Pick<VmConfig, 'id' | 'name' | 'nics'>): void {
+  const problems = nicProblems(c);
+  if (problems.length > 0) {
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      `The network adapters of VM ${JSON.stringify(c.name)} were not changed: ${problems.join(' ')}`,
+    );
   }
+}
+
+/**
+ * A clone's adapters: MACs of their own (derived from the clone's uuid), as VirtualBox gives a
+ * clone by default, so a clone and its source can share a network.
+ */
+function freshMacs(nics: readonly NicConfig[]): NicConfig[] {
+  return nics.map(({ mac: _mac, ...nic }) => nic);
+}
+
+/** What of the adapters a saved state depends on (the devices, not what they are plugged into). */
+function nicHardware(c: VmConfig): string {
+  return JSON.stringify(c.nics.map((n, i) => [n.model, nicMacAddress(c, i)]));
 }
 
 /** Moves a folder, copying across file systems when rename cannot. */
@@ -311,7 +337,8 @@ export class Library implements LibraryService {
             ...(preset.floppy ? (['floppy'] as const) : []),
             ...(iso ? (['cdrom', 'disk'] as const) : (['disk', 'cdrom'] as const)),
           ],
-      network: { enabled: true, model: v86 ? 'ne2k_pci' : preset.nic, portForwards: [] },
+      // One NAT adapter of the preset's model (v86 has an NE2000).
+      nics: [natAdapter(v86 ? 'ne2k_pci' : preset.nic)],
       display: { vga: v86 ? 'std' : preset.vga },
       description: a.description ?? '',
       createdAt: now,
@@ -388,7 +415,7 @@ export class Library implements LibraryService {
         throw new AppError('BUSY', `VM ${JSON.stringify(c.name)} is ${state}; stop it before changing its settings.`);
       }
       const warnings: string[] = [];
-      const next: VmConfig = { ...c, network: { ...c.network }, cdroms: c.cdroms.map((d) => ({ ...d })) };
+      const next: VmConfig = { ...c, cdroms: c.cdroms.map((d) => ({ ...d })) };
       const changed = new Set<CheckedSetting>();
       if (p.name !== undefined && p.name !== c.name) {
         checkName(p.name);
@@ -421,14 +448,15 @@ export class Library implements LibraryService {
       }
       if (p.description !== undefined) next.description = p.description;
       if (p.bootOrder !== undefined) next.bootOrder = p.bootOrder;
-      if (p.portForwards !== undefined) {
-        checkPortForwards(p.portForwards);
-        next.network.portForwards = p.portForwards;
+      if (p.nics !== undefined) {
+        next.nics = p.nics.map((n): NicConfig => ({ ...n, portForwards: n.portForwards.map((f) => ({ ...f })) }));
+        checkNics(next);
       }
       if (JSON.stringify(next) === JSON.stringify(c)) return { vm: await this.details(rec, state), warnings };
 
       if (state === 'saved') {
-        const hw = HARDWARE_FIELDS.filter((f) => next[f] !== c[f]);
+        const hw: string[] = HARDWARE_FIELDS.filter((f) => next[f] !== c[f]);
+        if (nicHardware(next) !== nicHardware(c)) hw.push('the network adapters (their number, models or MACs)');
         if (hw.length > 0) {
           throw new AppError(
             'BUSY',
@@ -573,6 +601,7 @@ export class Library implements LibraryService {
           id,
           name: newName,
           disks,
+          nics: freshMacs(src.nics),
           linkedClone: { sourceId: src.id, trial: options.trial },
           createdAt: now,
           modifiedAt: now,
@@ -775,6 +804,38 @@ export class Library implements LibraryService {
     });
   }
 
+  /**
+   * Changes network adapter `index` (from 0) of a VM in its config, running or not: the VM
+   * runtime calls this after the running engine took the change (cable, port forwards), or
+   * instead of it when the VM is off. `change` gets the adapter and returns it changed (or
+   * throws what is wrong); the VM's adapters are checked as a whole before anything is written.
+   */
+  async changeNic(
+    ref: string,
+    index: number,
+    change: (nic: NicConfig, config: VmConfig) => NicConfig,
+  ): Promise<{ vm: VmDetails; nic: NicConfig }> {
+    return this.serial(async () => {
+      const rec = await this.find(ref);
+      const c = rec.config;
+      const nic = c.nics[index];
+      if (!nic) throw noNic(c, index);
+      const changed = change(nic, c);
+      const next: VmConfig = { ...c, nics: c.nics.map((n, i) => (i === index ? changed : n)) };
+      checkNics(next);
+      if (JSON.stringify(next.nics) === JSON.stringify(c.nics)) {
+        return { vm: await this.details(rec, await powerStateOf(this.maruHome, c.id)), nic };
+      }
+      const written = validConfig({ ...next, modifiedAt: new Date().toISOString() });
+      await this.writeConfig(rec, written);
+      const state = await powerStateOf(this.maruHome, c.id);
+      return {
+        vm: await this.details({ ...rec, config: written, migratedFrom: undefined }, state),
+        nic: written.nics[index]!,
+      };
+    });
+  }
+
   /** Every VM but `exceptId`, with its folder and state: whose disks a disk given to a VM must not be. */
   private async otherVms(exceptId?: string): Promise<{ config: VmConfig; folder: string; state: string }[]> {
     return (await readAllVmRecords(this.maruHome))
@@ -856,7 +917,15 @@ export class Library implements LibraryService {
 
     const id = randomUUID();
     const now = new Date().toISOString();
-    const config = validConfig({ ...src, id, name: newName, disks, createdAt: now, modifiedAt: now });
+    const config = validConfig({
+      ...src,
+      id,
+      name: newName,
+      disks,
+      nics: freshMacs(src.nics),
+      createdAt: now,
+      modifiedAt: now,
+    });
     const staging = await this.makeStaging(id);
     try {
       const total = copies.reduce((n, c) => n + c.size, 0);
@@ -893,12 +962,14 @@ export class Library implements LibraryService {
    * A new VM around existing qcow2 images (an imported appliance's disks): the VM is created
    * without a disk, then each image is moved (renamed: same host disk) into its `disks/` folder
    * and recorded in vm.json. On failure the VM goes again, with what was moved. Images must lie
-   * under $MARU_HOME (the caller converted them there).
+   * under $MARU_HOME (the caller converted them there). `nicCount`: that many NAT adapters
+   * (default: the one create gives).
    */
   async createWithDisks(
     settings: Omit<CreateVmArgs, 'diskGiB' | 'iso'>,
     images: readonly { readonly file: string; readonly bus: 'ide' | 'ahci' }[],
     job?: JobOptions,
+    options: { readonly nicCount?: number } = {},
   ): Promise<CreateResult> {
     const made = await this.create({ ...settings, diskGiB: 0 }, job);
     const id = made.vm.config.id;
@@ -912,9 +983,16 @@ export class Library implements LibraryService {
         await rename(image.file, path.join(made.vm.folder, file));
         disks.push({ id: `disk${i}`, file, bus: image.bus, sizeBytes });
       }
+      // `nicCount` NAT adapters of the model create gave the first (the preset's).
+      const model = made.vm.config.nics[0]?.model ?? 'e1000';
+      const nics =
+        options.nicCount === undefined
+          ? made.vm.config.nics
+          : Array.from({ length: options.nicCount }, () => natAdapter(model));
       const config = validConfig({
         ...made.vm.config,
         disks,
+        nics,
         bootOrder: ['disk', 'cdrom'],
         modifiedAt: new Date().toISOString(),
       });

@@ -90,7 +90,9 @@ function sameMachine(a: VmConfig, b: VmConfig): boolean {
     name: '',
     cdroms: c.cdroms.map((d) => ({ ...d, iso: null })),
     floppies: c.floppies.map((d) => ({ ...d, image: null })),
-    portForwards: null,
+    // A cable and port forwards change while the VM runs; the adapters themselves do not.
+    nics: c.nics.map((n) => ({ ...n, cableConnected: true, portForwards: [] })),
+    modifiedAt: '',
   });
   return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
 }

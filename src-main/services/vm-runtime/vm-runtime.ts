@@ -23,10 +23,14 @@ import type { VmDetails, VmPowerState } from '../../../src-shared/contracts/libr
 import type {
   SerialFollowResult,
   VmMediaResult,
+  VmNicResult,
   VmService,
   VmStartResult,
   VmThumbnail,
 } from '../../../src-shared/contracts/vm';
+import type { PortForwardArgs } from '../../../src-shared/contracts/library';
+import { nicProblems, portForwardName } from '../../../src-shared/network-adapters';
+import type { NicConfig, PortForward } from '../../../src-shared/vm-config';
 import { AppError, CancelledError, type ErrorCode } from '../../../src-shared/errors';
 import { isUuid } from '../../../src-shared/ids';
 import { Emitter } from '../../../src-emulator/base/event';
@@ -48,7 +52,8 @@ import { comboKeys, textToKeyStrokes } from '../../../src-emulator/input/key-map
 import { inspectIso } from '../../../src-emulator/media/iso-image';
 import { discardSavedState } from '../../../src-emulator/engines/saved-state';
 import { probeHost } from '../host-probe/host-probe';
-import type { Library } from '../library/library-service';
+import { noNic, type Library } from '../library/library-service';
+import { assertHostPortFree } from './host-port';
 import { defaultEngineHostPath, releasePrewarmed, type PrewarmedEngineHost } from './engine-host-process';
 import type { EngineHostLaunch, EngineHostSpawner, SpawnedEngineHost } from './engine-host-spawner';
 import { checkVmCanRun, probeOverridesFromEnv } from './preflight';
@@ -476,6 +481,109 @@ export class VmRuntime implements VmService {
     }
     const r = await this.library.changeMedium(c.id, drive, medium);
     return { ...base, live: false, iso: r.medium, drive: r.drive, kind: r.kind };
+  }
+
+  // ---- network adapters: the running VM at once (through its engine host), the config either way
+
+  async setLinkState(ref: string, nicIndex: number, connected: boolean): Promise<VmNicResult> {
+    const vm = await this.library.show(ref);
+    this.nicOf(vm, nicIndex);
+    const live = await this.ifRunning(vm, (client) => client.setLinkState(nicIndex, connected));
+    return this.storeNic(vm, nicIndex, live, (n) => ({ ...n, cableConnected: connected }));
+  }
+
+  async addPortForward(ref: string, nicIndex: number, args: PortForwardArgs): Promise<VmNicResult> {
+    const vm = await this.library.show(ref);
+    const c = vm.config;
+    const nic = this.natNicOf(vm, nicIndex);
+    const rule: PortForward = {
+      ...args,
+      hostAddress: args.hostAddress ?? '127.0.0.1',
+      name: args.name ?? portForwardName({ protocol: args.protocol, hostPort: args.hostPort }),
+    };
+    const name = rule.name!;
+    if (nic.portForwards.some((f) => portForwardName(f) === name)) {
+      throw new AppError(
+        'ALREADY_EXISTS',
+        `Adapter ${nicIndex + 1} of VM ${JSON.stringify(c.name)} already has a port-forward rule named "${name}"; ` +
+          `choose another name, or remove that rule first ("maru natpf ${c.name} --nic ${nicIndex + 1} delete ${name}").`,
+      );
+    }
+    const add = (n: NicConfig): NicConfig => ({ ...n, portForwards: [...n.portForwards, rule] });
+    // The whole set is checked (a host port forwarded twice …) before the running VM is asked.
+    const problems = nicProblems({ id: c.id, nics: c.nics.map((n, i) => (i === nicIndex ? add(n) : n)) });
+    if (problems.length > 0) throw new AppError('INVALID_ARGUMENT', problems.join(' '));
+    const live = await this.ifRunning(vm, async (client) => {
+      await assertHostPortFree(rule);
+      await client.addPortForward(nicIndex, rule);
+    });
+    try {
+      return await this.storeNic(vm, nicIndex, live, add);
+    } catch (err) {
+      // Not stored: the running VM drops it too, so what runs and what is saved agree.
+      if (live) await this.ifRunning(vm, (client) => client.removePortForward(nicIndex, rule)).catch(() => false);
+      throw err;
+    }
+  }
+
+  async removePortForward(ref: string, nicIndex: number, name: string): Promise<VmNicResult> {
+    const vm = await this.library.show(ref);
+    const c = vm.config;
+    const nic = this.nicOf(vm, nicIndex);
+    const rule = nic.portForwards.find((f) => portForwardName(f) === name);
+    if (!rule) {
+      const names = nic.portForwards.map((f) => `"${portForwardName(f)}"`);
+      throw new AppError(
+        'NOT_FOUND',
+        `Adapter ${nicIndex + 1} of VM ${JSON.stringify(c.name)} has no port-forward rule "${name}" ` +
+          `(${names.length ? `it has ${names.join(', ')}` : 'it has none'}).`,
+      );
+    }
+    const live = await this.ifRunning(vm, (client) => client.removePortForward(nicIndex, rule));
+    return this.storeNic(vm, nicIndex, live, (n) => ({
+      ...n,
+      portForwards: n.portForwards.filter((f) => portForwardName(f) !== name),
+    }));
+  }
+
+  /** Adapter `index` of the VM, or NOT_FOUND. */
+  private nicOf(vm: VmDetails, index: number): NicConfig {
+    const nic = vm.config.nics[index];
+    if (!nic) throw noNic(vm.config, index);
+    return nic;
+  }
+
+  /** NAT adapter `index` of the VM, or why it forwards no ports. */
+  private natNicOf(vm: VmDetails, index: number): NicConfig {
+    const nic = this.nicOf(vm, index);
+    if (nic.attachment !== 'nat') {
+      const c = vm.config;
+      throw new AppError(
+        'UNSUPPORTED',
+        `Adapter ${index + 1} of VM ${JSON.stringify(c.name)} is ${nic.attachment === 'internal' ? `on internal network "${nic.network}"` : 'not attached'}: ` +
+          `only a NAT adapter forwards ports. Attach it to NAT while the VM is off ("maru modify ${c.name} --nic${index + 1} nat").`,
+      );
+    }
+    return nic;
+  }
+
+  /** Runs `fn` on the running VM's engine host; false (nothing done) when the VM is not running. */
+  private async ifRunning(vm: VmDetails, fn: (client: EngineHostClient) => Promise<unknown>): Promise<boolean> {
+    const run = this.runView(vm.config.id);
+    if (!run.alive) return false;
+    await this.withRunningEngine(vm, run, fn);
+    return true;
+  }
+
+  private async storeNic(
+    vm: VmDetails,
+    index: number,
+    live: boolean,
+    change: (nic: NicConfig) => NicConfig,
+  ): Promise<VmNicResult> {
+    const r = await this.library.changeNic(vm.config.id, index, change);
+    this.changed(vm.config.id);
+    return { vmId: vm.config.id, name: vm.config.name, live, nicIndex: index, nic: r.nic };
   }
 
   async status(ref: string): Promise<EngineStatus | null> {

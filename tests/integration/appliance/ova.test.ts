@@ -228,18 +228,29 @@ describe.skipIf(!haveTools || !canRun)('OVA import of a VirtualBox-made applianc
         timeout: 120_000,
       });
     const again = path.join(root, 'again.ova');
+    // A second adapter, on an internal network: exported as an ethernet item of its own.
+    expect(maru('modify', 'Debian server', '--nic2', 'internal:lab').status).toBe(0);
     const exported = maru('export', 'Debian server', again);
     expect(exported.status, exported.stderr).toBe(0);
     expect(exported.stdout).toMatch(/^Exported VM "Debian server" as an appliance: .*again\.ova/);
     const checked = maru('import', again, '--dry-run');
     expect(checked.status, checked.stderr).toBe(0);
     expect(checked.stdout).toMatch(
-      /^Appliance "Debian server": linux64, 2 CPU, 1024 MiB, BIOS, 1 disk\(s\):.*\nNo problems found\.$/m,
+      /^Appliance "Debian server": linux64, 2 CPU, 1024 MiB, BIOS, 1 disk\(s\):.*\nNot carried over:\n- Network adapter 2 \(virtio on lab\) is attached to NAT in the imported VM\.\nNo problems found\.$/m,
     );
     const imported = maru('import', again, '--name', 'Debian again', '--json');
     expect(imported.status, imported.stderr).toBe(0);
-    const vm = await host.services.library.show((JSON.parse(imported.stdout) as { vmId: string }).vmId);
+    const made = JSON.parse(imported.stdout) as { vmId: string; warnings: string[] };
+    const vm = await host.services.library.show(made.vmId);
     expect(vm.config).toMatchObject({ name: 'Debian again', cpus: 2, memoryMiB: 1024 });
+    // Each ethernet item is a NAT adapter again; the one that was on "lab" is said so.
+    expect(vm.config.nics.map((n) => [n.attachment, n.model])).toEqual([
+      ['nat', 'virtio-net'],
+      ['nat', 'virtio-net'],
+    ]);
+    expect(made.warnings).toContain(
+      'Not carried over: Network adapter 2 (virtio on lab) is attached to NAT in the imported VM.',
+    );
     const cmp = spawnSync('qemu-img', ['compare', '-f', 'raw', MEDIA.biosUefi, vm.disks[0]!.path], {
       encoding: 'utf8',
     });

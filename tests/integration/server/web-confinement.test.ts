@@ -120,7 +120,14 @@ describe('web console confinement', () => {
   it('port forwards: loopback only from the web, unless the owner allows more', async () => {
     const c = await connect();
     const forward = (hostAddress: string) => ({
-      portForwards: [{ protocol: 'tcp', hostAddress, hostPort: 2222, guestPort: 22 }],
+      nics: [
+        {
+          attachment: 'nat',
+          model: 'virtio-net',
+          cableConnected: true,
+          portForwards: [{ protocol: 'tcp', hostAddress, hostPort: 2222, guestPort: 22 }],
+        },
+      ],
     });
     try {
       const created = await c.call('library', 'create', [{ name: 'ssh box', os: 'linux64', diskGiB: 0 }]);

@@ -20,7 +20,7 @@ afterAll(() => {
 function floppyConfig(name: string): VmConfig {
   const now = new Date().toISOString();
   return {
-    schemaVersion: 3,
+    schemaVersion: 4,
     id: '5f8d6c1e-0b7a-4c39-9a57-1d2e3f405162',
     name,
     os: 'dos',
@@ -35,7 +35,7 @@ function floppyConfig(name: string): VmConfig {
     cdroms: [{ id: 'cd0', iso: null, bus: 'ide' }],
     floppies: [{ id: 'fd0', image: STORM }],
     bootOrder: ['floppy'],
-    network: { enabled: false, model: 'ne2k_pci', portForwards: [] },
+    nics: [],
     display: { vga: 'std' },
     description: '',
     createdAt: now,

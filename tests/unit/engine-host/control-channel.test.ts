@@ -74,6 +74,9 @@ describe('ControlServer + EngineHostClient', () => {
       snapshotRestore: call('snapshotRestore', status),
       snapshotDelete: call('snapshotDelete', undefined),
       flattenDisks: call('flattenDisks', undefined),
+      setLinkState: call('setLinkState', undefined),
+      addPortForward: call('addPortForward', undefined),
+      removePortForward: call('removePortForward', undefined),
       serialSubscribe: async ({ history }: { history: boolean }, stream?: ControlStream) => {
         if (!stream) throw new Error('no stream');
         if (history) stream.send(Buffer.from('old output\n'));

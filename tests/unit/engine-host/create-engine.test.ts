@@ -10,7 +10,7 @@ import { hostInfo } from '../services/host-probe/host-info-fixture';
 const ID = '5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d';
 const p = OS_PRESETS.dos;
 const config: VmConfig = {
-  schemaVersion: 3,
+  schemaVersion: 4,
   id: ID,
   name: 'registry',
   os: 'dos',
@@ -25,7 +25,7 @@ const config: VmConfig = {
   cdroms: [{ id: 'cd0', iso: null, bus: p.chipset === 'q35' ? 'ahci' : 'ide' }],
   floppies: [],
   bootOrder: ['cdrom', 'disk'],
-  network: { enabled: false, model: p.nic, portForwards: [] },
+  nics: [],
   display: { vga: p.vga },
   description: '',
   createdAt: '2025-01-01T00:00:00.000Z',

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   LONGEST_SOCKET_NAME,
   SOCKET_FILES,
+  chooseNetworkFolder,
   chooseSocketFolder,
   controlEndpointFor,
   ensurePrivateFolder,
@@ -161,5 +162,31 @@ describe('readRunStatus', () => {
 
   it('names the VM folder markers', () => {
     expect(vmMarkerFiles('/d/vms/x')).toEqual({ aborted: '/d/vms/x/aborted', savedState: '/d/vms/x/saved-state' });
+  });
+});
+
+describe('chooseNetworkFolder', () => {
+  const at = (maruHome: string, network: string) =>
+    chooseNetworkFolder({ maruHome, network, platform: 'linux', uid: 1000 });
+  const home = '/home/me/.local/share/maru';
+
+  it('keeps an internal network in run/net/<name> when its peer sockets fit', () => {
+    expect(at(home, 'intnet')).toEqual({ folder: `${home}/run/net/intnet`, short: false });
+  });
+
+  it('hashes a name too long for socket paths, the same way for every engine host', () => {
+    const long = `n${'x'.repeat(63)}`;
+    expect(at(home, long)).toEqual(at(home, long));
+    expect(at(home, long).folder).toMatch(/^\/home\/me\/\.local\/share\/maru\/run\/net\/_[0-9a-f]{16}$/);
+    expect(at(home, long).folder).not.toBe(at(home, `${long.slice(0, -1)}y`).folder);
+  });
+
+  it('moves to /tmp/maru-<uid>/net-<hash> when the data folder itself is too deep, apart per data folder', () => {
+    const deep = `/home/me/${'deep/'.repeat(20)}maru`;
+    const chosen = at(deep, 'intnet');
+    expect(chosen.short).toBe(true);
+    expect(chosen.folder).toMatch(/^\/tmp\/maru-1000\/net-[0-9a-f]{16}$/);
+    expect(at(`${deep}2`, 'intnet').folder).not.toBe(chosen.folder);
+    expect(Buffer.byteLength(path.join(chosen.folder, `${id}-3.sock`))).toBeLessThanOrEqual(107);
   });
 });

@@ -97,4 +97,14 @@ describe('backup slice', () => {
     ]);
     expect(store.getState().selectedId).toBe(NEW);
   });
+
+  it('a loose .ovf (its disk files beside it) imports as an appliance; an export is not written as one', async () => {
+    const { calls, store } = fake();
+    await store.getState().importVm({ path: ' /h/maru/backups/vmware/Web.ovf ' });
+    await expect(store.getState().exportVm(VM, '/h/maru/backups/Web.ovf')).rejects.toThrow(
+      /Maru writes appliances as one \.ova file; name it NAME\.ova/,
+    );
+    expect(calls).toEqual(['appliance import /h/maru/backups/vmware/Web.ovf {}']);
+    expect(store.getState().selectedId).toBe(NEW);
+  });
 });

@@ -82,7 +82,7 @@ describe('schema 2 → 3', () => {
 
     const shown = await lib.show(id);
     expect(shown.migratedFrom).toBe(2);
-    expect(shown.config.schemaVersion).toBe(3);
+    expect(shown.config.schemaVersion).toBe(4);
     expect(shown.config.cdroms).toEqual([{ id: 'cd0', iso: '/isos/debian.iso', bus: 'ahci' }]);
     expect(shown.config.floppies).toEqual([]);
     expect((await lib.storage(id)).drives).toEqual([
@@ -95,7 +95,7 @@ describe('schema 2 → 3', () => {
     await lib.attachStorage(id, { type: 'fdd', medium: null });
     expect(await readFile(`${file}.v2.bak`)).toEqual(bytes);
     const now = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-    expect(now).toMatchObject({ schemaVersion: 3, floppies: [{ id: 'fd0', image: null }] });
+    expect(now).toMatchObject({ schemaVersion: 4, floppies: [{ id: 'fd0', image: null }] });
     expect(now).not.toHaveProperty('cdrom');
     expect((await lib.show(id)).migratedFrom).toBeUndefined();
   });
@@ -298,12 +298,16 @@ describe('snapshot lists from before schema 3', () => {
       const {
         cdroms,
         floppies: _f,
+        nics,
         ...rest
       } = list.snapshots[0]!.config as {
         cdroms: { iso: string | null }[];
         floppies: unknown;
+        nics: { model: string; portForwards: unknown[] }[];
       };
-      list.snapshots[0]!.config = { ...rest, schemaVersion: 2, cdrom: { iso: cdroms[0]!.iso } };
+      // (and, as before schema 4, one adapter: `network`)
+      const network = { enabled: true, model: nics[0]!.model, portForwards: nics[0]!.portForwards };
+      list.snapshots[0]!.config = { ...rest, schemaVersion: 2, cdrom: { iso: cdroms[0]!.iso }, network };
       await writeFile(file, JSON.stringify(list));
 
       const tree = await snapshots.list('snappy');
@@ -311,7 +315,7 @@ describe('snapshot lists from before schema 3', () => {
       expect(tree.snapshots.map((s) => s.name)).toEqual(['before']);
       await snapshots.restore('snappy', tree.snapshots[0]!.id);
       const after = await lib.show('snappy');
-      expect(after.config.schemaVersion).toBe(3);
+      expect(after.config.schemaVersion).toBe(4);
       expect(after.config.cdroms).toEqual([{ id: 'cd0', iso: null, bus: 'ahci' }]);
     } finally {
       host.dispose();

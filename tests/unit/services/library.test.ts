@@ -86,7 +86,7 @@ describe('Library.create', () => {
     );
     const c = vm.config;
     expect(c).toMatchObject({
-      schemaVersion: 3,
+      schemaVersion: 4,
       name: 'Win 11',
       os: 'windows11',
       engine: 'auto',
@@ -98,6 +98,7 @@ describe('Library.create', () => {
       tpm: true,
       cdroms: [{ id: 'cd0', iso: null, bus: 'ahci' }],
       floppies: [],
+      nics: [{ attachment: 'nat', model: 'e1000e', cableConnected: true, portForwards: [] }],
     });
     expect(c.disks).toEqual([{ id: 'disk0', file: 'disks/disk0.qcow2', bus: 'ahci', sizeBytes: 64 * GiB }]);
     expect(vm.folder).toBe(path.join(home, 'vms', c.id));
@@ -390,7 +391,7 @@ describe('Library.list and show', () => {
     expect(list[0]).toMatchObject({ kind: 'ok', id, name: 'Old XP', memoryMiB: 512, firmware: 'bios' });
     const shown = await lib.show('old xp');
     expect(shown.migratedFrom).toBe(1);
-    expect(shown.config).toMatchObject({ schemaVersion: 3, chipset: 'pc', createdAt: '2023-05-01T10:00:00.000Z' });
+    expect(shown.config).toMatchObject({ schemaVersion: 4, chipset: 'pc', createdAt: '2023-05-01T10:00:00.000Z' });
     expect(await readFile(planted.file)).toEqual(planted.bytes);
     expect((await stat(planted.file)).mtimeMs).toBe(before.mtimeMs);
 
@@ -398,7 +399,7 @@ describe('Library.list and show', () => {
     expect(vm.migratedFrom).toBeUndefined();
     expect(await readFile(`${planted.file}.v1.bak`)).toEqual(planted.bytes);
     const now = JSON.parse(await readFile(planted.file, 'utf8')) as { schemaVersion: number; memoryMiB: number };
-    expect(now).toMatchObject({ schemaVersion: 3, memoryMiB: 768 });
+    expect(now).toMatchObject({ schemaVersion: 4, memoryMiB: 768 });
     expect((await lib.show(id)).migratedFrom).toBeUndefined();
   });
 });
@@ -447,12 +448,12 @@ describe('Library.modify and rename', () => {
       memoryMiB: 6000,
       description: 'hello',
       iso,
-      portForwards: [{ protocol: 'tcp', hostPort: 2222, guestPort: 22 }],
+      nics: [{ ...vm.config.nics[0]!, portForwards: [{ protocol: 'tcp', hostPort: 2222, guestPort: 22 }] }],
     });
     expect(warnings.join('\n')).toMatch(/taken from the host/);
     expect(changed.config).toMatchObject({ cpus: 3, memoryMiB: 6000, description: 'hello' });
     expect(changed.config.cdroms).toEqual([{ id: 'cd0', iso, bus: 'ide' }]);
-    expect(changed.config.network.portForwards).toEqual([
+    expect(changed.config.nics[0]!.portForwards).toEqual([
       { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestPort: 22 },
     ]);
     expect(changed.config.createdAt).toBe(vm.config.createdAt);

@@ -21,7 +21,7 @@ describe('checkVmCanRun (qemu)', () => {
     await writeFile(path.join(folder, 'disks', 'disk0.qcow2'), 'QFI\xfb');
     await writeFile(path.join(folder, 'junk.iso'), Buffer.alloc(40_000, 1));
     config = {
-      schemaVersion: 3,
+      schemaVersion: 4,
       id: ID,
       name: 'vm',
       os: 'linux64',
@@ -36,7 +36,7 @@ describe('checkVmCanRun (qemu)', () => {
       cdroms: [{ id: 'cd0', iso: null, bus: 'ahci' }],
       floppies: [],
       bootOrder: ['disk'],
-      network: { enabled: true, model: 'e1000e', portForwards: [] },
+      nics: [{ attachment: 'nat', model: 'e1000e', cableConnected: true, portForwards: [] }],
       display: { vga: 'std' },
       description: '',
       createdAt: '2025-01-01T00:00:00.000Z',

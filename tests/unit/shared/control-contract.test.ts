@@ -156,7 +156,10 @@ describe('the caller policy applies to every marked argument', () => {
   };
   const echo = {
     library: { create: async (a: unknown) => a, modify: async (_r: unknown, p: unknown) => p },
-    vm: { attachIso: async (_r: unknown, p: unknown) => p },
+    vm: {
+      attachIso: async (_r: unknown, p: unknown) => p,
+      addPortForward: async (_r: unknown, _n: unknown, f: unknown) => f,
+    },
     media: { listIsoFolder: async (p: unknown) => p },
   } as unknown as ControlServices;
   const call = (service: string, method: string, args: unknown[]) =>
@@ -174,15 +177,31 @@ describe('the caller policy applies to every marked argument', () => {
     await expect(call('vm', 'attachIso', ['x', '/etc/shadow'])).rejects.toThrow('not allowed');
   });
 
-  it("a port forward's host address goes through it", async () => {
+  it("a port forward's host address goes through it (a VM's adapters, and a live forward)", async () => {
     const fwd = { protocol: 'tcp', hostPort: 2222, guestPort: 22 };
-    await expect(
-      call('library', 'modify', ['x', { portForwards: [{ ...fwd, hostAddress: '0.0.0.0' }] }]),
-    ).rejects.toThrow('loopback only');
+    const nics = (f: object) => ({
+      nics: [
+        { attachment: 'internal', network: 'lab', model: 'e1000', cableConnected: true, portForwards: [] },
+        { attachment: 'nat', model: 'e1000', cableConnected: true, portForwards: [f] },
+      ],
+    });
+    await expect(call('library', 'modify', ['x', nics({ ...fwd, hostAddress: '0.0.0.0' })])).rejects.toThrow(
+      'loopback only',
+    );
+    await expect(call('vm', 'addPortForward', ['x', 0, { ...fwd, hostAddress: '::' }])).rejects.toThrow(
+      'loopback only',
+    );
     // The default address is checked too.
     seen.length = 0;
-    await call('library', 'modify', ['x', { portForwards: [fwd] }]);
-    expect(seen).toEqual(['bind:127.0.0.1']);
+    await call('library', 'modify', ['x', nics(fwd)]);
+    expect(await call('vm', 'addPortForward', ['x', 1, { ...fwd, name: 'ssh' }])).toEqual({
+      ...fwd,
+      name: 'ssh',
+      hostAddress: '127.0.0.1',
+    });
+    expect(seen).toEqual(['bind:127.0.0.1', 'bind:127.0.0.1']);
+    // Adapters are 0..3.
+    await expect(call('vm', 'addPortForward', ['x', 4, fwd])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('every string argument of the contract that names a path or an address is marked', () => {
@@ -203,6 +222,7 @@ describe('the caller policy applies to every marked argument', () => {
           'disks.create',
           'library.attachStorage',
           'vm.changeMedium',
+          'vm.addPortForward',
           'backup.export',
           'backup.import',
           'appliances.check',

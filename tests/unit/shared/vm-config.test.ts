@@ -5,7 +5,7 @@ import { AppError } from '../../../src-shared/errors';
 import { OS_PRESETS, PRESET_IDS } from '../../../src-shared/os-presets';
 
 const valid = {
-  schemaVersion: 3,
+  schemaVersion: 4,
   id: '3f0c1b7e-9a51-4c3e-8f7a-1d2e3f4a5b6c',
   name: 'Win11',
   os: 'windows11',
@@ -20,7 +20,7 @@ const valid = {
   cdroms: [{ id: 'cd0', iso: null, bus: 'ahci' }],
   floppies: [],
   bootOrder: ['disk', 'cdrom'],
-  network: { enabled: true, model: 'e1000e', portForwards: [] },
+  nics: [{ attachment: 'nat', model: 'e1000e', cableConnected: true, portForwards: [] }],
   display: { vga: 'std' },
   description: '',
   createdAt: '2026-11-22T10:00:00.000Z',
@@ -108,13 +108,14 @@ describe('parseVmConfig', () => {
   });
 
   it('migrates version 2 (one CD/DVD drive) to 3 in memory: the drive keeps the bus QEMU gave it', () => {
-    const { schemaVersion: _v, cdroms: _c, floppies: _f, ...rest } = valid;
-    const q35 = { ...rest, schemaVersion: 2, cdrom: { iso: '/isos/win11.iso' } };
+    const { schemaVersion: _v, cdroms: _c, floppies: _f, nics: _n, ...rest } = valid;
+    const network = { enabled: true, model: 'e1000e', portForwards: [] };
+    const q35 = { ...rest, schemaVersion: 2, cdrom: { iso: '/isos/win11.iso' }, network };
     const before = JSON.stringify(q35);
     const { config, migratedFrom } = parseVmConfig(q35);
     expect(JSON.stringify(q35)).toBe(before);
     expect(migratedFrom).toBe(2);
-    expect(config.schemaVersion).toBe(3);
+    expect(config.schemaVersion).toBe(CURRENT_SCHEMA_VERSION);
     expect(config).not.toHaveProperty('cdrom');
     // q35: the CD/DVD drive was on its AHCI controller; a pc had it as IDE secondary master.
     expect(config.cdroms).toEqual([{ id: 'cd0', iso: '/isos/win11.iso', bus: 'ahci' }]);
@@ -125,7 +126,7 @@ describe('parseVmConfig', () => {
   });
 
   it('a version 2 file whose cdrom is malformed is inaccessible, naming the version', () => {
-    const { schemaVersion: _v, cdroms: _c, floppies: _f, ...rest } = valid;
+    const { schemaVersion: _v, cdroms: _c, floppies: _f, nics: _n, ...rest } = valid;
     expect(() => parseVmConfig({ ...rest, schemaVersion: 2, cdrom: 'x.iso' })).toThrow(/version 2\) is invalid: cdrom/);
   });
 
@@ -140,6 +141,47 @@ describe('parseVmConfig', () => {
     expect(() => parseVmConfig({ ...valid, floppies: [fd('fd0'), fd('fd1'), fd('fd2')] })).toThrow(/floppies/);
     expect(() => parseVmConfig({ ...valid, disks: [{ ...valid.disks[0], bus: 'sas' }] })).toThrow(/disks\.0\.bus/);
     expect(parseVmConfig({ ...valid, disks: [{ ...valid.disks[0], bus: 'nvme' }] }).config.disks[0]!.bus).toBe('nvme');
+  });
+
+  it('migrates version 3 (one NAT adapter, on or off) to 4: adapter 1 keeps its model and forwards', () => {
+    const { schemaVersion: _v, nics: _n, ...rest } = valid;
+    const forwards = [
+      { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 2222, guestPort: 22 },
+      { protocol: 'udp', hostAddress: '0.0.0.0', hostPort: 5353, guestPort: 53 },
+    ];
+    const v3 = { ...rest, schemaVersion: 3, network: { enabled: true, model: 'rtl8139', portForwards: forwards } };
+    const before = JSON.stringify(v3);
+    const { config, migratedFrom } = parseVmConfig(v3);
+    expect(JSON.stringify(v3)).toBe(before);
+    expect(migratedFrom).toBe(3);
+    expect(config).not.toHaveProperty('network');
+    // No MAC of its own: the one derived from the uuid for adapter 0, the MAC the guest saw before.
+    expect(config.nics).toEqual([
+      { attachment: 'nat', model: 'rtl8139', cableConnected: true, portForwards: forwards },
+    ]);
+
+    const off = parseVmConfig({ ...v3, network: { enabled: false, model: 'e1000e', portForwards: [] } });
+    expect(off.config.nics).toEqual([]);
+    // A v3 file whose network is malformed is inaccessible, naming the version.
+    expect(() => parseVmConfig({ ...v3, network: { enabled: 'yes', model: 'e1000e', portForwards: [] } })).toThrow(
+      /version 3\) is invalid: network/,
+    );
+  });
+
+  it('checks adapters: at most 4, an internal one names its network, forwards only on NAT, MACs unicast', () => {
+    const nat = valid.nics[0]!;
+    const five = Array.from({ length: 5 }, () => nat);
+    expect(() => parseVmConfig({ ...valid, nics: five })).toThrow(/nics/);
+    expect(() => parseVmConfig({ ...valid, nics: [{ ...nat, attachment: 'internal' }] })).toThrow(
+      /nics\.0\.network: An internal network adapter needs a network name/,
+    );
+    const fwd = { protocol: 'tcp', hostAddress: '127.0.0.1', hostPort: 8080, guestPort: 80 };
+    expect(() => parseVmConfig({ ...valid, nics: [{ ...nat, attachment: 'none', portForwards: [fwd] }] })).toThrow(
+      /Port forwards need a NAT adapter/,
+    );
+    expect(() => parseVmConfig({ ...valid, nics: [{ ...nat, mac: '01:00:5e:00:00:01' }] })).toThrow(/nics\.0\.mac/);
+    const internal = { ...nat, attachment: 'internal', network: 'lab-1', model: 'pcnet', cableConnected: false };
+    expect(parseVmConfig({ ...valid, nics: [nat, internal] }).config.nics[1]).toEqual(internal);
   });
 
   it('reports a broken version 1 file as inaccessible', () => {

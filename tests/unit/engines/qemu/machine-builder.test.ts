@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AcceleratorVerdict, HostInfo } from '../../../../src-shared/host-info';
 import { OS_PRESETS, type PresetId } from '../../../../src-shared/os-presets';
-import type { VmConfig } from '../../../../src-shared/vm-config';
+import type { NicConfig, VmConfig } from '../../../../src-shared/vm-config';
 import { buildMachine, macAddressFor, type MachinePlan } from '../../../../src-emulator/engines/qemu/machine-builder';
 import { hostInfo } from '../../services/host-probe/host-info-fixture';
 
@@ -15,7 +15,7 @@ const paths = { vmFolder: '/maru/vms/' + ID, socketFolder: '/maru/run/' + ID, lo
 function configFor(os: PresetId, change: Partial<VmConfig> = {}): VmConfig {
   const p = OS_PRESETS[os];
   return {
-    schemaVersion: 3,
+    schemaVersion: 4,
     id: ID,
     name: `test ${os}`,
     os,
@@ -30,13 +30,18 @@ function configFor(os: PresetId, change: Partial<VmConfig> = {}): VmConfig {
     cdroms: [{ id: 'cd0', iso: '/isos/installer.iso', bus: p.chipset === 'q35' ? 'ahci' : 'ide' }],
     floppies: [],
     bootOrder: ['cdrom', 'disk'],
-    network: { enabled: true, model: p.nic, portForwards: [] },
+    nics: [{ attachment: 'nat', model: p.nic, cableConnected: true, portForwards: [] }],
     display: { vga: p.vga },
     description: '',
     createdAt: '2025-01-01T00:00:00.000Z',
     modifiedAt: '2025-01-01T00:00:00.000Z',
     ...change,
   };
+}
+
+/** A NAT adapter with changes. */
+function nic(change: Partial<NicConfig> = {}): NicConfig {
+  return { attachment: 'nat', model: 'e1000e', cableConnected: true, portForwards: [], ...change };
 }
 
 /** The value after each occurrence of `flag`. */
@@ -296,23 +301,90 @@ describe('buildMachine: details', () => {
     expect(devices).toContain('ide-cd,id=cd0,bus=ide.1,unit=0,drive=cd0-media,bootindex=2');
   });
 
-  it('forwards ports, and leaves the network out when it is off', () => {
+  it('forwards ports, and leaves the network out when the VM has no adapter', () => {
     const forwards = [
-      { protocol: 'tcp' as const, hostAddress: '127.0.0.1', hostPort: 2222, guestPort: 22 },
+      { name: 'ssh', protocol: 'tcp' as const, hostAddress: '127.0.0.1', hostPort: 2222, guestPort: 22 },
       { protocol: 'udp' as const, hostAddress: '0.0.0.0', hostPort: 5353, guestPort: 53 },
     ];
     const on = buildMachine({
-      config: configFor('linux64', { network: { enabled: true, model: 'e1000', portForwards: forwards } }),
+      config: configFor('linux64', { nics: [nic({ model: 'e1000', portForwards: forwards })] }),
       host: hostInfo(),
       paths,
     });
     expect(one(on, '-netdev')).toBe('user,id=net0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp:0.0.0.0:5353-:53');
-    const off = buildMachine({
-      config: configFor('linux64', { network: { enabled: false, model: 'e1000', portForwards: [] } }),
+    const off = buildMachine({ config: configFor('linux64', { nics: [] }), host: hostInfo(), paths });
+    expect(off.argv).not.toContain('-netdev');
+    expect(off.argv.join(' ')).not.toMatch(/mac=/);
+    expect(off.nics).toEqual([]);
+  });
+
+  it('builds four adapters: NAT on its own subnet each, an internal network socket, none, every model', () => {
+    const sockets = { 2: '/maru/run/net/lab,1/vm-2.sock' };
+    const plan = buildMachine({
+      config: configFor('linux64', {
+        nics: [
+          nic({ model: 'virtio-net' }),
+          nic({ model: 'pcnet', mac: '08:00:27:ab:cd:ef' }),
+          nic({ attachment: 'internal', network: 'lab', model: 'rtl8139' }),
+          nic({ attachment: 'none', model: 'ne2k_pci' }),
+        ],
+      }),
+      host: hostInfo(),
+      paths,
+      internalNetworkSockets: sockets,
+    });
+    expect(values(plan, '-netdev')).toEqual([
+      'user,id=net0',
+      'user,id=net1,net=10.0.3.0/24',
+      'stream,id=net2,server=off,addr.type=unix,addr.path=/maru/run/net/lab,,1/vm-2.sock',
+    ]);
+    const nics = values(plan, '-device').filter((d) => /,id=nic\d/.test(d));
+    expect(nics).toEqual([
+      `virtio-net-pci,netdev=net0,id=nic0,mac=${macAddressFor(ID)},romfile=`,
+      'pcnet,netdev=net1,id=nic1,mac=08:00:27:ab:cd:ef,romfile=',
+      `rtl8139,netdev=net2,id=nic2,mac=${macAddressFor(ID, 2)},romfile=`,
+      // Not attached: a NIC without a peer (QEMU 7.2 runs it; the guest sees no link).
+      `ne2k_pci,id=nic3,mac=${macAddressFor(ID, 3)},romfile=`,
+    ]);
+    // Adapter 0 keeps the MAC every Maru VM had; the others differ from it and from each other.
+    expect(macAddressFor(ID)).toBe('52:54:00:0f:1e:2d');
+    expect(new Set([0, 1, 2, 3].map((i) => macAddressFor(ID, i))).size).toBe(4);
+    expect(plan.nics.map((n) => [n.deviceId, n.netdevId, n.attachment])).toEqual([
+      ['nic0', 'net0', 'nat'],
+      ['nic1', 'net1', 'nat'],
+      ['nic2', 'net2', 'internal'],
+      ['nic3', null, 'none'],
+    ]);
+    // Every cable in: the guest starts running at once.
+    expect(plan.heldForLinks).toBe(false);
+    expect(plan.argv).not.toContain('-S');
+  });
+
+  it('an internal adapter without its socket is refused (the engine host provides one)', () => {
+    const config = configFor('linux64', { nics: [nic({ attachment: 'internal', network: 'lab' })] });
+    expect(() => buildMachine({ config, host: hostInfo(), paths })).toThrow(
+      /Adapter 1 .* internal network "lab".*no socket/,
+    );
+  });
+
+  it('an unplugged cable holds the CPUs (-S) until the engine sets the link down', () => {
+    const plan = buildMachine({
+      config: configFor('linux64', { nics: [nic(), nic({ cableConnected: false })] }),
       host: hostInfo(),
       paths,
     });
-    expect(off.argv).not.toContain('-netdev');
+    expect(plan.argv).toContain('-S');
+    expect(plan.heldForLinks).toBe(true);
+    expect(plan.nics.map((n) => n.cableConnected)).toEqual([true, false]);
+    // Resuming a saved state starts paused anyway: the engine continues after loading it.
+    const resumed = buildMachine({
+      config: configFor('linux64', { nics: [nic({ cableConnected: false })] }),
+      host: hostInfo(),
+      paths,
+      startPaused: true,
+    });
+    expect(resumed.argv.filter((a) => a === '-S')).toHaveLength(1);
+    expect(resumed.heldForLinks).toBe(false);
   });
 
   it('an empty CD/DVD drive is still there (media can be inserted later)', () => {
