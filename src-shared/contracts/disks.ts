@@ -89,7 +89,7 @@ export interface DiskCompactResult {
   /** Bytes the image took on the host disk before and after. */
   readonly bytesBefore: number;
   readonly bytesAfter: number;
-  /** False when the compacted copy was not smaller (the original was kept as it was). */
+  /** False when the compacted copy would give back less than 1 MiB (or 1%): the original was kept as it was. */
   readonly replaced: boolean;
 }
 

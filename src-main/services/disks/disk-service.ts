@@ -184,6 +184,9 @@ async function publish(tmp: string, dest: string): Promise<void> {
   await fsyncFolder(path.dirname(dest));
 }
 
+/** The least a compaction must give back to replace the original. */
+const COMPACT_MIN_GAIN_BYTES = 2 ** 20;
+
 export class Disks implements DiskService {
   /** VMs with a disk operation under way in this process: what it is. */
   private readonly busy = new Map<string, string>();
@@ -398,7 +401,9 @@ export class Disks implements DiskService {
           ...(job.signal ? { signal: job.signal } : {}),
         });
         const after = await allocatedBytes(tmp);
-        if (after >= before) {
+        // Worth a rewrite only when it gives back at least 1 MiB (or 1%): the host file system's
+        // own allocation of a just-written file varies by more than a few clusters.
+        if (before - after < Math.max(COMPACT_MIN_GAIN_BYTES, before / 100)) {
           await rm(tmp, { force: true });
           return { vmId: vm.config.id, diskId, path: file, bytesBefore: before, bytesAfter: before, replaced: false };
         }
